@@ -1,0 +1,215 @@
+"""The rig's one notion of time.
+
+Every rig-level timer (retention, long retry, in-progress timeout, the 15-minute version check, device
+query intervals, hourly re-asks) reads a Clock, so a plan can jump hours or days in milliseconds of wall
+time. Protocol timers inside bellows (ASH, EZSP) stay on the real event loop: they are the stick's.
+
+* RealClock   - wall time; what a bench with real devices uses.
+* VirtualClock - runs at `rate` x real time from a chosen start, plus whatever `advance()` adds. Timers
+  due inside an advanced window fire in deadline order, each seeing `now()` equal to its own deadline.
+
+This module is a leaf: it imports nothing from the rig, so every package (the emulator included) may
+use it without coupling to any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What every timer in the rig is written against."""
+
+    def now(self) -> float:
+        """POSIX seconds (UTC)."""
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle: ...
+
+    async def wait_for(self, aw: Awaitable[T], timeout: float | None) -> T:
+        """Like asyncio.wait_for, with the timeout in this clock's seconds."""
+
+
+class RealClock:
+    """Wall time."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback, *args)
+
+    async def wait_for(self, aw: Awaitable[T], timeout: float | None) -> T:
+        return await asyncio.wait_for(aw, timeout)
+
+
+class _VirtualTimer:
+    __slots__ = ("deadline", "seq", "callback", "args", "cancelled")
+
+    def __init__(self, deadline: float, seq: int, callback: Callable[..., Any], args: tuple) -> None:
+        self.deadline = deadline
+        self.seq = seq
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: _VirtualTimer) -> bool:
+        return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+
+class VirtualClock:
+    """Virtual time: flows at `rate` x real time and jumps forward with `advance()`.
+
+    Letting virtual time flow (rather than freezing it) keeps short protocol-level waits such as a
+    1-second WAIT_FOR_DATA natural, while long rig timers are crossed with `advance()`.
+    """
+
+    def __init__(self, start: float | None = None, rate: float = 1.0) -> None:
+        if rate <= 0:
+            raise ValueError(f"VirtualClock rate must be > 0, got {rate!r}")
+        self._start = time.time() if start is None else float(start)
+        self._rate = rate
+        self._t0 = time.monotonic()
+        self._offset = 0.0
+        self._timers: list[_VirtualTimer] = []
+        self._seq = itertools.count()
+        self._pump: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._advancing = False
+
+    # -- reading -------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self._start + (time.monotonic() - self._t0) * self._rate + self._offset
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    # -- timers --------------------------------------------------------------------------------
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return self.call_at(self.now() + max(0.0, delay), callback, *args)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        timer = _VirtualTimer(when, next(self._seq), callback, args)
+        heapq.heappush(self._timers, timer)
+        self._loop = asyncio.get_running_loop()
+        if not self._advancing:
+            self._arm()
+        return timer
+
+    async def sleep(self, seconds: float) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        handle = self.call_later(seconds, _set_result_unless_done, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+
+    async def wait_for(self, aw: Awaitable[T], timeout: float | None) -> T:
+        if timeout is None:
+            return await aw
+        task = asyncio.ensure_future(aw)
+        timed_out = asyncio.get_running_loop().create_future()
+        handle = self.call_later(timeout, _set_result_unless_done, timed_out)
+        try:
+            done, _ = await asyncio.wait({task, timed_out}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            handle.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        raise asyncio.TimeoutError(f"no result within {timeout} s of rig time")
+
+    # -- jumping -------------------------------------------------------------------------------
+    async def advance(self, seconds: float, settle: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Jump `seconds` ahead, firing every timer due on the way in deadline order.
+
+        After each fired batch, `settle()` (default: a few event-loop turns) lets woken tasks run and
+        schedule their next timers, which are honoured if they fall inside the window too.
+        """
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        settle = settle or _default_settle
+        target = self.now() + seconds
+        self._advancing = True
+        try:
+            while True:
+                self._drop_cancelled()
+                if not self._timers or self._timers[0].deadline > target:
+                    break
+                due = self._timers[0].deadline
+                if due > self.now():
+                    self._offset += due - self.now()
+                self._fire_due()
+                await settle()
+            if target > self.now():
+                self._offset += target - self.now()
+        finally:
+            self._advancing = False
+        self._fire_due()
+        await settle()
+        self._arm()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _drop_cancelled(self) -> None:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+
+    def _fire_due(self) -> None:
+        now = self.now()
+        while self._timers and self._timers[0].deadline <= now:
+            timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.callback(*timer.args)
+
+    def _arm(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+        self._drop_cancelled()
+        if not self._timers or self._loop is None or self._loop.is_closed():
+            return
+        delay = max(0.0, (self._timers[0].deadline - self.now()) / self._rate)
+        self._pump = self._loop.call_later(delay, self._on_pump)
+
+    def _on_pump(self) -> None:
+        self._pump = None
+        self._fire_due()
+        self._arm()
+
+
+def _set_result_unless_done(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _default_settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def zigbee_utc(posix_seconds: float) -> int:
+    """ZCL UTCTime: seconds since 2000-01-01 00:00:00 UTC."""
+    return max(0, int(posix_seconds) - 946684800)
