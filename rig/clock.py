@@ -98,9 +98,15 @@ class VirtualClock:
         self._pump: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._advancing = False
+        self._frozen: float | None = None  # while advancing, time stands at the cursor
 
     # -- reading -------------------------------------------------------------------------------
     def now(self) -> float:
+        if self._frozen is not None:
+            return self._frozen
+        return self._flowing_now()
+
+    def _flowing_now(self) -> float:
         return self._start + (time.monotonic() - self._t0) * self._rate + self._offset
 
     @property
@@ -153,20 +159,22 @@ class VirtualClock:
             raise ValueError("time only moves forward")
         settle = settle or _default_settle
         target = self.now() + seconds
+        # Time stands still at the cursor while we walk the window, so a timer re-armed from a
+        # callback lands exactly where it asked to, not a few real microseconds later.
+        self._frozen = self.now()
         self._advancing = True
         try:
             while True:
                 self._drop_cancelled()
                 if not self._timers or self._timers[0].deadline > target:
                     break
-                due = self._timers[0].deadline
-                if due > self.now():
-                    self._offset += due - self.now()
+                self._frozen = max(self._frozen, self._timers[0].deadline)
                 self._fire_due()
                 await settle()
-            if target > self.now():
-                self._offset += target - self.now()
+            self._frozen = max(self._frozen, target)
         finally:
+            self._offset += self._frozen - self._flowing_now()
+            self._frozen = None
             self._advancing = False
         self._fire_due()
         await settle()
