@@ -1,0 +1,296 @@
+"""Plan schema v1: the field types and the step library's signatures.
+
+Each step is declared once here (its keys, their types, which are required) and validated up front,
+before anything touches a radio. Every error names file:line:column, the key, what was found and what
+is allowed; a misspelt name suggests the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from typing import Any, Callable
+
+from rig.plan.yamlpos import Pos
+
+SCHEMA_VERSION = 1
+
+
+class PlanError(Exception):
+    """One problem in a plan file; str() is the whole human message."""
+
+    def __init__(self, pos: Pos, key: str, found: Any, allowed: str, hint: str = "") -> None:
+        found_txt = repr(found) if not isinstance(found, str) else f"'{found}'"
+        message = f"{pos}: {key}: found {found_txt}; allowed: {allowed}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+        self.pos, self.key, self.found, self.allowed, self.hint = pos, key, found, allowed, hint
+
+
+class PlanErrors(Exception):
+    """All the problems found in one load, reported together."""
+
+    def __init__(self, errors: list[PlanError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+# ---- durations ---------------------------------------------------------------------------------
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
+
+
+def parse_duration(value: Any) -> float | None:
+    """'15m', '4d', '90s', '250ms', 3600 -> seconds; None if it is not a duration."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 else None
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    return None
+
+
+# ---- field types -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """A field type: a converter returning the value or raising ValueError(allowed-text)."""
+
+    describe: str
+    convert: Callable[[Any], Any]
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("an integer (decimal or 0x hex)")
+    try:
+        return int(value, 0) if isinstance(value, str) else value
+    except ValueError:
+        raise ValueError("an integer (decimal or 0x hex)") from None
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("a number")
+    return float(value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValueError("a string")
+    return str(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise ValueError("a duration such as 90s, 15m, 4d, 250ms or a number of seconds")
+    return seconds
+
+
+def _percent(value: Any) -> float:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip()[:-1]
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError("a percentage such as 40%") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ValueError("a percentage from 0% to 100%")
+    return float(value)
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("a name or a list of names")
+    return list(value)
+
+
+def _mapping(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("a mapping")
+    return dict(value)
+
+
+def choice(*options: str) -> Kind:
+    def convert(value: Any) -> str:
+        text = str(value).lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        if text not in options:
+            raise ValueError(" | ".join(options))
+        return text
+
+    return Kind(" | ".join(options), convert)
+
+
+INT = Kind("an integer", _int)
+NUMBER = Kind("a number", _number)
+STR = Kind("a string", _str)
+BOOL = Kind("true or false", _bool)
+DURATION = Kind("a duration", _duration)
+PERCENT = Kind("a percentage", _percent)
+NAMES = Kind("a name or list of names", _str_list)
+MAPPING = Kind("a mapping", _mapping)
+def _alert_code(value: Any) -> str:
+    """0x8F8A (unquoted YAML hex arrives as an int), '0x8f8a', 'N63' -> canonical text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"0x{value:04X}"
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"0[xX][0-9a-fA-F]{1,4}", text):
+            return f"0x{int(text, 16):04X}"
+        if re.fullmatch(r"[A-Za-z]\d{1,3}", text):
+            return text.upper()
+    raise ValueError("an alert code such as 0x8F8A, 0x8F89, 0x8F8B or a DCC alert such as N63")
+
+
+ALERT_CODE = Kind("an alert code", _alert_code)
+DEVICE = Kind("a device name from `devices:`", _str)
+IMAGE = Kind("an image name from `images:`", _str)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    kind: Kind
+    required: bool = False
+    default: Any = None
+    help: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSpec:
+    name: str
+    help: str
+    fields: dict[str, FieldSpec]
+    shorthand: str | None = None  # `- advance_clock: 15m` fills this field
+    needs: tuple[str, ...] = ()  # bench features the step needs (e.g. emulated for fault injection)
+
+
+def F(kind: Kind, required: bool = False, default: Any = None, help: str = "") -> FieldSpec:
+    return FieldSpec(kind, required, default, help)
+
+
+SR_KINDS = choice("11.4", "11.1", "11.3", "11.2", "cs06")
+TRANSFER_RESULTS = choice("success", "image_discarded", "hardware_version_mismatch", "file_transfer_failure")
+ACTIVATION_RESULTS = choice("success", "failure")
+FAULTS = choice(
+    "device_reboot",  # power cut at a point of the download (at: percent)
+    "device_drop_blocks",  # lose the next N block responses
+    "device_corrupt",  # corrupt a byte before verification
+    "device_ignore_wait",  # ignore WAIT_FOR_DATA
+    "device_no_upgrade_end",  # never send Upgrade End
+    "device_upgrade_end_status",  # send Upgrade End with status (invalid_image | abort)
+    "device_local_upgrade",  # version changes without OTA (version:)
+    "device_malformed",  # send a malformed OTA frame (frame: qni | block)
+    "device_wrong_ids",  # wrong manufacturer/image type in requests
+    "device_hw_out_of_range",  # claims a hardware version outside the image's range
+    "ch_restart",  # the hub process restarts on the same database
+    "csp_too_busy",  # the CSP answers too busy (count: N, or always)
+    "csp_not_available",
+    "ncp_reset",  # unsolicited stick reset
+)
+
+STEPS: dict[str, StepSpec] = {
+    s.name: s
+    for s in [
+        StepSpec("service_request", "send a service request to the DSP stub", {
+            "sr": F(SR_KINDS, required=True),
+            "image": F(IMAGE, help="for 11.4 / 11.1"),
+            "devices": F(NAMES, help="device names (11.4 / 11.1 / 11.3 / 11.2)"),
+            "supplier": F(STR, default="import", help="import | gas | a supplier id"),
+            "execute_in": F(DURATION, help="11.4/11.3: activation this long after the request"),
+            "expect": F(choice("accepted", "rejected"), default="accepted"),
+            "expect_warning": F(STR, help="a warning the response must carry"),
+            "ch_version": F(INT, help="cs06: the CH's new firmware version in its response (omit: failure)"),
+            "save_as": F(STR, help="name this request for later steps"),
+        }),
+        StepSpec("await_alert", "wait (on the rig clock) for the next alert matching", {
+            "code": F(ALERT_CODE, required=True, help="e.g. 0x8F8A, 0x8F89, 0x8F8B, N63"),
+            "device": F(DEVICE),
+            "response_code": F(INT),
+            "request": F(STR, help="a save_as name: the alert must carry that request's id"),
+            "within": F(DURATION, default=600.0),
+        }),
+        StepSpec("expect_no_alert", "no alert with this code (for this device) has been raised", {
+            "code": F(ALERT_CODE, required=True),
+            "device": F(DEVICE),
+        }),
+        StepSpec("expect_alert_count", "exactly N alerts with this code so far", {
+            "code": F(ALERT_CODE, required=True),
+            "count": F(INT, required=True),
+            "device": F(DEVICE),
+        }),
+        StepSpec("expect_transfer", "the CH reports this transfer outcome for the device", {
+            "device": F(DEVICE, required=True),
+            "result": F(TRANSFER_RESULTS, default="success"),
+            "within": F(DURATION, default=600.0),
+        }),
+        StepSpec("expect_activation", "the CH reports this activation outcome for the device", {
+            "device": F(DEVICE, required=True),
+            "result": F(ACTIVATION_RESULTS, default="success"),
+            "within": F(DURATION, default=3600.0),
+        }),
+        StepSpec("wait_download", "wait until the device has downloaded this share of its image", {
+            "device": F(DEVICE, required=True),
+            "progress": F(PERCENT, required=True),
+            "within": F(DURATION, default=600.0),
+        }),
+        StepSpec("advance_clock", "jump the rig clock forward (emulated benches)", {
+            "by": F(DURATION, required=True),
+        }, shorthand="by"),
+        StepSpec("inject_fault", "inject a fault into a device, the CSP, the CH or the stick", {
+            "fault": F(FAULTS, required=True),
+            "device": F(DEVICE),
+            "at": F(PERCENT, help="device_reboot: download progress"),
+            "count": F(STR, help="a number, or 'always'"),
+            "status": F(choice("invalid_image", "abort")),
+            "version": F(INT),
+            "frame": F(choice("qni", "block", "upgrade_end")),
+        }, needs=("emulated",)),
+        StepSpec("power_cycle", "power-cycle a device (emulated: reboot keeping flash)", {
+            "device": F(DEVICE, required=True),
+        }, shorthand="device"),
+        StepSpec("pair", "permit joining and wait until the device has joined and been interviewed", {
+            "device": F(DEVICE, required=True),
+            "within": F(DURATION, default=120.0),
+        }, shorthand="device"),
+        StepSpec("assert_register", "the DSP version register holds this version for the device", {
+            "device": F(DEVICE, required=True),
+            "version": F(INT, required=True),
+        }),
+        StepSpec("assert_device_version", "the device reports this CurrentFileVersion over the air", {
+            "device": F(DEVICE, required=True),
+            "version": F(INT, required=True),
+        }),
+        StepSpec("expect_conformance", "the hub's record of how the device honoured rate limiting", {
+            "device": F(DEVICE, required=True),
+            "honoured_wait_for_data": F(BOOL),
+            "honoured_min_block_period": F(BOOL),
+        }),
+        StepSpec("measure", "record a measurement and check it against its limits", {
+            "name": F(STR, required=True),
+            "metric": F(choice("transfer_bytes_per_s", "transfer_seconds", "time_to_activate_s",
+                               "wait_for_data_pauses", "blocks_served"), required=True),
+            "device": F(DEVICE, required=True),
+            "min": F(NUMBER),
+            "max": F(NUMBER),
+            "unit": F(STR, default=""),
+        }),
+    ]
+}
