@@ -1,0 +1,103 @@
+"""`rig run`, `rig plans check`, `rig demo`: plans for people who do not know pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rig.plan.loader import PlanErrors, load_plan
+
+DEMO_PLANS = "testplans/scenarios"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run test plans (a thin wrapper over pytest)",
+                         description="Run YAML test plans on a bench. Everything after -- goes to pytest.")
+    run.add_argument("paths", nargs="*", default=["testplans"], help="plan files or folders (default: testplans)")
+    run.add_argument("--bench", help="bench file (default: fixtures/benches/emulated.yaml)")
+    run.add_argument("--radio", help="override the bench radio: emulated | /dev/ttyUSB0 | tcp://host:port")
+    run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
+    run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    run.set_defaults(func=_run)
+
+    plans = sub.add_parser("plans", help="work with plan files")
+    plans_sub = plans.add_subparsers(dest="plans_command", metavar="ACTION")
+    check = plans_sub.add_parser("check", help="validate plans without running them",
+                                 description="Validate plan files: exit 0 if all are valid, 1 with every problem listed.")
+    check.add_argument("paths", nargs="+", help="plan files or folders")
+    check.set_defaults(func=_check)
+    plans.set_defaults(func=lambda a: plans.print_help() or 2)
+
+    demo = sub.add_parser("demo", help="run the default plans on the emulated radio, with a summary",
+                          description=f"Run {DEMO_PLANS} on the emulated radio and print a summary table.")
+    demo.set_defaults(func=_demo)
+
+
+def _plan_files(paths: list[str]) -> tuple[list[Path], list[str]]:
+    files, missing = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(raw)
+    return files, missing
+
+
+def _check(args: argparse.Namespace) -> int:
+    files, missing = _plan_files(args.paths)
+    bad = 0
+    for raw in missing:
+        print(f"{raw}: no such file or folder", file=sys.stderr)
+        bad += 1
+    for file in files:
+        try:
+            plan = load_plan(file)
+        except PlanErrors as exc:
+            bad += 1
+            print(str(exc), file=sys.stderr)
+            continue
+        print(f"ok  {file}  ({plan.name}; {len(plan.steps)} steps)")
+    if not files and not missing:
+        print("no plan files found", file=sys.stderr)
+        return 1
+    print(f"{len(files) - (bad - len(missing))} valid, {bad} with problems")
+    return 1 if bad else 0
+
+
+def _pytest_args(args: argparse.Namespace) -> list[str]:
+    out = list(args.paths) + ["--rig-summary", "-p", "no:cacheprovider", "-q"]
+    if args.bench:
+        out += ["--rig-bench", args.bench]
+    if args.radio:
+        out += ["--rig-radio", args.radio]
+    if args.junitxml:
+        out += ["--junitxml", args.junitxml]
+    if args.keyword:
+        out += ["-k", args.keyword]
+    extra = [a for a in (args.pytest_args or []) if a != "--"]
+    return out + extra
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    files, missing = _plan_files(args.paths)
+    if missing:
+        for raw in missing:
+            print(f"{raw}: no such file or folder", file=sys.stderr)
+        return 2
+    # The plans are the tests: don't let the project's own pytest config (testpaths, rootdir conftest)
+    # pull in anything else.
+    return int(pytest.main(_pytest_args(args) + ["-o", "testpaths=", "-o", "python_files="]))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    ns = argparse.Namespace(paths=[DEMO_PLANS], bench=None, radio="emulated", junitxml=None, keyword=None,
+                            pytest_args=[])
+    print(f"HAN OTA Rig demo: running {DEMO_PLANS} on the emulated radio\n", flush=True)
+    return _run(ns)

@@ -1,0 +1,141 @@
+"""pytest plugin (entry point `pytest11`): YAML test plans as test items, plus fixtures for Python tests.
+
+    pytest testplans/ --rig-radio emulated --junitxml=out.xml
+    pytest testplans/ppmid --rig-bench fixtures/benches/my-bench.yaml --rig-radio /dev/ttyUSB0
+
+One plan = one test item; its steps are logged as sub-steps; measurements and bench/image identity go
+into the JUnit XML as properties; a JSON run record is written per plan (--rig-record-dir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from rig.plan.loader import Plan, PlanErrors, load_plan
+from rig.report.record import RunRecord, Verdict
+
+DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
+_STASH_RECORDS = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rig", "HAN OTA Rig")
+    group.addoption("--rig-bench", default=None, help=f"bench file (default {DEFAULT_BENCH})")
+    group.addoption("--rig-radio", default=None,
+                    help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port")
+    group.addoption("--rig-record-dir", default="runs/records", help="where JSON run records go")
+    group.addoption("--rig-summary", action="store_true", help="print the plan summary table at the end")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STASH_RECORDS] = []
+    config.addinivalue_line("markers", "rig_needs(*features): the bench must offer these features")
+
+
+def _is_plan_file(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and "testplans" in path.parts
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if _is_plan_file(file_path):
+        return PlanFile.from_parent(parent, path=file_path)
+    return None
+
+
+class PlanLoadError(Exception):
+    pass
+
+
+class PlanFile(pytest.File):
+    def collect(self):
+        yield PlanItem.from_parent(self, name=self.path.stem)
+
+
+class PlanItem(pytest.Item):
+    """One YAML plan run end to end on the bench."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plan: Plan | None = None
+        self.load_error: PlanErrors | None = None
+        try:
+            self.plan = load_plan(self.path)
+        except PlanErrors as exc:
+            self.load_error = exc
+            return
+        self.add_marker(pytest.mark.rig_needs(*self.plan.needs))
+        # Per-step timeouts are enforced by the runner; pytest-timeout guards the whole plan.
+        total = sum(s.timeout or 300.0 for s in self.plan.steps) + 120.0
+        self.add_marker(pytest.mark.timeout(total))
+
+    def setup(self) -> None:
+        if self.load_error is not None:
+            raise PlanLoadError(str(self.load_error))
+        from rig.plan.bench import load_bench
+
+        bench = load_bench(self.config.getoption("--rig-bench") or DEFAULT_BENCH,
+                           radio=self.config.getoption("--rig-radio"))
+        missing = [n for n in self.plan.needs if n not in bench.features]
+        if missing:
+            pytest.skip(f"plan needs {', '.join(missing)}; bench {bench.name} offers {', '.join(bench.features)}")
+        self.bench = bench
+
+    def runtest(self) -> None:
+        from rig.plan.runner import run_plan
+
+        record: RunRecord = asyncio.run(run_plan(self.plan, self.bench, log=self._log_step))
+        self.config.stash[_STASH_RECORDS].append(record)
+        record.write(Path(self.config.getoption("--rig-record-dir")))
+        for m in record.measurements:
+            self.user_properties.append((f"measurement.{m.name}", f"{m.value} {m.unit}".strip()))
+            self.user_properties.append((f"measurement.{m.name}.limits", m.limits_text()))
+            self.user_properties.append((f"measurement.{m.name}.passed", str(m.passed).lower()))
+        self.user_properties.append(("bench", record.bench.get("name", "")))
+        self.user_properties.append(("radio", str(record.bench.get("radio", ""))))
+        for name, image in record.images.items():
+            self.user_properties.append((f"image.{name}", f"{image.get('file_version', '')} sha256:{image.get('sha256', '')}"))
+        if record.verdict is Verdict.SKIP:
+            pytest.skip(record.message)
+        if record.verdict is not Verdict.PASS:
+            raise PlanFailed(record)
+
+    def _log_step(self, line: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and self.config.getoption("verbose") > 0:
+            reporter.write_line(f"    {line}")
+        self.add_report_section("call", "steps", line)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, PlanLoadError):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, PlanFailed):
+            return excinfo.value.describe()
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, 0, f"plan {self.name}" + (f": {self.plan.name}" if self.plan else "")
+
+
+class PlanFailed(Exception):
+    def __init__(self, record: RunRecord) -> None:
+        super().__init__(record.message)
+        self.record = record
+
+    def describe(self) -> str:
+        lines = [f"plan {self.record.plan_id} {self.record.verdict.value}: {self.record.message}"]
+        for step in self.record.steps:
+            mark = {"pass": "ok ", "fail": "FAIL", "error": "ERR ", "skip": "skip"}[step.verdict.value]
+            lines.append(f"  [{mark}] {step.index:>2}. {step.title}" + (f" -- {step.message}" if step.message else ""))
+        return "\n".join(lines)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    records = config.stash.get(_STASH_RECORDS, [])
+    if records and (config.getoption("--rig-summary") or len(records) > 1):
+        from rig.report.summary import summary_table
+
+        terminalreporter.section("HAN OTA Rig: plan summary")
+        terminalreporter.write_line(summary_table(records))

@@ -1,0 +1,1 @@
+"""What a run leaves behind: measurements with limits, the JSON run record, the summary table."""

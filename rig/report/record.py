@@ -1,0 +1,108 @@
+"""Run records: per plan, the steps with verdicts, measurements checked against limits (as OpenHTF
+does: a measurement is a value plus its limits plus the outcome), the alerts, and the identity of the
+bench and images — everything needed to regenerate a report later."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+class Verdict(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # the rig itself could not run the step (e.g. radio lost)
+    SKIP = "skip"
+
+
+@dataclasses.dataclass
+class Measurement:
+    name: str
+    value: float | None
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    device: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        if self.value is None:
+            return False
+        if self.minimum is not None and self.value < self.minimum:
+            return False
+        return self.maximum is None or self.value <= self.maximum
+
+    def limits_text(self) -> str:
+        lo = "" if self.minimum is None else f">= {self.minimum:g}"
+        hi = "" if self.maximum is None else f"<= {self.maximum:g}"
+        return " and ".join(x for x in (lo, hi) if x) or "recorded"
+
+    def value_text(self) -> str:
+        if self.value is None:
+            return "n/a"
+        return f"{self.value:,.1f} {self.unit}".strip() if abs(self.value) >= 10 else f"{self.value:.3g} {self.unit}".strip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "passed": self.passed}
+
+
+@dataclasses.dataclass
+class StepRecord:
+    index: int
+    kind: str
+    title: str
+    verdict: Verdict = Verdict.PASS
+    message: str = ""
+    started: float = 0.0  # rig clock
+    wall_seconds: float = 0.0
+    args: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["verdict"] = self.verdict.value
+        return d
+
+
+@dataclasses.dataclass
+class RunRecord:
+    plan_id: str
+    plan_name: str
+    plan_file: str
+    bench: dict[str, Any]
+    verdict: Verdict = Verdict.PASS
+    message: str = ""
+    started_wall: float = dataclasses.field(default_factory=time.time)
+    wall_seconds: float = 0.0
+    steps: list[StepRecord] = dataclasses.field(default_factory=list)
+    measurements: list[Measurement] = dataclasses.field(default_factory=list)
+    images: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    alerts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # timeline: transfers, faults
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_version": 1,
+            "plan": {"id": self.plan_id, "name": self.plan_name, "file": self.plan_file},
+            "bench": self.bench,
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "started_wall": self.started_wall,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "steps": [s.to_json() for s in self.steps],
+            "measurements": [m.to_json() for m in self.measurements],
+            "images": self.images,
+            "devices": self.devices,
+            "alerts": self.alerts,
+            "events": self.events,
+        }
+
+    def write(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.plan_id}.json"
+        path.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        return path

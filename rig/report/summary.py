@@ -1,0 +1,29 @@
+"""The readable end-of-run table: plan, verdict, key measurements."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from rig.report.record import RunRecord, Verdict
+
+_MARK = {Verdict.PASS: "PASS", Verdict.FAIL: "FAIL", Verdict.ERROR: "ERROR", Verdict.SKIP: "SKIP"}
+
+
+def summary_table(records: Iterable[RunRecord]) -> str:
+    records = list(records)
+    rows = []
+    for r in records:
+        key = "; ".join(f"{m.name} {m.value_text()}" for m in r.measurements[:3]) or "-"
+        note = r.message.splitlines()[0][:60] if r.verdict is not Verdict.PASS and r.message else ""
+        rows.append((r.plan_id, _MARK[r.verdict], f"{r.wall_seconds:.1f}s", key + (f"  [{note}]" if note else "")))
+    head = ("plan", "verdict", "wall", "key measurements")
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(3)]
+    lines = [f"{head[0]:<{widths[0]}}  {head[1]:<{widths[1]}}  {head[2]:>{widths[2]}}  {head[3]}"]
+    lines.append("-" * (sum(widths) + 6 + 20))
+    for row in rows:
+        lines.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")
+    counts = {v: sum(1 for r in records if r.verdict is v) for v in Verdict}
+    lines.append(f"{len(records)} plans: {counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed"
+                 + (f", {counts[Verdict.ERROR]} errors" if counts[Verdict.ERROR] else "")
+                 + (f", {counts[Verdict.SKIP]} skipped" if counts[Verdict.SKIP] else ""))
+    return "\n".join(lines)
