@@ -11,7 +11,7 @@ _COMMAND_MODULES = [
     "rig.image.cli",   # rig image build|inspect|verify
     "rig.emu.cli",     # rig emulate
     "rig.plan.cli",    # rig run, rig plans check, rig demo
-    "rig.hub.cli",     # rig doctor, rig pair
+    "rig.bench.cli",   # rig doctor, rig pair
 ]
 
 

@@ -1,0 +1,103 @@
+"""`rig doctor`: which serial ports are there, which look like a Silicon Labs EZSP stick, and what does
+the chosen one say about itself (EZSP protocol and stack version) when bellows opens it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+# USB ids of adapters EZSP sticks ship behind (bridge chips and native USB). A match is a hint, the
+# probe is the proof: the same CP210x bridge also sits in front of non-Zigbee hardware.
+KNOWN_USB = {
+    (0x10C4, 0xEA60): "Silicon Labs CP210x bridge (SkyConnect, ZBT-1, EFR32 dev kits, many EZSP sticks)",
+    (0x10C4, 0x8A2A): "Silicon Labs native USB (EFR32MG)",
+    (0x1A86, 0x55D4): "WCH CH9102 bridge (Sonoff ZBDongle-E)",
+    (0x1A86, 0x7523): "WCH CH340 bridge (Elelabs, generic EZSP sticks)",
+    (0x0403, 0x6015): "FTDI FT231X bridge (some EZSP boards)",
+}
+TESTED_EZSP_VERSIONS = (13, 14)  # what the emulator and the rig's CI exercise
+BELLOWS_EZSP_RANGE = (4, 19)  # what bellows 1.2.1 speaks at all
+
+
+@dataclasses.dataclass
+class PortInfo:
+    device: str
+    description: str
+    usb_id: tuple[int, int] | None
+    hint: str | None  # why it might be an EZSP stick
+
+
+def list_ports() -> list[PortInfo]:
+    from serial.tools import list_ports as lp
+
+    out = []
+    for port in lp.comports():
+        usb = (port.vid, port.pid) if port.vid is not None and port.pid is not None else None
+        out.append(PortInfo(port.device, port.description or "n/a", usb, KNOWN_USB.get(usb) if usb else None))
+    return out
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    path: str
+    ok: bool
+    ezsp_version: int | None = None
+    stack_version: str | None = None
+    board: str | None = None
+    manufacturer: str | None = None
+    error: str = ""
+
+    @property
+    def supported(self) -> bool:
+        return self.ezsp_version in TESTED_EZSP_VERSIONS
+
+
+async def probe(path: str, *, baudrate: int = 115200, flow_control: str | None = None,
+                timeout: float = 15.0) -> ProbeResult:
+    """Open the port with bellows, reset the NCP, negotiate EZSP, read the board info."""
+    import zigpy.config
+    from bellows.ezsp import EZSP
+
+    config = zigpy.config.SCHEMA_DEVICE({
+        zigpy.config.CONF_DEVICE_PATH: path,
+        zigpy.config.CONF_DEVICE_BAUDRATE: baudrate,
+        zigpy.config.CONF_DEVICE_FLOW_CONTROL: flow_control,
+    })
+    ezsp = EZSP(config)
+    try:
+        async with asyncio.timeout(timeout):
+            await ezsp.connect(use_thread=False)
+            manufacturer, board, version = await ezsp.get_board_info()
+        return ProbeResult(path, True, ezsp.ezsp_version, version, board, manufacturer)
+    except TimeoutError:
+        return ProbeResult(path, False, error=f"no EZSP answer within {timeout:.0f} s (not an EZSP stick, "
+                                              "wrong baud rate/flow control, or in use)")
+    except PermissionError as exc:
+        return ProbeResult(path, False, error=f"cannot open: {exc} (in use by another program, or no permission)")
+    except Exception as exc:  # bellows raises many kinds; the user needs the words, not the trace
+        return ProbeResult(path, False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        try:
+            await ezsp.disconnect()
+        except Exception:
+            pass
+
+
+def describe_probe(result: ProbeResult) -> str:
+    if not result.ok:
+        return f"{result.path}: no EZSP stick answered: {result.error}"
+    lines = [
+        f"{result.path}: EZSP stick answered",
+        f"  EZSP protocol version : {result.ezsp_version}",
+        f"  stack (EmberZNet)     : {result.stack_version or 'unknown'}",
+        f"  board / manufacturer  : {result.board or '-'} / {result.manufacturer or '-'}",
+    ]
+    if result.supported:
+        lines.append(f"  supported             : yes (the rig is tested with EZSP {', '.join(map(str, TESTED_EZSP_VERSIONS))})")
+    elif result.ezsp_version is not None and BELLOWS_EZSP_RANGE[0] <= result.ezsp_version <= BELLOWS_EZSP_RANGE[1]:
+        lines.append(f"  supported             : untested (bellows speaks it; the rig is tested with EZSP "
+                     f"{', '.join(map(str, TESTED_EZSP_VERSIONS))}; emulate it with `rig emulate --ezsp-version "
+                     f"{result.ezsp_version}` to check your plans)")
+    else:
+        lines.append("  supported             : no (bellows 1.2.1 speaks EZSP 4-19)")
+    return "\n".join(lines)
