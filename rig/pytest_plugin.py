@@ -74,7 +74,7 @@ class PlanItem(pytest.Item):
     def setup(self) -> None:
         if self.load_error is not None:
             raise PlanLoadError(str(self.load_error))
-        from rig.plan.bench import load_bench
+        from rig.bench.config import load_bench
 
         bench = load_bench(self.config.getoption("--rig-bench") or DEFAULT_BENCH,
                            radio=self.config.getoption("--rig-radio"))
