@@ -189,8 +189,16 @@ class VirtualClock:
         now = self.now()
         while self._timers and self._timers[0].deadline <= now:
             timer = heapq.heappop(self._timers)
-            if not timer.cancelled:
+            if timer.cancelled:
+                continue
+            try:
                 timer.callback(*timer.args)
+            except Exception as exc:  # one failing timer must not stop every other timer in the rig
+                loop = self._loop or asyncio.get_event_loop()
+                loop.call_exception_handler({
+                    "message": f"exception in rig clock timer {timer.callback!r}",
+                    "exception": exc,
+                })
 
     def _arm(self) -> None:
         if self._pump is not None:

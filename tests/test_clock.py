@@ -75,3 +75,19 @@ def test_negative_advance_is_refused():
 def test_zigbee_utc_epoch_is_2000():
     assert zigbee_utc(946684800) == 0
     assert zigbee_utc(946684800 + 3600) == 3600
+
+
+async def test_a_failing_timer_does_not_stop_the_others():
+    clock = VirtualClock(start=0.0)
+    fired = []
+    errors = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx["exception"]))
+
+    def boom():
+        raise TypeError("broken callback")
+
+    clock.call_later(1, boom)
+    clock.call_later(2, fired.append, "after")
+    await clock.advance(3)
+    assert fired == ["after"]
+    assert len(errors) == 1 and isinstance(errors[0], TypeError)
