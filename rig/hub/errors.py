@@ -1,0 +1,33 @@
+"""Errors the Communications Hub raises to its callers (never for malformed radio frames)."""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base class for every error rig.hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """A bench/hub configuration problem; the message names file:line, field, found and expected."""
+
+
+class ImageRejected(HubError):
+    """store_image refused an image: invalid, too large, or its memory block is held by a higher priority."""
+
+    def __init__(self, reason: str, problems: list[str] | None = None) -> None:
+        self.reason = reason
+        self.problems = list(problems or [])
+        detail = "; ".join(self.problems)
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class UnknownImage(HubError):
+    """No stored (and not discarded) image has that id."""
+
+
+class UnknownOffer(HubError):
+    """No offer with that id exists for that device."""
+
+
+class HubNotRunning(HubError):
+    """The radio side of the hub is not started (call `await hub.start(port)`)."""

@@ -1,0 +1,257 @@
+"""`Hub`: the Communications Hub facade the back end drives (implements rig.hub.events.CommsHubPort)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import zigpy.types as t
+
+from rig.clock import Clock, RealClock
+from rig.hub.app import SE_ENDPOINT, HubApplication, zigpy_config
+from rig.hub.config import DEVICE_KINDS, HubConfig
+from rig.hub.errors import HubError, HubNotRunning, UnknownImage, UnknownOffer
+from rig.hub.events import ActivationPlan, HubEvent, TransferOutcome, TransferResult, VersionSource
+from rig.hub.inventory import Inventory
+from rig.hub.ota_server import FrameRecord, OtaServer, Peer
+from rig.hub.ratelimit import Conformance
+from rig.hub.store import Store
+from rig.hub.versions import VersionChecker, VersionRegister
+from rig.hub.zcl import OTA_CLUSTER
+
+LOGGER = logging.getLogger(__name__)
+
+VERSION_ATTRIBUTE = 0x0002  # CurrentFileVersion on the device's OTA client cluster
+
+
+def normalize_ieee(ieee: str | t.EUI64) -> str:
+    try:
+        return str(t.EUI64.convert(ieee) if isinstance(ieee, str) else ieee)
+    except (ValueError, TypeError) as exc:
+        raise HubError(f"not an EUI64: {ieee!r} ({exc})") from None
+
+
+class _AppTransport:
+    def __init__(self, app: HubApplication) -> None:
+        self.app = app
+
+    def send(self, peer: Peer, tsn: int, data: bytes, *, ack: bool = True) -> None:
+        self.app.send_raw(peer.nwk, dst_ep=peer.endpoint, src_ep=peer.local_endpoint, profile=peer.profile,
+                          cluster=OTA_CLUSTER, tsn=tsn, data=data, ack=ack)
+
+    async def send_now(self, peer: Peer, tsn: int, data: bytes, *, ack: bool = True) -> bool:
+        return await self.app.send_raw_now(peer.nwk, dst_ep=peer.endpoint, src_ep=peer.local_endpoint,
+                                           profile=peer.profile, cluster=OTA_CLUSTER, tsn=tsn, data=data, ack=ack)
+
+    def new_tsn(self) -> int:
+        return self.app.get_sequence()
+
+
+class Hub:
+    """Always-on GB OTA server on a zigpy/bellows coordinator, with the CH image store and version checks."""
+
+    def __init__(self, config: HubConfig | None = None, *, clock: Clock | None = None) -> None:
+        self.config = config or HubConfig()
+        self.clock: Clock = clock or RealClock()
+        self.events: list[HubEvent] = []
+        self._sinks: list[Callable[[HubEvent], None]] = []
+        if self.config.db_path:
+            Path(self.config.db_path).parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.config.db_path)
+        self.inventory = Inventory(self.store, self.config, self.clock, self._emit)
+        self.versions = VersionRegister(self.store, self.clock, self._emit)
+        self.checker = VersionChecker(self.store, self.clock, self.config, self.versions, self._emit)
+        self.checker.reader = self.read_version
+        self.server = OtaServer(self.store, self.config, self.clock, self.inventory, self.versions, self.checker,
+                                self._emit)
+        self.server.locate = self._locate
+        self._app: HubApplication | None = None
+
+    @classmethod
+    def from_bench(cls, path: str | Path, *, clock: Clock | None = None, **overrides: object) -> Hub:
+        return cls(HubConfig.load(path).with_options(**overrides), clock=clock)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, port: str) -> None:
+        """Open the stick at `port` (pty path, serial device or socket URL) and form/resume the network."""
+        app = await HubApplication.new(zigpy_config(self.config, port), auto_form=True, start_radio=False)
+        app.ota_handler = self._on_ota_packet  # before the radio starts: no frame reaches zigpy's Ota cluster
+        await app.startup(auto_form=True)
+        self._app = app
+        self.server.transport = _AppTransport(app)
+        self.inventory.expire_due()
+        self.inventory.arm_retention()
+        self.checker.resume()
+
+    async def stop(self) -> None:
+        self.inventory.stop()
+        self.checker.stop()
+        self.server.stop()
+        app, self._app = self._app, None
+        self.server.transport = None
+        if app is not None:
+            app.ota_handler = None
+            await app.shutdown()
+        self.store.close()
+
+    @property
+    def app(self) -> HubApplication:
+        if self._app is None:
+            raise HubNotRunning("hub not started")
+        return self._app
+
+    async def permit(self, seconds: int = 60) -> None:
+        await self.app.permit(seconds)
+
+    def allow_device(self, ieee: str, kind: str | None = None) -> None:
+        """Add a device to the CH device log (only listed devices are served, R-CH-02)."""
+        if kind is not None and kind not in DEVICE_KINDS:
+            raise HubError(f"device kind {kind!r} unknown, expected one of {list(DEVICE_KINDS)}")
+        self.store.allow_device(normalize_ieee(ieee), kind, self.clock.now())
+
+    def set_busy(self, busy: bool) -> None:
+        """Manual rate-limit switch: every block request gets WAIT_FOR_DATA while on (R-CH-05)."""
+        self.server.limiter.busy = busy
+
+    # -- CommsHubPort ------------------------------------------------------------------------
+    def store_image(self, image: bytes, *, request_id: str | None = None, expected_version: int | None = None,
+                    expected_kind: str | None = None) -> int:
+        return self.inventory.store_image(image, request_id=request_id, expected_version=expected_version,
+                                          expected_kind=expected_kind)
+
+    def discard_image(self, image_id: int) -> None:
+        self.inventory.discard(image_id)
+
+    def offer(self, ieee: str, image_id: int, *, plan: ActivationPlan, upgrade_time: float | None = None,
+              request_id: str | None = None, allow_downgrade: bool = False) -> int:
+        ieee = normalize_ieee(ieee)
+        plan = ActivationPlan(plan)
+        self.inventory.expire_due()
+        image = self.store.image(image_id)
+        if image is None or not image.live:
+            raise UnknownImage(f"image {image_id} is not held by the hub"
+                               + (f" ({image.discard_reason})" if image is not None else ""))
+        if plan is ActivationPlan.AT and upgrade_time is None:
+            raise HubError("plan AT needs upgrade_time (POSIX seconds on the rig clock)")
+        listed, kind = self.store.device_kind(ieee)
+        if not listed or kind is None:
+            self.store.allow_device(ieee, image.kind, self.clock.now())  # offering is telling the CH of it
+        now = self.clock.now()
+        events: list[HubEvent] = []
+        with self.store.transaction() as db:
+            for old in self.store.open_offers(ieee=ieee):
+                if old.state != "offered":
+                    continue
+                self.store.update_offer(db, old.id, state="withdrawn", withdrawn_reason="superseded")
+                old_image = self.store.image(old.image_id)
+                if self.store.record_outcome(db, ieee, old.id, "transfer", int(TransferResult.IMAGE_DISCARDED), now,
+                                             "superseded by a new offer"):
+                    events.append(TransferOutcome(ieee, old.id, old.request_id, TransferResult.IMAGE_DISCARDED,
+                                                  old_image.file_version if old_image else 0, now,
+                                                  "superseded by a new offer"))
+            offer_id = self.store.insert_offer(db, ieee=ieee, image_id=image_id, plan=plan.value,
+                                               upgrade_time=upgrade_time, request_id=request_id,
+                                               allow_downgrade=allow_downgrade, created_at=now)
+        for event in events:
+            self._emit(event)
+        if self._app is not None and self._rx_on(ieee):
+            self.server.notify(ieee, image)
+        return offer_id
+
+    def activate(self, ieee: str, offer_id: int, *, at: float | None = None) -> None:
+        ieee = normalize_ieee(ieee)
+        offer = self.store.offer(offer_id)
+        if offer is None or offer.ieee != ieee:
+            raise UnknownOffer(f"no offer {offer_id} for {ieee}")
+        self.server.activate(ieee, offer, at)
+
+    async def read_version(self, ieee: str) -> int | None:
+        ieee = normalize_ieee(ieee)
+        cluster = self._ota_client_cluster(ieee)
+        if cluster is None:
+            return None
+        try:
+            success, _failure = await asyncio.wait_for(
+                cluster.read_attributes([VERSION_ATTRIBUTE], allow_cache=False), self.config.read_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - timeouts/delivery errors all mean "no answer"
+            LOGGER.info("CurrentFileVersion read from %s failed: %r", ieee, exc)
+            return None
+        version = success.get(VERSION_ATTRIBUTE)
+        if version is None:
+            return None
+        self.versions.observe(ieee, int(version), VersionSource.ATTRIBUTE_READ)
+        return int(version)
+
+    def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
+        self._sinks.append(sink)
+
+    # -- inspection --------------------------------------------------------------------------
+    def conformance(self, ieee: str) -> Conformance:
+        return self.server.limiter.conformance(normalize_ieee(ieee))
+
+    @property
+    def frames(self) -> list[FrameRecord]:
+        return self.server.frames
+
+    def outcomes(self, ieee: str | None = None) -> list[tuple[str, int, str, int, float, str]]:
+        return self.store.outcomes(normalize_ieee(ieee) if ieee else None)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _emit(self, event: HubEvent) -> None:
+        self.events.append(event)
+        for sink in list(self._sinks):
+            try:
+                sink(event)
+            except Exception:  # noqa: BLE001 - a subscriber's bug must not stop the OTA server
+                LOGGER.exception("hub event subscriber failed on %r", event)
+
+    def _on_ota_packet(self, packet: t.ZigbeePacket) -> bool:
+        try:
+            device = self.app.get_device_with_address(packet.src)
+        except (KeyError, ValueError):
+            return False  # unknown NWK: zigpy asks for its IEEE address; the device will retry
+        peer = Peer(str(device.ieee), int(device.nwk), int(packet.src_ep or 0), int(packet.profile_id),
+                    int(packet.dst_ep or SE_ENDPOINT))
+        return self.server.handle_frame(peer, packet.data.serialize())
+
+    def _zigpy_device(self, ieee: str):
+        if self._app is None:
+            return None
+        try:
+            return self._app.get_device(ieee=t.EUI64.convert(ieee))
+        except KeyError:
+            return None
+
+    def _ota_client_cluster(self, ieee: str):
+        device = self._zigpy_device(ieee)
+        if device is None:
+            return None
+        remembered = self.store.ota_endpoint(ieee)
+        endpoints = [ep for ep_id, ep in device.endpoints.items() if ep_id != 0]
+        if remembered is not None:
+            endpoints.sort(key=lambda ep: ep.endpoint_id != remembered[0])
+        for ep in endpoints:
+            if OTA_CLUSTER in ep.out_clusters:
+                return ep.out_clusters[OTA_CLUSTER]
+        return None
+
+    def _locate(self, ieee: str) -> Peer | None:
+        device = self._zigpy_device(ieee)
+        if device is None:
+            return None
+        remembered = self.store.ota_endpoint(ieee)
+        if remembered is not None:
+            endpoint, profile = remembered
+        else:
+            cluster = self._ota_client_cluster(ieee)
+            if cluster is None:
+                return None
+            endpoint, profile = cluster.endpoint.endpoint_id, cluster.endpoint.profile_id
+        return Peer(ieee, int(device.nwk), int(endpoint), int(profile or 0x0109), SE_ENDPOINT)
+
+    def _rx_on(self, ieee: str) -> bool:
+        device = self._zigpy_device(ieee)
+        node_desc = getattr(device, "node_desc", None)
+        return bool(node_desc is not None and node_desc.is_receiver_on_when_idle)

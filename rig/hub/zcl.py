@@ -1,0 +1,222 @@
+"""OTA Upgrade cluster frames, decoded from and encoded to raw bytes.
+
+Decoding is ours rather than zigpy's schemas because the hub must tolerate what zigpy rejects (an Upgrade
+End Request carrying only its status byte, R-CH-07) and must tell "truncated" apart from "unknown" to
+answer MALFORMED_COMMAND vs UNSUP_CLUSTER_COMMAND (R-CH-02/04/09).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+
+OTA_CLUSTER = 0x0019
+SE_PROFILE = 0x0109
+
+
+class Status(enum.IntEnum):
+    SUCCESS = 0x00
+    NOT_AUTHORIZED = 0x7E
+    MALFORMED_COMMAND = 0x80
+    UNSUP_CLUSTER_COMMAND = 0x81
+    UNSUP_MANUF_CLUSTER_COMMAND = 0x83
+    ABORT = 0x95
+    INVALID_IMAGE = 0x96
+    WAIT_FOR_DATA = 0x97
+    NO_IMAGE_AVAILABLE = 0x98
+    REQUIRE_MORE_IMAGE = 0x99
+
+
+class Cmd(enum.IntEnum):
+    IMAGE_NOTIFY = 0x00
+    QUERY_NEXT_IMAGE = 0x01
+    QUERY_NEXT_IMAGE_RSP = 0x02
+    IMAGE_BLOCK = 0x03
+    IMAGE_PAGE = 0x04
+    IMAGE_BLOCK_RSP = 0x05
+    UPGRADE_END = 0x06
+    UPGRADE_END_RSP = 0x07
+    QUERY_SPECIFIC_FILE = 0x08
+
+
+DEFAULT_RESPONSE = 0x0B
+UPGRADE_TIME_WAIT = 0xFFFFFFFF  # "wait for upgrade command"
+
+
+class Malformed(ValueError):
+    """The frame is too short or inconsistent for its command."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ZclHeader:
+    frame_control: int
+    manufacturer: int | None
+    tsn: int
+    command_id: int
+
+    @property
+    def cluster_specific(self) -> bool:
+        return self.frame_control & 0x03 == 0x01
+
+    @property
+    def from_server(self) -> bool:
+        return bool(self.frame_control & 0x08)
+
+    @property
+    def disable_default_response(self) -> bool:
+        return bool(self.frame_control & 0x10)
+
+
+def parse_header(data: bytes) -> tuple[ZclHeader, bytes]:
+    if len(data) < 3:
+        raise Malformed(f"ZCL header needs >= 3 bytes, got {len(data)}")
+    fc = data[0]
+    if fc & 0x04:
+        if len(data) < 5:
+            raise Malformed(f"manufacturer-specific ZCL header needs >= 5 bytes, got {len(data)}")
+        manuf = int.from_bytes(data[1:3], "little")
+        return ZclHeader(fc, manuf, data[3], data[4]), data[5:]
+    return ZclHeader(fc, None, data[1], data[2]), data[3:]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageId:
+    manufacturer_code: int
+    image_type: int
+    file_version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryNextImage:
+    manufacturer_code: int
+    image_type: int
+    current_file_version: int
+    hardware_version: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageBlockRequest:
+    image: ImageId
+    file_offset: int
+    max_data_size: int
+    request_node: bytes | None
+    min_block_period: int | None  # present only when the client supports rate limiting (bit1)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePageRequest:
+    image: ImageId
+    file_offset: int
+    max_data_size: int
+    page_size: int
+    response_spacing_ms: int
+    request_node: bytes | None
+
+
+@dataclasses.dataclass(frozen=True)
+class UpgradeEndRequest:
+    status: int
+    image: ImageId | None  # None: a non-SUCCESS request carrying only its status byte
+
+
+def _need(payload: bytes, size: int, what: str) -> None:
+    if len(payload) < size:
+        raise Malformed(f"{what} needs {size} payload bytes, got {len(payload)}")
+
+
+def decode_query_next_image(payload: bytes) -> QueryNextImage:
+    _need(payload, 9, "Query Next Image Request")
+    fc, mfr, itype, ver = struct.unpack_from("<BHHI", payload)
+    hw = None
+    if fc & 0x01:
+        _need(payload, 11, "Query Next Image Request with HardwareVersion")
+        (hw,) = struct.unpack_from("<H", payload, 9)
+    return QueryNextImage(mfr, itype, ver, hw)
+
+
+def decode_image_block(payload: bytes) -> ImageBlockRequest:
+    _need(payload, 14, "Image Block Request")
+    fc, mfr, itype, ver, offset, max_size = struct.unpack_from("<BHHIIB", payload)
+    pos = 14
+    node = None
+    mbp = None
+    if fc & 0x01:
+        _need(payload, pos + 8, "Image Block Request with RequestNodeAddress")
+        node = payload[pos : pos + 8]
+        pos += 8
+    if fc & 0x02:
+        _need(payload, pos + 2, "Image Block Request with MinimumBlockPeriod")
+        (mbp,) = struct.unpack_from("<H", payload, pos)
+    return ImageBlockRequest(ImageId(mfr, itype, ver), offset, max_size, node, mbp)
+
+
+def decode_image_page(payload: bytes) -> ImagePageRequest:
+    _need(payload, 18, "Image Page Request")
+    fc, mfr, itype, ver, offset, max_size, page, spacing = struct.unpack_from("<BHHIIBHH", payload)
+    node = None
+    if fc & 0x01:
+        _need(payload, 26, "Image Page Request with RequestNodeAddress")
+        node = payload[18:26]
+    return ImagePageRequest(ImageId(mfr, itype, ver), offset, max_size, page, spacing, node)
+
+
+def decode_upgrade_end(payload: bytes) -> UpgradeEndRequest:
+    _need(payload, 1, "Upgrade End Request")
+    status = payload[0]
+    if len(payload) >= 9:
+        mfr, itype, ver = struct.unpack_from("<HHI", payload, 1)
+        return UpgradeEndRequest(status, ImageId(mfr, itype, ver))
+    if status == Status.SUCCESS:
+        raise Malformed(f"Upgrade End Request SUCCESS needs 9 payload bytes, got {len(payload)}")
+    return UpgradeEndRequest(status, None)
+
+
+# -- encoding (server -> client) -----------------------------------------------------------------
+
+_FC_CLUSTER_TO_CLIENT = 0x01 | 0x08  # cluster-specific, server->client
+_FC_PROFILE_TO_CLIENT = 0x00 | 0x08
+
+
+def cluster_frame(tsn: int, command: Cmd, payload: bytes, *, disable_default_response: bool = True) -> bytes:
+    fc = _FC_CLUSTER_TO_CLIENT | (0x10 if disable_default_response else 0)
+    return bytes([fc, tsn & 0xFF, command]) + payload
+
+
+def default_response(tsn: int, command_id: int, status: int, manufacturer: int | None = None) -> bytes:
+    fc = _FC_PROFILE_TO_CLIENT | 0x10
+    if manufacturer is not None:
+        return bytes([fc | 0x04]) + manufacturer.to_bytes(2, "little") + bytes([tsn & 0xFF, DEFAULT_RESPONSE,
+                                                                               command_id & 0xFF, status])
+    return bytes([fc, tsn & 0xFF, DEFAULT_RESPONSE, command_id & 0xFF, status])
+
+
+def image_notify(mfr: int, itype: int, version: int, jitter: int = 100) -> bytes:
+    return struct.pack("<BBHHI", 3, jitter, mfr, itype, version)
+
+
+def qni_response(status: int, image: ImageId | None = None, size: int = 0) -> bytes:
+    if status != Status.SUCCESS or image is None:
+        return bytes([status])
+    return struct.pack("<BHHII", status, image.manufacturer_code, image.image_type, image.file_version, size)
+
+
+def block_response_success(image: ImageId, offset: int, data: bytes) -> bytes:
+    return struct.pack("<BHHIIB", Status.SUCCESS, image.manufacturer_code, image.image_type,
+                       image.file_version, offset, len(data)) + data
+
+
+def block_response_wait(request_time_s: int, min_block_period: int | None, current_time: int = 0) -> bytes:
+    body = struct.pack("<BII", Status.WAIT_FOR_DATA, current_time, request_time_s)
+    if min_block_period is not None:
+        body += struct.pack("<H", min_block_period)
+    return body
+
+
+def block_response_abort() -> bytes:
+    return bytes([Status.ABORT])
+
+
+def upgrade_end_response(image: ImageId, current_time: int, upgrade_time: int) -> bytes:
+    return struct.pack("<HHIII", image.manufacturer_code, image.image_type, image.file_version,
+                       current_time, upgrade_time)
