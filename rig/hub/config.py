@@ -81,6 +81,12 @@ class HubConfig:
     def load(cls, path: str | Path) -> HubConfig:
         return _load_bench(Path(path))
 
+    def with_hub_settings(self, hub: dict[str, Any], source: str = "settings") -> HubConfig:
+        """Apply a `hub:` mapping (as in a bench file) on top of this config, with the same checks."""
+        if not isinstance(hub, dict):
+            raise ConfigError(f"{source}: field 'hub': found {hub!r}, expected a mapping of hub options")
+        return dataclasses.replace(self, **_hub_options(_Lines(Path(source), None), hub))
+
 
 # ------------------------------------------------------------------------------------------------
 # loading

@@ -56,6 +56,9 @@ class FrameRecord:
     command: str
     status: int | None
     detail: str = ""
+    offset: int | None = None  # image block responses: where this block starts
+    size: int | None = None  # ... how many image bytes it carries
+    total: int | None = None  # ... out of how many (the image's total size)
 
 
 class OtaServer:
@@ -71,6 +74,7 @@ class OtaServer:
         self.limiter = RateLimiter(config)
         self.transport: Transport | None = None
         self.frames: list[FrameRecord] = []
+        self.frame_listeners: list[Callable[[FrameRecord], None]] = []  # progress bars, timelines
         self._tasks: set[asyncio.Task] = set()
         inventory.on_offer_withdrawn = self.limiter.finish
 
@@ -155,7 +159,8 @@ class OtaServer:
         size = min(req.max_data_size, self.config.block_size_cap, image.total_size - req.file_offset)
         chunk = data[req.file_offset : req.file_offset + size]
         self._reply(peer, hdr, Cmd.IMAGE_BLOCK_RSP, zcl.block_response_success(_image_id(image), req.file_offset, chunk),
-                    Status.SUCCESS, f"offset={req.file_offset} size={size}")
+                    Status.SUCCESS, f"offset={req.file_offset} size={size}",
+                    block=(req.file_offset, size, image.total_size))
 
     def _locate(self, peer: Peer, hdr: zcl.ZclHeader, wanted: zcl.ImageId, what: str, offset: int
                 ) -> tuple[OfferRow, ImageRow, bytes] | None:
@@ -220,7 +225,8 @@ class OtaServer:
             chunk = data[offset : min(end, offset + step)]
             frame = zcl.cluster_frame(tsn, Cmd.IMAGE_BLOCK_RSP,
                                       zcl.block_response_success(_image_id(image), offset, chunk))
-            self._log(peer, "tx", "IMAGE_BLOCK_RSP", Status.SUCCESS, f"page offset={offset} size={len(chunk)}")
+            self._log(peer, "tx", "IMAGE_BLOCK_RSP", Status.SUCCESS, f"page offset={offset} size={len(chunk)}",
+                      (offset, len(chunk), image.total_size))
             if self.transport is not None:
                 await self.transport.send_now(peer, tsn, frame, ack=False)  # page blocks: no APS ack
             offset += len(chunk)
@@ -330,8 +336,8 @@ class OtaServer:
             self.emit(TransferOutcome(offer.ieee, offer.id, offer.request_id, result, image.file_version, now, detail))
 
     def _reply(self, peer: Peer, hdr: zcl.ZclHeader, cmd: Cmd, payload: bytes, status: int | None,
-               detail: str = "") -> None:
-        self._log(peer, "tx", cmd.name, status, detail)
+               detail: str = "", block: tuple[int, int, int] | None = None) -> None:
+        self._log(peer, "tx", cmd.name, status, detail, block)
         if self.transport is not None:
             self.transport.send(peer, hdr.tsn, zcl.cluster_frame(hdr.tsn, cmd, payload))
 
@@ -340,10 +346,17 @@ class OtaServer:
         if self.transport is not None:
             self.transport.send(peer, hdr.tsn, zcl.default_response(hdr.tsn, hdr.command_id, status, hdr.manufacturer))
 
-    def _log(self, peer: Peer, direction: str, command: str, status: int | None, detail: str = "") -> None:
-        self.frames.append(FrameRecord(self.clock.now(), peer.ieee, direction, command, status, detail))
+    def _log(self, peer: Peer, direction: str, command: str, status: int | None, detail: str = "",
+             block: tuple[int, int, int] | None = None) -> None:
+        record = FrameRecord(self.clock.now(), peer.ieee, direction, command, status, detail, *(block or ()))
+        self.frames.append(record)
         if len(self.frames) > 50_000:
             del self.frames[:10_000]
+        for listener in self.frame_listeners:
+            try:
+                listener(record)
+            except Exception:  # noqa: BLE001 - an observer's bug must not stop serving
+                LOGGER.exception("frame listener failed")
         LOGGER.debug("%s %s %s status=%s %s", peer.ieee, direction, command, status, detail)
 
     def _spawn(self, coro) -> None:
