@@ -1,0 +1,8 @@
+"""The emulated HAN: an EZSP Zigbee stick (NCP) on a pty/TCP port, a simulated network, devices."""
+
+from __future__ import annotations
+
+from rig.emu.emulator import Emulator, NcpFaults
+from rig.emu.network import LinkModel, PermitJoinClosed, SimNetwork
+
+__all__ = ["Emulator", "LinkModel", "NcpFaults", "PermitJoinClosed", "SimNetwork"]

@@ -1,0 +1,599 @@
+"""What the emulated NCP does for each EZSP command (EmberZNet 7.x/8.x behaviour, not the host's wishes).
+
+Each handler gets the decoded request (field names as in the negotiated version's bellows schema)
+and returns the response fields. Field names changed at v14 (e.g. `messageTag` -> `message_tag`), so
+handlers read with `_get(req, old, new)` and answer with both spellings; the encoder keeps whichever
+the schema has. Statuses are given as sl_Status and converted to the field's type by ncp_codec.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import bellows.types as bt
+import zigpy.types as zt
+
+from rig.emu.air import AirFrame
+from rig.emu.ncp_state import MULTICAST_TABLE_SIZE, Endpoint
+
+if TYPE_CHECKING:
+    from rig.emu.ncp import EzspNcp
+
+LOGGER = logging.getLogger(__name__)
+S = bt.sl_Status
+HANDLERS: dict[str, Callable[[EzspNcp, dict[str, Any]], dict[str, Any] | None]] = {}
+
+# stackVersion nibbles (major.minor.patch.special) of the EmberZNet release that speaks each version
+_STACK_VERSION = {4: 0x5800, 5: 0x5A00, 6: 0x6000, 7: 0x6500, 8: 0x6700, 9: 0x6800, 10: 0x6A00,
+                  11: 0x7000, 12: 0x7200, 13: 0x7440, 14: 0x8000, 16: 0x8100, 17: 0x8120,
+                  18: 0x8200, 19: 0x8210}
+
+
+def handles(*names: str):
+    def register(fn):
+        for name in names:
+            HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def _get(req: dict[str, Any], *names: str, default: Any = None) -> Any:
+    for name in names:
+        if name in req:
+            return req[name]
+    return default
+
+
+def _not_up(ncp: EzspNcp) -> bool:
+    return not ncp.ram.network_up
+
+
+# -- session / configuration -----------------------------------------------------------------------
+@handles("version")
+def _version(ncp: EzspNcp, req: dict) -> dict:
+    return {
+        "protocolVersion": ncp.version,
+        "stackType": 2,
+        "stackVersion": _STACK_VERSION.get(ncp.version, 0x8200),
+    }
+
+
+@handles("nop", "gpSinkTableClearAll", "gpClearSinkTable", "gpClearProxyTable", "setManufacturerCode")
+def _nothing(ncp: EzspNcp, req: dict) -> dict:
+    if "code" in req:
+        ncp.ram.manufacturer_code = int(req["code"])
+    return {}
+
+
+@handles("echo")
+def _echo(ncp: EzspNcp, req: dict) -> dict:
+    return {"echo": req.get("data", b"")}
+
+
+@handles("customFrame")
+def _custom_frame(ncp: EzspNcp, req: dict) -> dict:
+    # No XNCP extension in a stock EmberZNet image: the default custom-frame callback refuses.
+    return {"status": S.NOT_AVAILABLE, "reply": b""}
+
+
+@handles("getConfigurationValue")
+def _get_config(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK, "value": ncp.ram.config_value(req["configId"])}
+
+
+@handles("setConfigurationValue")
+def _set_config(ncp: EzspNcp, req: dict) -> dict:
+    if ncp.ram.network_up:  # EmberZNet only accepts configuration before the stack starts
+        return {"status": S.INVALID_STATE}
+    ncp.ram.config[int(req["configId"])] = int(req["value"])
+    return {"status": S.OK}
+
+
+def _version_info(ncp: EzspNcp) -> bytes:
+    sv = _STACK_VERSION.get(ncp.version, 0x8200)
+    major, minor, patch, special = sv >> 12, (sv >> 8) & 0xF, (sv >> 4) & 0xF, sv & 0xF
+    return (400).to_bytes(2, "little") + bytes([major, minor, patch, special, 0xAA])
+
+
+@handles("getValue")
+def _get_value(ncp: EzspNcp, req: dict) -> dict:
+    vid = req["valueId"]
+    V = bt.EzspValueId
+    if vid == V.VALUE_VERSION_INFO:
+        return {"status": S.OK, "value": _version_info(ncp)}
+    if vid == V.VALUE_FREE_BUFFERS:
+        return {"status": S.OK, "value": bytes([min(255, ncp.ram.config_value(bt.EzspConfigId.CONFIG_PACKET_BUFFER_COUNT))])}
+    if vid == V.VALUE_NWK_FRAME_COUNTER:
+        return {"status": S.OK, "value": ncp.nv.nwk_frame_counter.to_bytes(4, "little")}
+    if vid == V.VALUE_APS_FRAME_COUNTER:
+        return {"status": S.OK, "value": ncp.nv.aps_frame_counter.to_bytes(4, "little")}
+    if int(vid) in ncp.ram.values:
+        return {"status": S.OK, "value": ncp.ram.values[int(vid)]}
+    if vid == V.VALUE_FORCE_TX_AFTER_FAILED_CCA_ATTEMPTS:
+        return {"status": S.OK, "value": b"\x00"}
+    LOGGER.warning("getValue(%s): not modelled; answering ERROR_INVALID_ID as firmware does", vid)
+    return {"status": S.INVALID_PARAMETER, "value": b""}
+
+
+@handles("setValue")
+def _set_value(ncp: EzspNcp, req: dict) -> dict:
+    vid, value = req["valueId"], bytes(req["value"])
+    V = bt.EzspValueId
+    if vid in (V.VALUE_NWK_FRAME_COUNTER, V.VALUE_APS_FRAME_COUNTER):
+        if ncp.ram.network_up:
+            return {"status": S.INVALID_STATE}
+        counter = int.from_bytes(value[:4], "little")
+        if vid == V.VALUE_NWK_FRAME_COUNTER:
+            ncp.nv.nwk_frame_counter = counter
+        else:
+            ncp.nv.aps_frame_counter = counter
+        return {"status": S.OK}
+    ncp.ram.values[int(vid)] = value
+    return {"status": S.OK}
+
+
+@handles("setPolicy")
+def _set_policy(ncp: EzspNcp, req: dict) -> dict:
+    ncp.ram.policies[int(req["policyId"])] = int(req["decisionId"])
+    return {"status": S.OK}
+
+
+@handles("getPolicy")
+def _get_policy(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK, "decisionId": ncp.ram.policies.get(int(req["policyId"]), 0)}
+
+
+@handles("addEndpoint")
+def _add_endpoint(ncp: EzspNcp, req: dict) -> dict:
+    ep = int(req["endpoint"])
+    if ep in ncp.ram.endpoints:
+        return {"status": S.INVALID_STATE}
+    # Both lists arrive as one AnonymousList: the counts say where inputs end.
+    n_in, n_out = int(req["inputClusterCount"]), int(req["outputClusterCount"])
+    clusters = [int(c) for c in req["inputClusterList"]] + [int(c) for c in req.get("outputClusterList", [])]
+    ncp.ram.endpoints[ep] = Endpoint(
+        endpoint=ep,
+        profile_id=int(req["profileId"]),
+        device_id=int(req["deviceId"]),
+        device_version=int(req["deviceVersion"]),
+        in_clusters=clusters[:n_in],
+        out_clusters=clusters[n_in : n_in + n_out],
+    )
+    return {"status": S.OK}
+
+
+@handles("readCounters", "readAndClearCounters")
+def _counters(ncp: EzspNcp, req: dict) -> dict:
+    return {"values": [0] * len(bt.EmberCounterType)}
+
+
+@handles("getMfgToken")
+def _get_mfg_token(ncp: EzspNcp, req: dict) -> dict:
+    T = bt.EzspMfgTokenId
+    token = req["tokenId"]
+    if token == T.MFG_STRING:
+        data = b"HAN OTA Rig EZSP".ljust(16, b"\xff")
+    elif token == T.MFG_BOARD_NAME:
+        data = b"rig-emu".ljust(16, b"\xff")
+    elif token == T.MFG_CUSTOM_EUI_64:
+        data = b"\xff" * 8
+    else:
+        data = b"\xff" * 16
+    return {"tokenData": data}
+
+
+@handles("getTokenData")
+def _get_token_data(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.NOT_FOUND}  # no NV3 tokens of interest on a stock, never-migrated stick
+
+
+@handles("setTokenData")
+def _set_token_data(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.NOT_FOUND}
+
+
+# -- network state -----------------------------------------------------------------------------------
+@handles("networkState")
+def _network_state(ncp: EzspNcp, req: dict) -> dict:
+    state = bt.EmberNetworkStatus.JOINED_NETWORK if ncp.ram.network_up else bt.EmberNetworkStatus.NO_NETWORK
+    return {"status": state}
+
+
+def _bring_up(ncp: EzspNcp) -> None:
+    ncp.ram.network_up = True
+    ncp.callback("stackStatusHandler", status=S.NETWORK_UP)
+    if ncp.network is not None:
+        ncp.after_response(ncp.network.ncp_network_up)
+
+
+@handles("networkInit", "networkInitExtended")
+def _network_init(ncp: EzspNcp, req: dict) -> dict:
+    if ncp.ram.network_up:
+        return {"status": S.INVALID_STATE}
+    if not ncp.nv.formed:
+        return {"status": S.NOT_JOINED}
+    _bring_up(ncp)
+    return {"status": S.OK}
+
+
+@handles("formNetwork")
+def _form_network(ncp: EzspNcp, req: dict) -> dict:
+    if ncp.ram.network_up:
+        return {"status": S.INVALID_STATE}
+    params: bt.EmberNetworkParameters = req["parameters"]
+    ncp.nv.params = params.replace(nwkManagerId=0x0000, joinMethod=bt.EmberJoinMethod.USE_MAC_ASSOCIATION)
+    ncp.nv.formed = True
+    _bring_up(ncp)
+    return {"status": S.OK}
+
+
+@handles("leaveNetwork")
+def _leave_network(ncp: EzspNcp, req: dict) -> dict:
+    if not ncp.ram.network_up:
+        return {"status": S.NOT_JOINED}
+    ncp.ram.network_up = False
+    ncp.nv.formed = False
+    ncp.callback("stackStatusHandler", status=S.NETWORK_DOWN)
+    if ncp.network is not None:
+        ncp.after_response(ncp.network.ncp_network_down)
+    return {"status": S.OK}
+
+
+@handles("tokenFactoryReset")
+def _token_factory_reset(ncp: EzspNcp, req: dict) -> dict:
+    ncp.nv.factory_reset()
+    if not req.get("excludeOutgoingFC"):
+        ncp.nv.nwk_frame_counter = ncp.nv.aps_frame_counter = 0
+    return {}
+
+
+@handles("getNetworkParameters")
+def _get_network_parameters(ncp: EzspNcp, req: dict) -> dict:
+    if not ncp.ram.network_up or ncp.nv.params is None:
+        return {"status": S.NOT_JOINED, "nodeType": bt.EmberNodeType.UNKNOWN_DEVICE}
+    return {"status": S.OK, "nodeType": bt.EmberNodeType.COORDINATOR, "parameters": ncp.nv.params}
+
+
+@handles("getNodeId")
+def _get_node_id(ncp: EzspNcp, req: dict) -> dict:
+    return {"nodeId": 0x0000 if ncp.ram.network_up else 0xFFFE}
+
+
+@handles("getEui64")
+def _get_eui64(ncp: EzspNcp, req: dict) -> dict:
+    return {"eui64": ncp.nv.eui64}
+
+
+@handles("setRadioPower")
+def _set_radio_power(ncp: EzspNcp, req: dict) -> dict:
+    ncp.ram.radio_power = int(req["power"])
+    return {"status": S.OK}
+
+
+@handles("setConcentrator")
+def _set_concentrator(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK}
+
+
+@handles("setSourceRouteDiscoveryMode")
+def _set_srd_mode(ncp: EzspNcp, req: dict) -> dict:
+    return {"remainingTime": 0}
+
+
+@handles("setSourceRoute")
+def _set_source_route(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK}
+
+
+@handles("startScan")
+def _start_scan(ncp: EzspNcp, req: dict) -> dict:
+    channels = [ch for ch in range(11, 27) if req["channelMask"] & (1 << ch)]
+    if req["scanType"] == bt.EzspNetworkScanType.ENERGY_SCAN:
+        for ch in channels:  # every requested channel, or bellows scans again forever
+            ncp.callback("energyScanResultHandler", channel=ch, maxRssiValue=ncp.rng.randint(-95, -70))
+    ncp.callback("scanCompleteHandler", channel=0, status=S.OK)
+    return {"status": S.OK}
+
+
+# -- security ------------------------------------------------------------------------------------------
+@handles("setInitialSecurityState")
+def _set_initial_security_state(ncp: EzspNcp, req: dict) -> dict:
+    if ncp.ram.network_up:
+        return {"status": S.INVALID_STATE}
+    state: bt.EmberInitialSecurityState = req["state"]
+    ncp.nv.security_bitmask = int(state.bitmask)
+    ncp.nv.network_key = bytes(state.networkKey)
+    ncp.nv.tc_link_key = bytes(state.preconfiguredKey)
+    ncp.nv.network_key_seq = int(state.networkKeySequenceNumber)
+    return {"status": S.OK}
+
+
+@handles("getCurrentSecurityState")
+def _get_current_security_state(ncp: EzspNcp, req: dict) -> dict:
+    if not ncp.ram.network_up:
+        return {"status": S.NOT_JOINED}
+    bits = 0x10 | (ncp.nv.security_bitmask & 0x84)  # HAVE_TC_LINK_KEY + global/hashed link key bits
+    state = bt.EmberCurrentSecurityState(
+        bitmask=bt.EmberCurrentSecurityBitmask(bits),
+        trustCenterLongAddress=ncp.nv.eui64,  # we are the trust centre
+    )
+    return {"status": S.OK, "state": state}
+
+
+@handles("exportKey")
+def _export_key(ncp: EzspNcp, req: dict) -> dict:
+    ctx = req["context"]
+    K = bt.SecurityManagerKeyType
+    if ctx.core_key_type == K.NETWORK:
+        key = ncp.nv.network_key
+    elif ctx.core_key_type == K.TC_LINK:
+        key = ncp.nv.tc_link_key
+    else:
+        return {"status": S.NOT_FOUND, "context": ctx}
+    return {"status": S.OK, "key": bt.KeyData(key), "context": ctx}
+
+
+@handles("getNetworkKeyInfo")
+def _get_network_key_info(ncp: EzspNcp, req: dict) -> dict:
+    info = bt.SecurityManagerNetworkKeyInfo(
+        network_key_set=ncp.nv.formed,
+        alternate_network_key_set=False,
+        network_key_sequence_number=ncp.nv.network_key_seq,
+        alt_network_key_sequence_number=0,
+        network_key_frame_counter=ncp.nv.nwk_frame_counter,
+    )
+    return {"status": S.OK, "network_key_info": info}
+
+
+@handles("getKey")
+def _get_key(ncp: EzspNcp, req: dict) -> dict:
+    kt = req["keyType"]
+    if kt == bt.EmberKeyType.CURRENT_NETWORK_KEY:
+        key, seq = ncp.nv.network_key, ncp.nv.network_key_seq
+    elif kt == bt.EmberKeyType.TRUST_CENTER_LINK_KEY:
+        key, seq = ncp.nv.tc_link_key, 0
+    else:
+        return {"status": S.NOT_FOUND}
+    ks = bt.EmberKeyStruct(
+        bitmask=bt.EmberKeyStructBitmask.KEY_HAS_SEQUENCE_NUMBER | bt.EmberKeyStructBitmask.KEY_HAS_OUTGOING_FRAME_COUNTER,
+        type=kt,
+        key=bt.KeyData(key),
+        outgoingFrameCounter=ncp.nv.nwk_frame_counter,
+        incomingFrameCounter=0,
+        sequenceNumber=seq,
+        partnerEUI64=zt.EUI64([0] * 8),
+    )
+    return {"status": S.OK, "keyStruct": ks}
+
+
+@handles("getKeyTableEntry", "exportLinkKeyByIndex")
+def _key_table_entry(ncp: EzspNcp, req: dict) -> dict:
+    size = ncp.ram.config_value(bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
+    if int(req["index"]) >= size:
+        return {"status": S.INVALID_INDEX}
+    return {"status": S.NOT_FOUND}  # the emulated TC keeps no per-device APS link keys
+
+
+@handles("findKeyTableEntry")
+def _find_key_table_entry(ncp: EzspNcp, req: dict) -> dict:
+    return {"index": 0xFF}
+
+
+@handles("eraseKeyTableEntry")
+def _erase_key_table_entry(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK}
+
+
+@handles("clearKeyTable", "importTransientKey", "addTransientLinkKey", "importLinkKey", "setChildData",
+         "addOrUpdateKeyTableEntry", "clearTransientLinkKeys")
+def _accept(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK}
+
+
+# -- tables --------------------------------------------------------------------------------------------
+@handles("getChildData")
+def _get_child_data(ncp: EzspNcp, req: dict) -> dict:
+    children = ncp.network.children() if ncp.network is not None else []
+    index = int(req["index"])
+    if index >= len(children):
+        return {"status": S.NOT_JOINED}
+    ieee, nwk = children[index]
+    v7 = {"eui64": ieee, "type": bt.EmberNodeType.SLEEPY_END_DEVICE, "id": nwk, "phy": 0, "power": 0, "timeout": 8}
+    return {
+        "status": S.OK,
+        "childId": nwk,
+        "childEui64": ieee,
+        "childType": bt.EmberNodeType.SLEEPY_END_DEVICE,
+        "childData": bt.EmberChildDataV7(**v7),
+        "child_data": bt.EmberChildDataV10(**v7, timeout_remaining=0),
+    }
+
+
+@handles("getAddressTableRemoteNodeId")
+def _addr_table_nwk(ncp: EzspNcp, req: dict) -> dict:
+    entry = ncp.ram.address_table.get(int(req["addressTableIndex"]))
+    return {"nodeId": entry[1] if entry else 0xFFFF}
+
+
+@handles("getAddressTableRemoteEui64")
+def _addr_table_eui(ncp: EzspNcp, req: dict) -> dict:
+    entry = ncp.ram.address_table.get(int(req["addressTableIndex"]))
+    return {"eui64": entry[0] if entry else zt.EUI64([0] * 8)}
+
+
+@handles("getAddressTableInfo")
+def _addr_table_info(ncp: EzspNcp, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= ncp.ram.config_value(bt.EzspConfigId.CONFIG_ADDRESS_TABLE_SIZE):
+        return {"status": S.INVALID_INDEX}
+    entry = ncp.ram.address_table.get(index)
+    if entry is None:
+        return {"status": S.NOT_FOUND, "nwk": 0xFFFF}
+    return {"status": S.OK, "nwk": entry[1], "eui64": entry[0]}
+
+
+@handles("replaceAddressTableEntry")
+def _replace_address_table_entry(ncp: EzspNcp, req: dict) -> dict:
+    index = int(req["addressTableIndex"])
+    old = ncp.ram.address_table.get(index, (zt.EUI64([0] * 8), 0xFFFF))
+    old_ext = ncp.ram.extended_timeout.get(old[0], False)
+    ncp.ram.address_table[index] = (req["newEui64"], int(req["newId"]))
+    ncp.ram.extended_timeout[req["newEui64"]] = bool(req["newExtendedTimeout"])
+    return {"status": S.OK, "oldEui64": old[0], "oldId": old[1], "oldExtendedTimeout": old_ext}
+
+
+@handles("getExtendedTimeout")
+def _get_extended_timeout(ncp: EzspNcp, req: dict) -> dict:
+    ext = ncp.ram.extended_timeout.get(req["remoteEui64"], False)
+    # up to v13 a Bool; from v14 a status where FAIL means "normal timeout"
+    return {"extendedTimeout": ext, "status": S.OK if ext else S.FAIL}
+
+
+@handles("setExtendedTimeout")
+def _set_extended_timeout(ncp: EzspNcp, req: dict) -> dict:
+    ncp.ram.extended_timeout[req["remoteEui64"]] = bool(req["extendedTimeout"])
+    return {"status": S.OK}
+
+
+@handles("lookupNodeIdByEui64")
+def _lookup_node_id(ncp: EzspNcp, req: dict) -> dict:
+    eui = req["eui64"]
+    if eui == ncp.nv.eui64:
+        return {"status": S.OK, "nodeId": 0x0000}
+    nwk = ncp.network.nwk_of(eui) if ncp.network is not None else None
+    if nwk is None:
+        return {"status": S.NOT_FOUND, "nodeId": 0xFFFF}
+    return {"status": S.OK, "nodeId": nwk}
+
+
+@handles("lookupEui64ByNodeId")
+def _lookup_eui64(ncp: EzspNcp, req: dict) -> dict:
+    nwk = int(req["nodeId"])
+    if nwk == 0x0000:
+        return {"status": S.OK, "eui64": ncp.nv.eui64}
+    ieee = ncp.network.ieee_of(nwk) if ncp.network is not None else None
+    if ieee is None:
+        return {"status": S.NOT_FOUND, "eui64": zt.EUI64([0] * 8)}
+    return {"status": S.OK, "eui64": ieee}
+
+
+@handles("getMulticastTableEntry")
+def _get_multicast(ncp: EzspNcp, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= MULTICAST_TABLE_SIZE:
+        return {"status": S.INVALID_INDEX}
+    entry = ncp.ram.multicast.get(index) or bt.EmberMulticastTableEntry(multicastId=0, endpoint=0, networkIndex=0)
+    return {"status": S.OK, "value": entry}
+
+
+@handles("setMulticastTableEntry")
+def _set_multicast(ncp: EzspNcp, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= MULTICAST_TABLE_SIZE:
+        return {"status": S.INVALID_INDEX}
+    ncp.ram.multicast[index] = req["value"]
+    return {"status": S.OK}
+
+
+@handles("permitJoining")
+def _permit_joining(ncp: EzspNcp, req: dict) -> dict:
+    duration = int(req["duration"])
+    now = ncp.clock.now()
+    ncp.ram.permit_until = now + (float("inf") if duration == 0xFF else duration)
+    if ncp.network is not None:
+        ncp.after_response(ncp.network.permit_changed)
+    return {"status": S.OK}
+
+
+# -- messaging -----------------------------------------------------------------------------------------
+def _air_frame(ncp: EzspNcp, aps: bt.EmberApsFrame, dst: int, payload: bytes, counter: int,
+               group: int | None = None) -> AirFrame:
+    return AirFrame(
+        src_nwk=0x0000,
+        dst_nwk=dst,
+        src_ep=int(aps.sourceEndpoint),
+        dst_ep=int(aps.destinationEndpoint),
+        profile_id=int(aps.profileId),
+        cluster_id=int(aps.clusterId),
+        payload=bytes(payload),
+        aps_counter=counter,
+        group_id=group,
+    )
+
+
+def _sent_callback(ncp: EzspNcp, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: bt.EmberApsFrame,
+                   tag: int, payload: bytes) -> Callable[[bt.sl_Status], None]:
+    def report(status: bt.sl_Status) -> None:
+        ncp.callback(
+            "messageSentHandler",
+            type=msg_type, message_type=msg_type,
+            indexOrDestination=dst, nwk=dst,
+            apsFrame=aps, aps_frame=aps,
+            messageTag=tag, message_tag=tag,
+            status=status,
+            messageContents=payload, message=payload,
+        )
+
+    return report
+
+
+@handles("sendUnicast")
+def _send_unicast(ncp: EzspNcp, req: dict) -> dict:
+    msg_type = _get(req, "type", "message_type")
+    dst = int(_get(req, "indexOrDestination", "nwk"))
+    aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
+    tag = int(_get(req, "messageTag", "message_tag"))
+    payload = bytes(_get(req, "messageContents", "message"))
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN, "sequence": 0}
+    if msg_type == bt.EmberOutgoingMessageType.OUTGOING_VIA_ADDRESS_TABLE:
+        entry = ncp.ram.address_table.get(dst)
+        dst = entry[1] if entry else 0xFFFF
+    counter = ncp.ram.next_aps_counter()
+    aps = aps.replace(sequence=counter)
+    on_sent = _sent_callback(ncp, msg_type, int(_get(req, "indexOrDestination", "nwk")), aps, tag, payload)
+    frame = _air_frame(ncp, aps, dst, payload, counter)
+    want_ack = bool(aps.options & bt.EmberApsOption.APS_OPTION_RETRY)
+    ncp.after_response(lambda: ncp.network.host_unicast(frame, want_ack=want_ack, on_sent=on_sent))
+    return {"status": S.OK, "sequence": counter}
+
+
+@handles("sendBroadcast")
+def _send_broadcast(ncp: EzspNcp, req: dict) -> dict:
+    dst = int(req["destination"])
+    aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
+    tag = int(_get(req, "messageTag", "message_tag"))
+    payload = bytes(_get(req, "messageContents", "message"))
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN, "sequence": 0}
+    counter = ncp.ram.next_aps_counter()
+    aps = aps.replace(sequence=counter)
+    on_sent = _sent_callback(ncp, bt.EmberOutgoingMessageType.OUTGOING_BROADCAST, dst, aps, tag, payload)
+    frame = _air_frame(ncp, aps, dst, payload, counter)
+    ncp.after_response(lambda: ncp.network.host_broadcast(frame, on_sent=on_sent))
+    return {"status": S.OK, "sequence": counter}
+
+
+@handles("sendMulticast")
+def _send_multicast(ncp: EzspNcp, req: dict) -> dict:
+    aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
+    tag = int(_get(req, "messageTag", "message_tag"))
+    payload = bytes(_get(req, "messageContents", "message"))
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN, "sequence": 0}
+    counter = ncp.ram.next_aps_counter()
+    aps = aps.replace(sequence=counter)
+    group = int(aps.groupId)
+    on_sent = _sent_callback(ncp, bt.EmberOutgoingMessageType.OUTGOING_MULTICAST, group, aps, tag, payload)
+    frame = _air_frame(ncp, aps, 0xFFFD, payload, counter, group=group)
+    ncp.after_response(lambda: ncp.network.host_multicast(frame, on_sent=on_sent))
+    return {"status": S.OK, "sequence": counter}
+
+
+@handles("sendReply")
+def _send_reply(ncp: EzspNcp, req: dict) -> dict:
+    # Used by bellows only to ACK APS fragments; emulated devices never fragment.
+    return {"status": S.OK}

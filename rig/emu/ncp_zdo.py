@@ -1,0 +1,122 @@
+"""The ZDO server inside the emulated NCP (the part of EmberZNet that answers about the coordinator).
+
+EmberZNet answers the "supported" ZDO requests about itself from its own tables (the endpoints the
+host registered with addEndpoint). bellows sets CONFIG_APPLICATION_ZDO_FLAGS = 3:
+APP_RECEIVES_SUPPORTED_ZDO_REQUESTS (the stack still answers, and also passes the request up) and
+APP_HANDLES_UNSUPPORTED_ZDO_REQUESTS (the stack stays silent and passes the request up with
+APS_OPTION_ZDO_RESPONSE_REQUIRED). This module decides which is which and builds the answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import zigpy.types as zt
+import zigpy.zdo.types as zdo_t
+
+if TYPE_CHECKING:
+    from rig.emu.ncp import EzspNcp
+
+LOGGER = logging.getLogger(__name__)
+
+C = zdo_t.ZDOCmd
+SUPPORTED_REQUESTS = frozenset(
+    {C.NWK_addr_req, C.IEEE_addr_req, C.Node_Desc_req, C.Simple_Desc_req, C.Active_EP_req, C.Match_Desc_req}
+)
+BROADCASTS = (0xFFFF, 0xFFFD, 0xFFFC, 0xFFFB)
+
+
+def is_request(cluster_id: int) -> bool:
+    return cluster_id < 0x8000
+
+
+def node_descriptor(ncp: EzspNcp) -> zdo_t.NodeDescriptor:
+    return zdo_t.NodeDescriptor(
+        logical_type=zdo_t.LogicalType.Coordinator,
+        complex_descriptor_available=0,
+        user_descriptor_available=0,
+        reserved=0,
+        aps_flags=0,
+        frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
+        mac_capability_flags=(
+            zdo_t.NodeDescriptor.MACCapabilityFlags.AlternatePanCoordinator
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.FullFunctionDevice
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.MainsPowered
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.RxOnWhenIdle
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.AllocateAddress
+        ),
+        manufacturer_code=ncp.ram.manufacturer_code,
+        maximum_buffer_size=82,
+        maximum_incoming_transfer_size=128,
+        server_mask=0x2C41,  # primary trust centre, network manager, stack compliance rev 22
+        maximum_outgoing_transfer_size=128,
+        descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability(0),
+    )
+
+
+def answer(ncp: EzspNcp, cluster_id: int, payload: bytes) -> tuple[int, bytes] | None:
+    """The NCP's own response to a ZDO request about itself, or None if it stays silent."""
+    try:
+        cmd = zdo_t.ZDOCmd(cluster_id)
+    except ValueError:
+        return None
+    if cmd not in SUPPORTED_REQUESTS or not payload:
+        return None
+    tsn, body = payload[0], payload[1:]
+    try:
+        args, _ = zt.deserialize(body, zdo_t.CLUSTERS[cmd][1])
+    except Exception:
+        LOGGER.warning("malformed ZDO %s payload %s; ignored", cmd.name, payload.hex())
+        return None
+    own_nwk = zt.NWK(0x0000)
+    own_ieee = ncp.nv.eui64
+    ok = zdo_t.Status.SUCCESS
+    if cmd == C.NWK_addr_req:
+        if args[0] != own_ieee:
+            return None
+        rsp = (C.NWK_addr_rsp, [ok, own_ieee, own_nwk, None, None, None])
+    elif cmd == C.IEEE_addr_req:
+        if args[0] != own_nwk:
+            return None
+        rsp = (C.IEEE_addr_rsp, [ok, own_ieee, own_nwk, None, None, None])
+    elif cmd == C.Node_Desc_req:
+        if args[0] != own_nwk:
+            return None
+        rsp = (C.Node_Desc_rsp, [ok, own_nwk, node_descriptor(ncp)])
+    elif cmd == C.Active_EP_req:
+        if args[0] != own_nwk:
+            return None
+        rsp = (C.Active_EP_rsp, [ok, own_nwk, [zt.uint8_t(ep) for ep in sorted(ncp.ram.endpoints)]])
+    elif cmd == C.Simple_Desc_req:
+        if args[0] != own_nwk:
+            return None
+        ep = ncp.ram.endpoints.get(int(args[1]))
+        if ep is None:
+            rsp = (C.Simple_Desc_rsp, [zdo_t.Status.NOT_ACTIVE, own_nwk, None])
+        else:
+            desc = zdo_t.SizePrefixedSimpleDescriptor(
+                endpoint=ep.endpoint,
+                profile=ep.profile_id,
+                device_type=ep.device_id,
+                device_version=ep.device_version,
+                input_clusters=ep.in_clusters,
+                output_clusters=ep.out_clusters,
+            )
+            rsp = (C.Simple_Desc_rsp, [ok, own_nwk, desc])
+    else:  # Match_Desc_req
+        nwk, profile, in_clusters, out_clusters = args
+        if nwk != own_nwk and nwk not in BROADCASTS:
+            return None
+        matches = [
+            zt.uint8_t(ep.endpoint)
+            for ep in ncp.ram.endpoints.values()
+            if (profile == 0xFFFF or ep.profile_id == profile)
+            and (set(in_clusters) & set(ep.in_clusters) or set(out_clusters) & set(ep.out_clusters))
+        ]
+        if not matches and nwk in BROADCASTS:
+            return None  # a broadcast match with nothing to offer gets no answer
+        rsp = (C.Match_Desc_rsp, [ok, own_nwk, matches])
+    rsp_cmd, values = rsp
+    schema = zdo_t.CLUSTERS[rsp_cmd][1]
+    return int(rsp_cmd), bytes([tsn]) + zt.serialize(values, schema)

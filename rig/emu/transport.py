@@ -1,0 +1,193 @@
+"""Where the emulated stick plugs in: a pseudo-terminal (default) or a TCP listener.
+
+Both hand every host connection to a fresh ASH protocol made by `protocol_factory()`.
+
+* pty: the host opens the slave path (`/dev/pts/N`) exactly as it would a USB stick. We keep our own
+  slave fd open so the master never sees EIO when the host closes the port, which lets the host
+  (zigpy's reconnect logic) reopen the same path.
+* tcp: `tcp://127.0.0.1:PORT`. `socket://` URLs reach the same listener, but bellows treats
+  `socket://` as zigbeed and waits 2 s for an unsolicited RSTACK on every reset; prefer `tcp://`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import tty
+from collections.abc import Callable
+
+LOGGER = logging.getLogger(__name__)
+
+ProtocolFactory = Callable[[], asyncio.Protocol]
+
+
+class _FdTransport(asyncio.Transport):
+    """Non-blocking read/write transport over the pty master fd."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, protocol: asyncio.Protocol) -> None:
+        super().__init__()
+        self._loop = loop
+        self._fd = fd
+        self._protocol = protocol
+        self._closing = False
+        self._out = bytearray()
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._on_readable)
+        protocol.connection_made(self)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # no slave open at the moment; keep waiting
+                return
+            self._force_close(exc)
+            return
+        if data:
+            self._protocol.data_received(data)
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._out += data
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._out:
+            try:
+                n = os.write(self._fd, self._out)
+            except BlockingIOError:
+                self._loop.add_writer(self._fd, self._on_writable)
+                return
+            except OSError as exc:
+                self._force_close(exc)
+                return
+            del self._out[:n]
+        self._loop.remove_writer(self._fd)
+
+    def _on_writable(self) -> None:
+        self._flush()
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._force_close(None)
+
+    def _force_close(self, exc: Exception | None) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._loop.remove_reader(self._fd)
+        self._loop.remove_writer(self._fd)
+        self._loop.call_soon(self._protocol.connection_lost, exc)
+
+    def get_write_buffer_size(self) -> int:
+        return len(self._out)
+
+
+class PtyServer:
+    """Serves the NCP on a pseudo-terminal; `.url` is the slave path to give bellows."""
+
+    def __init__(self, protocol_factory: ProtocolFactory) -> None:
+        self._factory = protocol_factory
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._transport: _FdTransport | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._open()
+
+    def _open(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)  # the host reconfigures it anyway; raw avoids echo before it does
+        self._master, self._slave = master, slave
+        self.url = os.ttyname(slave)
+        self._transport = _FdTransport(asyncio.get_running_loop(), master, self._factory())
+        LOGGER.info("emulated NCP listening on %s", self.url)
+
+    def drop_line(self) -> None:
+        """Pull the plug: the host sees its port die. A new pty (new `.url`) replaces it."""
+        self._close_fds()
+        self._open()
+
+    def _close_fds(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._master = self._slave = None
+
+    async def stop(self) -> None:
+        self._close_fds()
+        await asyncio.sleep(0)  # let connection_lost callbacks run
+
+
+class TcpServer:
+    """Serves the NCP on 127.0.0.1:port; one host at a time (a new connection replaces the old)."""
+
+    def __init__(self, protocol_factory: ProtocolFactory, port: int = 0, host: str = "127.0.0.1") -> None:
+        self._factory = protocol_factory
+        self._host = host
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._current: asyncio.Transport | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._make, self._host, self._port)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"tcp://{self._host}:{port}"
+        LOGGER.info("emulated NCP listening on %s", self.url)
+
+    def _make(self) -> asyncio.Protocol:
+        if self._current is not None and not self._current.is_closing():
+            LOGGER.warning("second host connected; dropping the first")
+            self._current.close()
+        proto = self._factory()
+        return _TrackingProtocol(proto, self)
+
+    def drop_line(self) -> None:
+        """Close the current host connection (the host sees the line die); keep listening."""
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+    async def stop(self) -> None:
+        self.drop_line()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+
+class _TrackingProtocol(asyncio.Protocol):
+    """Forwards to the ASH protocol and tells the server which transport is live."""
+
+    def __init__(self, inner: asyncio.Protocol, server: TcpServer) -> None:
+        self._inner = inner
+        self._server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._server._current = transport  # type: ignore[assignment]
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
