@@ -118,5 +118,7 @@ def answer(ncp: EzspNcp, cluster_id: int, payload: bytes) -> tuple[int, bytes] |
             return None  # a broadcast match with nothing to offer gets no answer
         rsp = (C.Match_Desc_rsp, [ok, own_nwk, matches])
     rsp_cmd, values = rsp
+    while values and values[-1] is None:  # optional trailing fields absent (single-address response)
+        values = values[:-1]
     schema = zdo_t.CLUSTERS[rsp_cmd][1]
     return int(rsp_cmd), bytes([tsn]) + zt.serialize(values, schema)

@@ -24,6 +24,7 @@ LOGGER = logging.getLogger(__name__)
 
 SE_ENDPOINT = 0x0A  # endpoint 1 is zigpy's ZHA endpoint; the CH's Smart Energy endpoint lives here
 SE_DEVICE_TYPE = 0x0500  # ESP-style server device (carries the OTA Upgrade server cluster)
+HA_PROFILE = 0x0104
 MATCH_DESC_REQ = 0x0006
 MATCH_DESC_RSP = 0x8006
 
@@ -65,6 +66,11 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
     """bellows' controller, with the OTA cluster and SE service discovery handled by the hub."""
 
     ota_handler: PacketHandler | None = None
+    formed_network_now = False
+
+    async def form_network(self, *args, **kwargs) -> None:
+        self.formed_network_now = True
+        await super().form_network(*args, **kwargs)
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
         try:
@@ -76,6 +82,11 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
         except Exception:  # noqa: BLE001 - a device's frame must never take the hub down
             LOGGER.exception("hub failed handling %r; frame dropped", packet)
             return
+        if packet.profile_id == zcl.SE_PROFILE and packet.src_ep != 0:
+            # zigpy 2.4 parses ZCL only on the HA/ZLL profiles and drops every other profile's frames
+            # ("custom profile, ignoring"), so a Smart Energy device's attribute reports and read
+            # responses would never reach their waiting requests. ZCL framing is the same on SE.
+            packet = packet.replace(profile_id=HA_PROFILE)
         super().packet_received(packet)
 
     # -- ZDO Match_Desc for the SE OTA server ------------------------------------------------

@@ -76,14 +76,24 @@ class Hub:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, port: str) -> None:
         """Open the stick at `port` (pty path, serial device or socket URL) and form/resume the network."""
-        app = await HubApplication.new(zigpy_config(self.config, port), auto_form=True, start_radio=False)
-        app.ota_handler = self._on_ota_packet  # before the radio starts: no frame reaches zigpy's Ota cluster
-        await app.startup(auto_form=True)
+        app = await self._open(port)
+        if app.formed_network_now:
+            # EmberZNet forgets addEndpoint registrations on every reset, and bellows' auto-form path
+            # resets after registering them. Reopen once so the stick itself knows the SE endpoint and
+            # answers a device's Match_Desc with it (otherwise its own answer is an empty list).
+            await app.shutdown()
+            app = await self._open(port)
         self._app = app
         self.server.transport = _AppTransport(app)
         self.inventory.expire_due()
         self.inventory.arm_retention()
         self.checker.resume()
+
+    async def _open(self, port: str) -> HubApplication:
+        app = await HubApplication.new(zigpy_config(self.config, port), auto_form=True, start_radio=False)
+        app.ota_handler = self._on_ota_packet  # before the radio starts: no frame reaches zigpy's Ota cluster
+        await app.startup(auto_form=True)
+        return app
 
     async def stop(self) -> None:
         self.inventory.stop()

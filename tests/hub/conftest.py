@@ -29,7 +29,13 @@ class Rig:
             self.hub.allow_device(str(dev.ieee), kind)
         await self.hub.permit(60)
         await self.emu.join(dev)
+        # Joined is not yet known: the hub notifies only devices zigpy has interviewed (rx-on known).
+        await wait_for(lambda: self._interviewed(dev), what=f"{kind} interviewed by zigpy")
         return dev
+
+    def _interviewed(self, dev) -> bool:
+        zdev = self.hub.app.devices.get(dev.ieee)
+        return bool(zdev is not None and zdev.is_initialized)
 
     async def restart_hub(self, **options) -> Hub:
         await self.hub.stop()
