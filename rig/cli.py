@@ -12,6 +12,7 @@ _COMMAND_MODULES = [
     "rig.emu.cli",     # rig emulate
     "rig.plan.cli",    # rig run, rig plans check, rig demo
     "rig.bench.cli",   # rig doctor, rig pair
+    "rig.report.cli",  # rig report
 ]
 
 
