@@ -187,7 +187,7 @@ def _images(c: _Collector, doc: PosDict, plan_path: Path) -> dict[str, ImageRef]
                 c.add(_value_pos(spec, "generate"), f"images.{name}.generate", gen,
                       "a mapping: like (device name), version, size, format")
                 continue
-            _check_keys(c, gen, ("like", "version", "size", "format", "hw_min", "hw_max", "corrupt_integrity"),
+            _check_keys(c, gen, ("like", "version", "size", "format", "hw_min", "hw_max", "corrupt_integrity", "off_cpl"),
                         f"images.{name}.generate.")
             values: dict[str, Any] = {}
             for key, kind in (("version", INT), ("hw_min", INT), ("hw_max", INT), ("format", IMAGE_FORMATS)):
@@ -206,6 +206,7 @@ def _images(c: _Collector, doc: PosDict, plan_path: Path) -> dict[str, ImageRef]
                 c.add(gen.pos, f"images.{name}.generate.like", None, "the device name whose identity the image takes")
             values["like"] = gen.get("like")
             values["corrupt_integrity"] = bool(gen.get("corrupt_integrity", False))
+            values["off_cpl"] = bool(gen.get("off_cpl", False))
             out[name] = ImageRef(name, pos, generate=values)
     return out
 

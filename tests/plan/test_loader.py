@@ -40,7 +40,8 @@ def test_good_plan_loads_with_typed_values(tmp_path):
     path.write_text(GOOD)
     plan = load_plan(path)
     assert plan.needs == ["emulated"]
-    assert plan.images["v2"].generate == {"like": "ppmid1", "version": 2, "size": 750_000, "corrupt_integrity": False}
+    assert plan.images["v2"].generate == {"like": "ppmid1", "version": 2, "size": 750_000, "corrupt_integrity": False,
+                                         "off_cpl": False}
     kinds = [s.kind for s in plan.steps]
     assert kinds == ["service_request", "await_alert", "advance_clock", "measure"]
     assert plan.steps[0].timeout == 30 and plan.steps[0].title == "Ask for the upgrade"

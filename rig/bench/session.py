@@ -1,0 +1,149 @@
+"""Bring a bench up for one plan and down again: the strategy layer.
+
+Emulated bench: a virtual clock, the emulated stick on a pty with the plan's devices behind it, the hub on
+that pty, the back end on the hub. Hardware bench: the real clock, the stick at the bench's serial path,
+the plan's devices mapped to real ones by the bench file. Everything above the serial line is the same
+code; only `_start_radio` and `_add_device` differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+from rig.bench.config import Bench
+from rig.clock import Clock, RealClock, VirtualClock
+from rig.hub import Hub
+from rig.hub.config import HubConfig
+
+LOGGER = logging.getLogger(__name__)
+
+KIND_OF_IMAGE_TYPE = {0x0101: "ppmid", 0x0102: "hcalcs", 0x0103: "gsme"}
+IMPORT_SUPPLIER = "IMPORT-SUPPLIER-01"
+GAS_SUPPLIER = "GAS-SUPPLIER-01"
+
+
+class BenchProblem(Exception):
+    """The bench cannot do what the plan asks (missing device mapping, radio lost, ...)."""
+
+
+@dataclasses.dataclass
+class DeviceHandle:
+    name: str
+    kind: str
+    profile: str
+    ieee: str
+    emulated: Any = None  # rig.emu.device.EmulatedDevice on an emulated bench
+
+
+class Session:
+    def __init__(self, bench: Bench, workdir: Path, *, hub_settings: dict | None = None,
+                 backend_settings: dict | None = None, seed: int = 0,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.bench = bench
+        self.workdir = workdir
+        self.seed = seed
+        self.log = log or (lambda line: LOGGER.info(line))
+        self.clock: Clock = VirtualClock() if bench.emulated else RealClock()
+        self.hub_config: HubConfig = bench.hub.with_hub_settings(hub_settings or {}, "plan settings.hub")
+        self.hub_config = self.hub_config.with_options(db_path=str(workdir / "hub.sqlite3"))
+        self.backend_settings = backend_settings or {}
+        self.emulator = None
+        self.port = ""
+        self.hub: Hub | None = None
+        self.backend = None
+        self.devices: dict[str, DeviceHandle] = {}
+        self.hub_restarts = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        await self._start_radio()
+        await self._start_hub()
+
+    async def stop(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+        if self.hub is not None:
+            await self.hub.stop()
+            self.hub = None
+        if self.emulator is not None:
+            await self.emulator.stop()
+            self.emulator = None
+
+    async def _start_radio(self) -> None:
+        if self.bench.emulated:
+            from rig.emu import Emulator  # only an emulated bench needs the emulator
+
+            self.emulator = Emulator(ezsp_version=self.hub_config.ezsp_version, clock=self.clock, seed=self.seed)
+            await self.emulator.start()
+            self.port = self.emulator.port
+        else:
+            self.port = self.hub_config.radio
+
+    async def _start_hub(self) -> None:
+        self.hub = Hub(self.hub_config, clock=self.clock)
+        await self.hub.start(self.port)
+        for handle in self.devices.values():
+            self.hub.allow_device(handle.ieee, handle.kind)
+
+    async def restart_hub(self) -> None:
+        """The CH reboots: the hub process goes away and comes back on the same database."""
+        assert self.hub is not None
+        sinks = list(self.hub._sinks)
+        await self.hub.stop()
+        await self._start_hub()
+        for sink in sinks:
+            self.hub.subscribe(sink)
+        self.hub_restarts += 1
+
+    # -- devices -----------------------------------------------------------------------------------
+    def add_device(self, name: str, profile: str) -> DeviceHandle:
+        if self.emulator is not None:
+            from rig.emu.profiles import load_profile
+
+            prof = load_profile(profile)
+            dev = self.emulator.add_device(prof)
+            handle = DeviceHandle(name, prof.kind, profile, str(dev.ieee), dev)
+        else:
+            real = self.bench.devices.get(name)
+            if real is None:
+                raise BenchProblem(f"bench {self.bench.path} has no device '{name}': add it under devices: with "
+                                   "its ieee and kind to run this plan on hardware")
+            handle = DeviceHandle(name, real.kind, profile, real.ieee)
+        self.devices[name] = handle
+        assert self.hub is not None
+        self.hub.allow_device(handle.ieee, handle.kind)
+        return handle
+
+    async def pair(self, name: str, within: float = 120.0) -> None:
+        """Permit joining and wait until zigpy has interviewed the device (emulated: join it)."""
+        handle = self.devices[name]
+        assert self.hub is not None
+        await self.hub.permit(int(min(254, max(30, within))))
+        if handle.emulated is not None:
+            await self.emulator.join(handle.emulated)
+        await self.wait_interviewed(handle, within)
+
+    async def wait_interviewed(self, handle: DeviceHandle, within: float) -> None:
+        import zigpy.types as t
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            try:
+                device = self.hub.app.get_device(ieee=t.EUI64.convert(handle.ieee))
+            except KeyError:
+                device = None
+            if device is not None and device.is_initialized:
+                return
+            await asyncio.sleep(0.02)
+        raise BenchProblem(f"{handle.name} ({handle.ieee}) did not join and complete its interview within {within:.0f} s")
+
+
+def seed_for(text: str) -> int:
+    return zlib.crc32(text.encode())

@@ -1,0 +1,249 @@
+"""What steps run against: the session (radio, hub, devices), the back end, the images, the record."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+from rig.backend import Backend, BackendConfig, Fixtures
+from rig.backend.fixtures import duis_eui
+from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, DeviceHandle, Session
+from rig.clock import VirtualClock
+from rig.hub.events import HubEvent
+from rig.image import parse_image
+from rig.image.samples import make_large_image
+from rig.plan.loader import Plan
+from rig.report.record import RunRecord
+
+PROFILE_HW_SPAN = 0xFF  # a generated image accepts hardware_version .. hardware_version + 0xFF
+
+
+class StepFailed(Exception):
+    """An expectation of the plan was not met."""
+
+
+class PlanContext:
+    def __init__(self, plan: Plan, session: Session, record: RunRecord, log: Callable[[str], None]) -> None:
+        self.plan = plan
+        self.session = session
+        self.record = record
+        self.log = log
+        self.images: dict[str, bytes] = {}
+        self.requests: dict[str, str] = {}  # save_as name -> request id
+        self.alert_cursor: dict[tuple, int] = {}  # what an await_alert already consumed
+        self.hub_events: list[HubEvent] = []
+        self._event_waiters: list[tuple[Callable[[HubEvent], bool], asyncio.Future]] = []
+        self.backend: Backend | None = None
+        self.t0 = 0.0
+        self.transfer_marks: dict[str, dict[str, float]] = {}  # device -> first/last block rig time, bytes
+
+    # -- bring-up ----------------------------------------------------------------------------------
+    @property
+    def clock(self):
+        return self.session.clock
+
+    @property
+    def hub(self):
+        return self.session.hub
+
+    async def start(self) -> None:
+        await self.session.start()
+        self.t0 = self.clock.now()
+        for name, ref in self.plan.devices.items():
+            handle = self.session.add_device(name, ref.profile)
+            self.record.devices[name] = {"profile": ref.profile, "kind": handle.kind, "ieee": handle.ieee}
+        for name, ref in self.plan.images.items():
+            data = ref.file.read_bytes() if ref.file is not None else self._generate(ref.generate)
+            self.images[name] = data
+            image = parse_image(data, source=str(ref.file or name))
+            self.record.images[name] = {"file": str(ref.file) if ref.file else "generated", "size": len(data),
+                                        "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
+                                        "file_version": image.file_version, "sha256": image.sha256,
+                                        "format": image.format}
+        self.hub.subscribe(self._on_hub_event)
+        self.hub.server.frame_listeners.append(self._on_frame)
+        self.backend = Backend(self.session.workdir / "backend.sqlite3", self.clock, _CurrentHub(self.session),
+                               self._fixtures(), self._backend_config())
+
+    def reattach_hub(self) -> None:
+        """After a CH restart: subscriptions carry over (Session.restart_hub); frame listeners don't."""
+        self.hub.server.frame_listeners.append(self._on_frame)
+
+    def _generate(self, spec: dict[str, Any]) -> bytes:
+        like = self.session.devices[spec["like"]]
+        prof = like.emulated.profile if like.emulated is not None else None
+        if prof is None:
+            from rig.emu.profiles import load_profile  # the profile carries the identity on hardware too
+
+            prof = load_profile(like.profile)
+        hw_min = spec.get("hw_min", prof.hardware_version)
+        hw_max = spec.get("hw_max", prof.hardware_version + PROFILE_HW_SPAN)
+        fmt = spec.get("format", "zigbee")
+        ids = dict(manufacturer_code=prof.manufacturer_code, image_type=prof.image_type,
+                   file_version=spec.get("version", prof.current_file_version + 1),
+                   header_string=f"rig {prof.kind} v{spec.get('version', 0)}"[:32],
+                   min_hw_version=hw_min, max_hw_version=hw_max, format=fmt)
+        if fmt == "zigbee":
+            ids["integrity_code"] = True
+        size = spec.get("size") or 4096
+        data = make_large_image(size, seed=f"{self.plan.id}:{spec}", **ids)
+        if spec.get("corrupt_integrity"):
+            data = data[:-1] + bytes([data[-1] ^ 0xFF])  # the integrity code no longer matches
+        return data
+
+    def _fixtures(self) -> Fixtures:
+        devices = []
+        for handle in self.session.devices.values():
+            devices.append({"id": duis_eui(handle.ieee), "kind": handle.kind.upper(), "model": self.model_of(handle),
+                            "import_supplier": IMPORT_SUPPLIER,
+                            "gas_supplier": GAS_SUPPLIER})
+        ch = self.ch_ieee()
+        devices.append({"id": duis_eui(ch), "kind": "CH", "model": "CH", "import_supplier": IMPORT_SUPPLIER,
+                        "gas_supplier": GAS_SUPPLIER})
+        models = {self.model_of(h) for h in self.session.devices.values()}
+        entries = []
+        for name, data in self.images.items():
+            if self.plan.images[name].generate and self.plan.images[name].generate.get("off_cpl"):
+                continue
+            image = parse_image(data)
+            for model in sorted(models):
+                entries.append({"model": model, "manufacturer_code": image.manufacturer_code,
+                                "image_type": image.image_type, "firmware_version": image.file_version,
+                                "sha256": hashlib.sha256(data).hexdigest()})
+        estate = {"suppliers": [{"id": IMPORT_SUPPLIER}, {"id": GAS_SUPPLIER}, {"id": "OTHER-SUPPLIER-09"}],
+                  "devices": devices}
+        return Fixtures.from_dicts(estate, {"entries": entries}, where=(f"{self.plan.path} devices", "CPL"))
+
+    def _backend_config(self) -> BackendConfig:
+        from rig.plan.backend_settings import backend_config
+
+        return backend_config(self.session.backend_settings, str(self.plan.path))
+
+    def model_of(self, handle: DeviceHandle) -> str:
+        return f"{handle.kind.upper()}-{handle.profile}"
+
+    def ch_ieee(self) -> str:
+        return str(self.hub.app.state.node_info.ieee)
+
+    # -- observing ---------------------------------------------------------------------------------
+    def rig_time(self) -> float:
+        return self.clock.now() - self.t0
+
+    def event(self, kind: str, device: str | None = None, **fields: Any) -> None:
+        self.record.events.append({"t": round(self.rig_time(), 3), "kind": kind, "device": device, **fields})
+
+    def device_name(self, ieee: str) -> str | None:
+        for name, handle in self.session.devices.items():
+            if handle.ieee == ieee:
+                return name
+        return None
+
+    def _on_hub_event(self, event: HubEvent) -> None:
+        self.hub_events.append(event)
+        name = self.device_name(getattr(event, "ieee", ""))
+        kind = type(event).__name__
+        detail = {k: (v.name if hasattr(v, "name") else v) for k, v in vars(event).items() if k != "ieee"}
+        self.event(_TIMELINE_KIND.get(kind, kind), name, actor="CH", to="CSP", detail=str(detail))
+        for entry in list(self._event_waiters):
+            check, fut = entry
+            if not fut.done() and check(event):
+                fut.set_result(event)
+                self._event_waiters.remove(entry)
+
+    def _on_frame(self, frame) -> None:
+        name = self.device_name(frame.ieee)
+        if frame.offset is not None and frame.status == 0:
+            marks = self.transfer_marks.setdefault(name or frame.ieee, {"first": self.rig_time(), "bytes": 0})
+            marks["last"] = self.rig_time()
+            marks["bytes"] += frame.size or 0
+            marks["high"] = max(marks.get("high", 0), frame.offset + (frame.size or 0))
+            marks["total"] = frame.total or 0
+            marks["blocks"] = marks.get("blocks", 0) + 1
+            # The timeline keeps about one point per 2 % of the image per device, not every block.
+            step = max(1, (frame.total or 1) // 50)
+            if frame.offset // step != marks.get("last_point", -1):
+                marks["last_point"] = frame.offset // step
+                self.event("block", name, offset=frame.offset, size=frame.total, actor="CH", to="device")
+        elif frame.status == 0x97:  # WAIT_FOR_DATA
+            self.event("wait_for_data", name, detail=frame.detail, actor="CH", to="device")
+            marks = self.transfer_marks.setdefault(name or frame.ieee, {"first": self.rig_time(), "bytes": 0})
+            marks["waits"] = marks.get("waits", 0) + 1
+        elif frame.command in ("QUERY_NEXT_IMAGE", "UPGRADE_END", "IMAGE_NOTIFY", "UPGRADE_END_RSP"):
+            self.event(frame.command.lower(), name, detail=frame.detail,
+                       actor="device" if frame.direction == "rx" else "CH",
+                       to="CH" if frame.direction == "rx" else "device")
+        elif frame.status == 0x95:  # ABORT
+            self.event("abort", name, detail=frame.detail, actor="CH", to="device")
+
+    async def wait_hub_event(self, check: Callable[[HubEvent], bool], within: float) -> HubEvent:
+        for event in self.hub_events:
+            if check(event):
+                return event
+        fut = asyncio.get_running_loop().create_future()
+        entry = (check, fut)
+        self._event_waiters.append(entry)
+        try:
+            return await self.clock.wait_for(fut, within)
+        finally:
+            if entry in self._event_waiters:
+                self._event_waiters.remove(entry)
+
+    async def advance(self, seconds: float) -> None:
+        if not isinstance(self.clock, VirtualClock):
+            raise StepFailed("advance_clock needs an emulated bench (a real bench cannot jump time)")
+
+        async def settle() -> None:  # let radio round trips started by a fired timer finish
+            await asyncio.sleep(0.005)
+
+        await self.clock.advance(seconds, settle=settle)
+
+    def rig_errors(self) -> list[str]:
+        emu = self.session.emulator
+        return list(emu.errors) if emu is not None else []
+
+    # -- wrap-up -----------------------------------------------------------------------------------
+    def finish(self) -> None:
+        if self.backend is not None:
+            for alert in self.backend.alerts.list():
+                entry = alert.to_json()
+                entry["device_name"] = self.device_name(alert.device or "")
+                entry["t"] = round(alert.time - self.t0, 3)
+                self.record.alerts.append(entry)
+
+    async def stop(self) -> None:
+        try:
+            if self.backend is not None:
+                self.backend.close()
+                self.backend = None
+        finally:
+            self.session.backend = None
+            await self.session.stop()
+
+
+class _CurrentHub:
+    """The CH port the back end drives: always the hub process that is running now (a CH restart
+    replaces the Hub object, as a real CH reboot replaces its firmware's state in RAM)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def store_image(self, *args: Any, **kwargs: Any) -> int:
+        return self._session.hub.store_image(*args, **kwargs)
+
+    def offer(self, *args: Any, **kwargs: Any) -> int:
+        return self._session.hub.offer(*args, **kwargs)
+
+    def activate(self, *args: Any, **kwargs: Any) -> None:
+        self._session.hub.activate(*args, **kwargs)
+
+    async def read_version(self, ieee: str) -> int | None:
+        return await self._session.hub.read_version(ieee)
+
+    def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
+        self._session.hub.subscribe(sink)
+
+
+_TIMELINE_KIND = {"TransferOutcome": "transfer_outcome", "ActivationOutcome": "activation_outcome",
+                  "VersionObserved": "version", "ImageDiscarded": "image_discarded"}

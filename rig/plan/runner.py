@@ -1,0 +1,100 @@
+"""Run a validated Plan on a Bench: bring the bench up, run the steps in order, record everything.
+
+A step passes, fails (an expectation was not met: the device's or the system's fault) or errors (the
+rig could not do what the step asked: radio lost, bench problem). The first failing step ends the plan;
+the JSON run record keeps every step, measurement, alert and timeline event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from rig.bench.config import Bench
+from rig.bench.session import BenchProblem, Session, seed_for
+from rig.plan.context import PlanContext, StepFailed
+from rig.plan.loader import Plan
+from rig.plan.steps import STEP_FUNCTIONS
+from rig.report.record import RunRecord, StepRecord, Verdict
+
+LOGGER = logging.getLogger(__name__)
+DEFAULT_STEP_TIMEOUT = 300.0  # real seconds a step may take on top of its own rig-time limits
+
+
+async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | None = None,
+                   workdir: Path | None = None) -> RunRecord:
+    log = log or (lambda line: LOGGER.info(line))
+    record = RunRecord(plan.id, plan.name, str(plan.path), bench.identity())
+    started = time.monotonic()
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix=f"rig-{plan.id}-")
+        workdir = Path(tmp.name)
+    session = Session(bench, workdir, hub_settings=plan.settings.get("hub"), seed=seed_for(plan.id),
+                      backend_settings=plan.settings.get("backend"), log=log)
+    ctx = PlanContext(plan, session, record, log)
+    try:
+        try:
+            await ctx.start()
+        except Exception as exc:  # the bench did not come up: an error, not a failure of the device
+            record.verdict = Verdict.ERROR
+            record.message = f"bench did not start: {_short(exc)}"
+            LOGGER.debug("bench start failed", exc_info=True)
+            return record
+        for step in plan.steps:
+            step_record = StepRecord(step.index, step.kind, step.title, args=_jsonable(step.args))
+            record.steps.append(step_record)
+            step_record.started = ctx.rig_time()
+            t0 = time.monotonic()
+            log(f"step {step.index}: {step.title}")
+            try:
+                await asyncio.wait_for(STEP_FUNCTIONS[step.kind](ctx, step.args),
+                                       step.timeout if step.timeout else DEFAULT_STEP_TIMEOUT)
+            except StepFailed as exc:
+                step_record.verdict, step_record.message = Verdict.FAIL, str(exc)
+            except (asyncio.TimeoutError, TimeoutError):
+                step_record.verdict = Verdict.FAIL
+                step_record.message = f"timed out after {step.timeout or DEFAULT_STEP_TIMEOUT:g} s (real time)"
+            except BenchProblem as exc:
+                step_record.verdict, step_record.message = Verdict.ERROR, str(exc)
+            except Exception as exc:  # a rig bug: keep the trace in the record, not on the user's screen
+                step_record.verdict, step_record.message = Verdict.ERROR, _short(exc)
+                record.events.append({"t": ctx.rig_time(), "kind": "error", "detail": traceback.format_exc()})
+            step_record.wall_seconds = time.monotonic() - t0
+            mark = "ok" if step_record.verdict is Verdict.PASS else step_record.verdict.value.upper()
+            log(f"  -> {mark}" + (f": {step_record.message}" if step_record.message else ""))
+            if step_record.verdict is not Verdict.PASS:
+                record.verdict = step_record.verdict
+                record.message = f"step {step.index} ({step.title}): {step_record.message}"
+                break
+        failed = [m for m in record.measurements if not m.passed]
+        if record.verdict is Verdict.PASS and failed:
+            record.verdict = Verdict.FAIL
+            record.message = "; ".join(f"{m.name} = {m.value_text()} outside limits {m.limits_text()}" for m in failed)
+        rig_errors = ctx.rig_errors()
+        if record.verdict is Verdict.PASS and rig_errors:
+            record.verdict = Verdict.ERROR
+            record.message = "the emulated stick could not answer: " + "; ".join(rig_errors[:3])
+    finally:
+        try:
+            ctx.finish()
+            await ctx.stop()
+        finally:
+            record.wall_seconds = time.monotonic() - started
+            if tmp is not None:
+                tmp.cleanup()
+    return record
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, (BenchProblem, StepFailed)) else text
+
+
+def _jsonable(args: dict) -> dict:
+    return {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v)) for k, v in args.items()}

@@ -1,0 +1,342 @@
+"""The step library: one async function per step kind in rig.plan.schema.STEPS.
+
+Steps talk to the bench through the PlanContext: the back end (service requests, alerts, register), the
+hub (outcomes, conformance, over-the-air reads) and, on emulated benches only, the emulated devices
+(faults). Anything a real bench can do too goes through the hub, so the same plan runs on hardware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from rig.backend.fixtures import duis_eui
+from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem
+from rig.hub.events import ActivationOutcome, ActivationResult, TransferOutcome, TransferResult
+from rig.image import parse_image
+from rig.plan.context import PlanContext, StepFailed
+from rig.report.record import Measurement
+
+Step = Callable[[PlanContext, dict[str, Any]], Awaitable[None]]
+STEP_FUNCTIONS: dict[str, Step] = {}
+
+
+def step(name: str) -> Callable[[Step], Step]:
+    def register(fn: Step) -> Step:
+        STEP_FUNCTIONS[name] = fn
+        return fn
+
+    return register
+
+
+def _supplier(name: str) -> str:
+    return {"import": IMPORT_SUPPLIER, "gas": GAS_SUPPLIER}.get(name, name)
+
+
+def _device_ids(ctx: PlanContext, names: list[str]) -> list[str]:
+    return [duis_eui(ctx.session.devices[n].ieee) for n in names]
+
+
+# ---- service requests --------------------------------------------------------------------------
+@step("service_request")
+async def service_request(ctx: PlanContext, a: dict[str, Any]) -> None:
+    backend = ctx.backend
+    user = _supplier(a.get("supplier", "import"))
+    names = a.get("devices") or []
+    sr = a["sr"]
+    image = ctx.images.get(a.get("image", "")) if a.get("image") else None
+    version = f"{parse_image(image).file_version:08X}" if image is not None else None
+    at = ctx.clock.now() + a["execute_in"] if "execute_in" in a else None
+    if sr in ("11.4", "11.1") and image is None:
+        raise StepFailed(f"SR {sr} needs image:")
+    if sr in ("11.4", "11.1", "11.3", "11.2") and not names:
+        raise StepFailed(f"SR {sr} needs devices:")
+    responses = []
+    if sr == "11.4":
+        responses.append(backend.update_ppmid_firmware(user, image, version, _device_ids(ctx, names), execution_time=at))
+    elif sr == "11.1":
+        for dev in _device_ids(ctx, names):
+            responses.append(backend.update_firmware(user, image, version, dev))
+    elif sr == "11.3":
+        for dev in _device_ids(ctx, names):
+            responses.append(backend.activate_firmware(user, dev, execution_time=at))
+    elif sr == "11.2":
+        for dev in _device_ids(ctx, names):
+            responses.append(await backend.read_firmware_version(user, dev, over_the_air=True))
+    elif sr == "cs06":
+        ch = duis_eui(ctx.ch_ieee())
+        target = a.get("ch_version", 0x00020000)
+        response = backend.activate_comms_hub_firmware(ch, f"{target:08X}", security=True)
+        responses.append(response)
+        if response.accepted:
+            ok = "ch_version" in a
+            for _ in range(2 if a.get("duplicate_response") else 1):
+                backend.comms_hub_activation_response(response.request_id, ch_id=ch, firmware_version=f"{target:08X}",
+                                                      success=ok)
+    for response in responses:
+        ctx.event("sr", None, actor="DSP", to="CSP",
+                  detail=f"SR {sr} {response.request_id}: {'accepted' if response.accepted else 'rejected'} "
+                         f"{response.response_code} {response.reason}".strip())
+    if a.get("save_as"):
+        ctx.requests[a["save_as"]] = responses[0].request_id
+    want_accepted = a.get("expect", "accepted") == "accepted"
+    for response in responses:
+        if response.accepted != want_accepted:
+            raise StepFailed(f"SR {sr} was {'accepted' if response.accepted else 'rejected'} "
+                             f"({response.response_code} {response.reason}".rstrip() + "), expected "
+                             + a.get("expect", "accepted"))
+        if sr == "11.2" and response.firmware_version is not None:
+            ctx.event("version_read", names[0] if names else None, detail=f"0x{response.firmware_version:08X}")
+    if "expect_warning" in a:
+        codes = [c for r in responses for c in r.warning_codes()]
+        if a["expect_warning"] not in codes:
+            raise StepFailed(f"expected warning {a['expect_warning']}, got {codes or 'none'}")
+    await backend.drain()
+
+
+# ---- alerts ------------------------------------------------------------------------------------
+def _alert_filter(ctx: PlanContext, a: dict[str, Any]) -> dict[str, Any]:
+    match: dict[str, Any] = {"code": a["code"]}
+    if a.get("device"):
+        match["device"] = ctx.session.devices[a["device"]].ieee
+    if "response_code" in a:
+        match["ResponseCode"] = a["response_code"]
+    if a.get("request"):
+        if a["request"] not in ctx.requests:
+            raise StepFailed(f"no earlier service_request saved as '{a['request']}'")
+        match["request_id"] = ctx.requests[a["request"]]
+    return match
+
+
+@step("await_alert")
+async def await_alert(ctx: PlanContext, a: dict[str, Any]) -> None:
+    match = _alert_filter(ctx, a)
+    key = tuple(sorted((k, str(v)) for k, v in match.items()))
+    after = ctx.alert_cursor.get(key, 0)
+    try:
+        alert = await ctx.backend.alerts.next_matching(match, timeout=a["within"], after=after)
+    except (asyncio.TimeoutError, TimeoutError):
+        seen = [f"{x.code}/{x.fields.get('ResponseCode', '-')}" for x in ctx.backend.alerts.list(after=after)]
+        raise StepFailed(f"no alert {_describe(a)} within {a['within']:g} s of rig time "
+                         f"(alerts since: {', '.join(seen) or 'none'})") from None
+    ctx.alert_cursor[key] = alert.seq
+    ctx.event("alert", ctx.device_name(alert.device or ""), actor="DSP", to="supplier",
+              detail=f"{alert.code} {alert.fields}")
+
+
+def _describe(a: dict[str, Any]) -> str:
+    parts = [a["code"]] + [f"{k}={a[k]}" for k in ("device", "response_code", "request") if k in a]
+    return " ".join(parts)
+
+
+@step("expect_no_alert")
+async def expect_no_alert(ctx: PlanContext, a: dict[str, Any]) -> None:
+    found = ctx.backend.alerts.list(_alert_filter(ctx, a))
+    if found:
+        raise StepFailed(f"alert {_describe(a)} was raised {len(found)} time(s): {found[0].fields}")
+
+
+@step("expect_alert_count")
+async def expect_alert_count(ctx: PlanContext, a: dict[str, Any]) -> None:
+    await ctx.backend.drain()
+    n = ctx.backend.alerts.count(_alert_filter(ctx, a))
+    if n != a["count"]:
+        raise StepFailed(f"{n} alert(s) {_describe(a)}, expected exactly {a['count']}")
+
+
+@step("assert_register")
+async def assert_register(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ieee = ctx.session.devices[a["device"]].ieee
+    have = ctx.backend.register.version(ieee)
+    if have != a["version"]:
+        raise StepFailed(f"register holds {_hex(have)} for {a['device']}, expected {_hex(a['version'])}")
+
+
+def _hex(v: int | None) -> str:
+    return "nothing" if v is None else f"0x{v:08X}"
+
+
+# ---- hub outcomes ------------------------------------------------------------------------------
+@step("expect_transfer")
+async def expect_transfer(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ieee = ctx.session.devices[a["device"]].ieee
+    try:
+        event = await ctx.wait_hub_event(lambda e: isinstance(e, TransferOutcome) and e.ieee == ieee, a["within"])
+    except (asyncio.TimeoutError, TimeoutError):
+        raise StepFailed(f"no transfer outcome for {a['device']} within {a['within']:g} s of rig time "
+                         f"({_progress_text(ctx, a['device'])})") from None
+    want = TransferResult[a["result"].upper()]
+    if event.result is not want:
+        raise StepFailed(f"transfer to {a['device']} ended {event.result.name.lower()} ({event.detail}), "
+                         f"expected {a['result']}")
+
+
+@step("expect_activation")
+async def expect_activation(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ieee = ctx.session.devices[a["device"]].ieee
+    try:
+        event = await ctx.wait_hub_event(lambda e: isinstance(e, ActivationOutcome) and e.ieee == ieee, a["within"])
+    except (asyncio.TimeoutError, TimeoutError):
+        raise StepFailed(f"no activation outcome for {a['device']} within {a['within']:g} s of rig time") from None
+    want = ActivationResult[a["result"].upper()]
+    if event.result is not want:
+        raise StepFailed(f"activation on {a['device']} was {event.result.name.lower()} (saw "
+                         f"{_hex(event.observed_version)}, target {_hex(event.target_version)}), expected {a['result']}")
+
+
+def _progress(ctx: PlanContext, name: str) -> float:
+    marks = ctx.transfer_marks.get(name)
+    if not marks or not marks.get("total"):
+        return 0.0
+    return 100.0 * marks.get("high", 0) / marks["total"]
+
+
+def _progress_text(ctx: PlanContext, name: str) -> str:
+    return f"download at {_progress(ctx, name):.0f} %"
+
+
+@step("wait_download")
+async def wait_download(ctx: PlanContext, a: dict[str, Any]) -> None:
+    async def reached() -> None:
+        while _progress(ctx, a["device"]) < a["progress"]:
+            await asyncio.sleep(0.01)
+
+    try:
+        await ctx.clock.wait_for(reached(), a["within"])
+    except (asyncio.TimeoutError, TimeoutError):
+        raise StepFailed(f"{a['device']} did not reach {a['progress']:g} % within {a['within']:g} s "
+                         f"({_progress_text(ctx, a['device'])})") from None
+
+
+@step("expect_conformance")
+async def expect_conformance(ctx: PlanContext, a: dict[str, Any]) -> None:
+    conf = ctx.hub.conformance(ctx.session.devices[a["device"]].ieee)
+    checks = (("honoured_wait_for_data", conf.waited_as_told, "waited as told after WAIT_FOR_DATA"),
+              ("honoured_min_block_period", conf.respects_block_period, "kept MinimumBlockPeriod between blocks"))
+    for key, have, what in checks:
+        if key in a and have != a[key]:
+            raise StepFailed(f"{a['device']} {what}: {have} (waits issued {conf.waits_issued}, early requests "
+                             f"{conf.early_requests}, gap violations {conf.gap_violations}), expected {a[key]}")
+
+
+# ---- time and devices --------------------------------------------------------------------------
+@step("advance_clock")
+async def advance_clock(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ctx.event("clock", None, detail=f"+{a['by']:g} s")
+    await ctx.advance(a["by"])
+    await ctx.backend.drain()
+
+
+@step("pair")
+async def pair(ctx: PlanContext, a: dict[str, Any]) -> None:
+    await ctx.session.pair(a["device"], a.get("within", 120.0))
+    ctx.event("pair", a["device"], actor="device", to="CH")
+
+
+@step("power_cycle")
+async def power_cycle(ctx: PlanContext, a: dict[str, Any]) -> None:
+    dev = _emulated(ctx, a["device"], "power_cycle")
+    dev.reboot()
+    ctx.event("reboot", a["device"], offset=_offset(ctx, a["device"]), actor="device", to="device")
+
+
+@step("assert_device_version")
+async def assert_device_version(ctx: PlanContext, a: dict[str, Any]) -> None:
+    version = await ctx.hub.read_version(ctx.session.devices[a["device"]].ieee)
+    if version != a["version"]:
+        raise StepFailed(f"{a['device']} reports CurrentFileVersion {_hex(version)}, expected {_hex(a['version'])}")
+
+
+def _emulated(ctx: PlanContext, name: str, what: str):
+    dev = ctx.session.devices[name].emulated
+    if dev is None:
+        raise BenchProblem(f"{what} on {name} needs an emulated device (this bench has real ones)")
+    return dev
+
+
+def _offset(ctx: PlanContext, name: str) -> int | None:
+    marks = ctx.transfer_marks.get(name)
+    return int(marks.get("high", 0)) if marks else None
+
+
+# ---- faults ------------------------------------------------------------------------------------
+@step("inject_fault")
+async def inject_fault(ctx: PlanContext, a: dict[str, Any]) -> None:
+    fault = a["fault"]
+    name = a.get("device")
+    ctx.event("fault", name, detail=fault, actor="rig", to=name or "CH")
+    if fault == "ch_restart":
+        ctx.event("ch_restart", None, actor="CH", to="CH")
+        await ctx.session.restart_hub()
+        ctx.reattach_hub()
+        return
+    if fault == "ncp_reset":
+        ctx.session.emulator.faults.reset()
+        return
+    if fault in ("csp_too_busy", "csp_not_available"):
+        count = a.get("count", "always")
+        mode = "too_busy" if fault == "csp_too_busy" else "not_available"
+        ctx.backend.csp.set_availability(mode, count=None if count == "always" else int(count))
+        return
+    if not name:
+        raise StepFailed(f"fault {fault} needs device:")
+    dev = _emulated(ctx, name, fault)
+    faults = dev.faults
+    if fault == "device_reboot":
+        if "at" in a:
+            faults.reboot_at_percent = a["at"]
+        else:
+            dev.reboot()
+    elif fault == "device_drop_blocks":
+        faults.drop_block_responses = int(a.get("count", 1))
+    elif fault == "device_corrupt":
+        faults.corrupt_before_verify = True
+    elif fault == "device_ignore_wait":
+        faults.ignore_wait_for_data = True
+    elif fault == "device_no_upgrade_end":
+        faults.never_send_upgrade_end = True
+    elif fault == "device_upgrade_end_status":
+        faults.upgrade_end_status = {"invalid_image": 0x96, "abort": 0x95}[a.get("status", "invalid_image")]
+    elif fault == "device_local_upgrade":
+        faults.local_upgrade(a.get("version", dev.flash.current_file_version + 1))
+    elif fault == "device_malformed":
+        kind = {"qni": "qni_truncated", "block": "ibr_truncated", "upgrade_end": "upgrade_end_truncated"}[
+            a.get("frame", "qni")]
+        faults.send_malformed(kind)
+    elif fault == "device_wrong_ids":
+        faults.manufacturer_code = (dev.profile.manufacturer_code + 1) & 0xFFFF
+    elif fault == "device_hw_out_of_range":
+        faults.hardware_version = 0xFFFE
+    else:
+        raise StepFailed(f"fault {fault} is not implemented on this bench")
+
+
+# ---- measurements ------------------------------------------------------------------------------
+@step("measure")
+async def measure(ctx: PlanContext, a: dict[str, Any]) -> None:
+    name = a["device"]
+    marks = ctx.transfer_marks.get(name, {})
+    metric = a["metric"]
+    value: float | None = None
+    unit = a.get("unit", "")
+    if metric == "transfer_bytes_per_s":
+        span = marks.get("last", 0) - marks.get("first", 0)
+        value = marks.get("bytes", 0) / span if span > 0 else None
+        unit = unit or "B/s"
+    elif metric == "transfer_seconds":
+        value = marks.get("last", 0) - marks.get("first", 0) if marks else None
+        unit = unit or "s"
+    elif metric == "time_to_activate_s":
+        ieee = ctx.session.devices[name].ieee
+        acts = [e for e in ctx.hub_events if isinstance(e, ActivationOutcome) and e.ieee == ieee]
+        value = acts[-1].time - ctx.t0 if acts else None
+        unit = unit or "s"
+    elif metric == "wait_for_data_pauses":
+        value = float(marks.get("waits", 0))
+    elif metric == "blocks_served":
+        value = float(marks.get("blocks", 0))
+    m = Measurement(a["name"], value, unit, a.get("min"), a.get("max"), name)
+    ctx.record.measurements.append(m)
+    ctx.log(f"  measurement {m.name} = {m.value_text()} (limits {m.limits_text()}): {'ok' if m.passed else 'OUT'}")
+    if not m.passed:
+        raise StepFailed(f"{m.name} = {m.value_text()} outside limits {m.limits_text()}")
