@@ -23,6 +23,7 @@ class DeviceRef:
     name: str
     profile: str  # an emulated device profile (fixtures/devices/<profile>.yaml); on hardware, its kind
     pos: Pos
+    in_device_log: bool = True  # False: the CH was never told of it (a stranger on the HAN)
 
 
 @dataclasses.dataclass
@@ -148,15 +149,19 @@ def _devices(c: _Collector, doc: PosDict) -> dict[str, DeviceRef]:
         if isinstance(spec, str):
             spec_profile = spec
         elif isinstance(spec, PosDict):
-            _check_keys(c, spec, ("profile",), f"devices.{name}.")
+            _check_keys(c, spec, ("profile", "in_device_log"), f"devices.{name}.")
             spec_profile = spec.get("profile")
+            if not isinstance(spec.get("in_device_log", True), bool):
+                c.add(_value_pos(spec, "in_device_log"), f"devices.{name}.in_device_log", spec["in_device_log"],
+                      "true or false")
         else:
             spec_profile = None
         if not isinstance(spec_profile, str) or not spec_profile:
             c.add(_value_pos(block, name), f"devices.{name}.profile", spec_profile,
                   "a device profile name such as ppmid, hcalcs, gsme")
             continue
-        out[name] = DeviceRef(name, spec_profile, pos)
+        in_log = spec.get("in_device_log", True) if isinstance(spec, PosDict) else True
+        out[name] = DeviceRef(name, spec_profile, pos, bool(in_log))
     return out
 
 

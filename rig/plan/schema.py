@@ -44,7 +44,7 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 # ---- durations ---------------------------------------------------------------------------------
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*")
 
 
 def parse_duration(value: Any) -> float | None:
@@ -53,10 +53,15 @@ def parse_duration(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value) if value >= 0 else None
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if isinstance(value, str) and value.strip():
+        total, pos = 0.0, 0
+        while pos < len(value):  # '13d 23h' = 13 days plus 23 hours
+            match = _DURATION_PART.match(value, pos)
+            if not match or match.end() == pos:
+                return None
+            total += float(match.group(1)) * _UNITS[match.group(2) or "s"]
+            pos = match.end()
+        return total
     return None
 
 
@@ -99,7 +104,7 @@ def _bool(value: Any) -> bool:
 def _duration(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds is None:
-        raise ValueError("a duration such as 90s, 15m, 4d, 250ms or a number of seconds")
+        raise ValueError("a duration such as 90s, 15m, 4d, 3d 12h, 250ms or a number of seconds")
     return seconds
 
 
@@ -155,9 +160,9 @@ def _alert_code(value: Any) -> str:
         text = value.strip()
         if re.fullmatch(r"0[xX][0-9a-fA-F]{1,4}", text):
             return f"0x{int(text, 16):04X}"
-        if re.fullmatch(r"[A-Za-z]\d{1,3}", text):
+        if re.fullmatch(r"[A-Za-z]\d{1,3}|[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9-]+", text):
             return text.upper()
-    raise ValueError("an alert code such as 0x8F8A, 0x8F89, 0x8F8B or a DCC alert such as N63")
+    raise ValueError("an alert code such as 0x8F8A, 0x8F89, 0x8F8B, a DCC alert such as N63, or RIG-FWCHG")
 
 
 ALERT_CODE = Kind("an alert code", _alert_code)
@@ -203,8 +208,14 @@ FAULTS = choice(
     "ch_restart",  # the hub process restarts on the same database
     "csp_too_busy",  # the CSP answers too busy (count: N, or always)
     "csp_not_available",
+    "device_power_off",  # the device goes silent (power cut) until device_power_on
+    "device_power_on",
     "ncp_reset",  # unsolicited stick reset
 )
+ATTRIBUTES = choice("current_file_version", "file_offset", "downloaded_file_version", "image_upgrade_status",
+                    "minimum_block_period", "upgrade_activation_policy", "upgrade_timeout_policy")
+FRAME_STATUSES = choice("success", "malformed_command", "unsup_cluster_command", "not_authorized", "abort",
+                        "no_image_available", "wait_for_data", "invalid_image", "any")
 
 STEPS: dict[str, StepSpec] = {
     s.name: s
@@ -218,6 +229,7 @@ STEPS: dict[str, StepSpec] = {
             "expect": F(choice("accepted", "rejected"), default="accepted"),
             "expect_warning": F(STR, help="a warning the response must carry"),
             "ch_version": F(INT, help="cs06: the CH's new firmware version in its response (omit: failure)"),
+            "duplicate_response": F(BOOL, help="cs06: the CH's response arrives twice"),
             "save_as": F(STR, help="name this request for later steps"),
         }),
         StepSpec("await_alert", "wait (on the rig clock) for the next alert matching", {
@@ -282,6 +294,26 @@ STEPS: dict[str, StepSpec] = {
             "device": F(DEVICE, required=True),
             "honoured_wait_for_data": F(BOOL),
             "honoured_min_block_period": F(BOOL),
+        }),
+        StepSpec("wait", "let rig time pass (real time flows on every bench)", {
+            "for": F(DURATION, required=True),
+        }, shorthand="for"),
+        StepSpec("assert_device_attribute", "read an OTA client attribute of the device over the air", {
+            "device": F(DEVICE, required=True),
+            "attribute": F(ATTRIBUTES, required=True),
+            "value": F(INT, required=True),
+        }),
+        StepSpec("assert_device_image", "the image the device installed is byte-identical to this one", {
+            "device": F(DEVICE, required=True),
+            "image": F(IMAGE, required=True),
+        }, needs=("emulated",)),
+        StepSpec("expect_hub_frame", "the hub's OTA frame log holds this frame to/from the device", {
+            "device": F(DEVICE, required=True),
+            "command": F(STR, required=True, help="e.g. QUERY_NEXT_IMAGE_RSP, IMAGE_BLOCK_RSP, DEFAULT_RESPONSE"),
+            "status": F(FRAME_STATUSES, default="any"),
+            "direction": F(choice("tx", "rx"), default="tx"),
+            "min_count": F(INT, default=1),
+            "max_count": F(INT),
         }),
         StepSpec("measure", "record a measurement and check it against its limits", {
             "name": F(STR, required=True),

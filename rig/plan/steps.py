@@ -307,8 +307,66 @@ async def inject_fault(ctx: PlanContext, a: dict[str, Any]) -> None:
         faults.manufacturer_code = (dev.profile.manufacturer_code + 1) & 0xFFFF
     elif fault == "device_hw_out_of_range":
         faults.hardware_version = 0xFFFE
+    elif fault == "device_power_off":
+        dev.power_off()
+    elif fault == "device_power_on":
+        dev.power_on()
     else:
         raise StepFailed(f"fault {fault} is not implemented on this bench")
+
+
+# ---- looking closer ----------------------------------------------------------------------------
+_ATTRIBUTE_IDS = {"current_file_version": 0x0002, "file_offset": 0x0001, "downloaded_file_version": 0x0004,
+                  "image_upgrade_status": 0x0006, "minimum_block_period": 0x0009,
+                  "upgrade_activation_policy": 0x000B, "upgrade_timeout_policy": 0x000C}
+_STATUS_CODES = {"success": 0x00, "malformed_command": 0x80, "unsup_cluster_command": 0x81, "not_authorized": 0x7E,
+                 "abort": 0x95, "no_image_available": 0x98, "wait_for_data": 0x97, "invalid_image": 0x96}
+
+
+@step("wait")
+async def wait(ctx: PlanContext, a: dict[str, Any]) -> None:
+    await ctx.clock.sleep(a["for"])
+
+
+@step("assert_device_attribute")
+async def assert_device_attribute(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ieee = ctx.session.devices[a["device"]].ieee
+    attr = _ATTRIBUTE_IDS[a["attribute"]]
+    have = await ctx.hub.read_ota_attribute(ieee, attr)
+    if have != a["value"]:
+        raise StepFailed(f"{a['device']} {a['attribute']} = {_hex(have) if have is not None else 'no answer'}, "
+                         f"expected {_hex(a['value'])}")
+
+
+@step("assert_device_image")
+async def assert_device_image(ctx: PlanContext, a: dict[str, Any]) -> None:
+    import hashlib
+
+    dev = _emulated(ctx, a["device"], "assert_device_image")
+    want = ctx.images[a["image"]]
+    # Installed once activated; until then the downloaded copy waits in the device's flash.
+    have = bytes(dev.flash.installed_image or b"")
+    if have != want and bytes(dev.flash.data) == want:
+        have = want
+    if have != want:
+        raise StepFailed(f"{a['device']} installed {len(have)} bytes sha256 {hashlib.sha256(have).hexdigest()[:16]}, "
+                         f"expected {len(want)} bytes sha256 {hashlib.sha256(want).hexdigest()[:16]}")
+
+
+@step("expect_hub_frame")
+async def expect_hub_frame(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ieee = ctx.session.devices[a["device"]].ieee
+    command = a["command"].upper()
+    status = a.get("status", "any")
+    frames = [f for f in ctx.hub.frames if f.ieee == ieee and f.command == command
+              and f.direction == a.get("direction", "tx")
+              and (status == "any" or f.status == _STATUS_CODES[status])]
+    lo, hi = a.get("min_count", 1), a.get("max_count")
+    if len(frames) < lo or (hi is not None and len(frames) > hi):
+        seen = sorted({f"{f.direction} {f.command}/{f.status}" for f in ctx.hub.frames if f.ieee == ieee})
+        raise StepFailed(f"{len(frames)} {a.get('direction', 'tx')} {command} frame(s) with status {status} for "
+                         f"{a['device']}, expected {lo}" + (f"..{hi}" if hi is not None else "+")
+                         + f" (frames seen: {', '.join(seen) or 'none'})")
 
 
 # ---- measurements ------------------------------------------------------------------------------
