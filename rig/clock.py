@@ -148,6 +148,11 @@ class VirtualClock:
         task.cancel()
         raise asyncio.TimeoutError(f"no result within {timeout} s of rig time")
 
+    def next_deadline(self) -> float | None:
+        """When the earliest pending timer is due (None: nothing scheduled)."""
+        self._drop_cancelled()
+        return self._timers[0].deadline if self._timers else None
+
     # -- jumping -------------------------------------------------------------------------------
     async def advance(self, seconds: float, settle: Callable[[], Awaitable[None]] | None = None) -> None:
         """Jump `seconds` ahead, firing every timer due on the way in deadline order.

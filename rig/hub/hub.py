@@ -179,20 +179,26 @@ class Hub:
 
     async def read_version(self, ieee: str) -> int | None:
         ieee = normalize_ieee(ieee)
-        cluster = self._ota_client_cluster(ieee)
-        if cluster is None:
-            return None
-        try:
-            success, _failure = await asyncio.wait_for(
-                cluster.read_attributes([VERSION_ATTRIBUTE], allow_cache=False), self.config.read_timeout_s)
-        except Exception as exc:  # noqa: BLE001 - timeouts/delivery errors all mean "no answer"
-            LOGGER.info("CurrentFileVersion read from %s failed: %r", ieee, exc)
-            return None
-        version = success.get(VERSION_ATTRIBUTE)
+        version = await self.read_ota_attribute(ieee, VERSION_ATTRIBUTE)
         if version is None:
             return None
         self.versions.observe(ieee, int(version), VersionSource.ATTRIBUTE_READ)
         return int(version)
+
+    async def read_ota_attribute(self, ieee: str, attribute: int) -> int | None:
+        """Read one attribute of the device's OTA client cluster over the air; None if no answer."""
+        cluster = self._ota_client_cluster(normalize_ieee(ieee))
+        if cluster is None:
+            return None
+        try:
+            # On the rig clock, so that a plan jumping time also runs out a read nobody answers.
+            success, _failure = await self.clock.wait_for(
+                cluster.read_attributes([attribute], allow_cache=False), self.config.read_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - timeouts/delivery errors all mean "no answer"
+            LOGGER.info("OTA attribute 0x%04x read from %s failed: %r", attribute, ieee, exc)
+            return None
+        value = success.get(attribute)
+        return None if value is None else int(value)
 
     def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
         self._sinks.append(sink)

@@ -51,6 +51,12 @@ class Inventory:
         slot = SLOT_OF_KIND[kind]
         now = self.clock.now()
         self.expire_due()
+        for held in self.store.live_images(slot):
+            if held.sha256 == image.sha256:
+                # The same file distributed again (a second SR for more devices): the block already
+                # holds it, and replacing it would abort the transfers already serving from it.
+                LOGGER.info("image %d already held in %s; reused", held.id, slot)
+                return held.id
         displaced: list[tuple[ImageRow, str]] = []
         for held in self.store.live_images(slot):
             if slot == "gsme_block" and held.kind == "gsme" and kind != "gsme":

@@ -24,6 +24,7 @@ from rig.hub.versions import VersionChecker, VersionRegister
 from rig.hub.zcl import Cmd, Status
 
 LOGGER = logging.getLogger(__name__)
+DEFAULT_RESPONSE_ID = 0x0B  # ZCL general command
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +77,7 @@ class OtaServer:
         self.frames: list[FrameRecord] = []
         self.frame_listeners: list[Callable[[FrameRecord], None]] = []  # progress bars, timelines
         self._tasks: set[asyncio.Task] = set()
+        self._expiry_checked_at = float("-inf")
         inventory.on_offer_withdrawn = self.limiter.finish
 
     # -- entry point -------------------------------------------------------------------------
@@ -87,6 +89,10 @@ class OtaServer:
             self._log(peer, "rx", "unparseable", None, str(exc))
             return True  # nothing to answer: no TSN/command to reply to
         if not hdr.cluster_specific or hdr.from_server:
+            if not hdr.cluster_specific and hdr.command_id == DEFAULT_RESPONSE_ID and len(payload) >= 2:
+                # A device's verdict on one of our commands (e.g. NOT_AUTHORIZED to a timed Upgrade End
+                # Response under an out-of-band activation policy): worth a line in the frame log.
+                self._log(peer, "rx", "DEFAULT_RESPONSE", payload[1], f"to 0x{payload[0]:02x}")
             return False
         if hdr.manufacturer is not None:
             self._log(peer, "rx", f"manufacturer-specific 0x{hdr.command_id:02x}", None)
@@ -102,7 +108,7 @@ class OtaServer:
             self._log(peer, "rx", f"command 0x{hdr.command_id:02x}", None, "unsupported")
             self._default_response(peer, hdr, Status.UNSUP_CLUSTER_COMMAND)
             return True
-        self.inventory.expire_due()
+        self._expire_due()
         try:
             handler(peer, hdr, payload)
         except zcl.Malformed as exc:
@@ -358,6 +364,14 @@ class OtaServer:
             except Exception:  # noqa: BLE001 - an observer's bug must not stop serving
                 LOGGER.exception("frame listener failed")
         LOGGER.debug("%s %s %s status=%s %s", peer.ieee, direction, command, status, detail)
+
+    def _expire_due(self) -> None:
+        """Retention sweep before serving (the inventory's timer does it too). Retention is counted in
+        days, so once per rig-clock second is plenty and keeps a query off every block request."""
+        now = self.clock.now()
+        if now - self._expiry_checked_at >= 1.0 or now < self._expiry_checked_at:
+            self._expiry_checked_at = now
+            self.inventory.expire_due()
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

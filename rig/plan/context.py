@@ -167,9 +167,11 @@ class PlanContext:
                 marks["last_point"] = frame.offset // step
                 self.event("block", name, offset=frame.offset, size=frame.total, actor="CH", to="device")
         elif frame.status == 0x97:  # WAIT_FOR_DATA
-            self.event("wait_for_data", name, detail=frame.detail, actor="CH", to="device")
             marks = self.transfer_marks.setdefault(name or frame.ieee, {"first": self.rig_time(), "bytes": 0})
             marks["waits"] = marks.get("waits", 0) + 1
+            if self.rig_time() - marks.get("last_wait_event", -1e9) >= 1.0:  # a flood shows as one mark a second
+                marks["last_wait_event"] = self.rig_time()
+                self.event("wait_for_data", name, detail=frame.detail, actor="CH", to="device")
         elif frame.command in ("QUERY_NEXT_IMAGE", "UPGRADE_END", "IMAGE_NOTIFY", "UPGRADE_END_RSP"):
             self.event(frame.command.lower(), name, detail=frame.detail,
                        actor="device" if frame.direction == "rx" else "CH",
@@ -178,17 +180,47 @@ class PlanContext:
             self.event("abort", name, detail=frame.detail, actor="CH", to="device")
 
     async def wait_hub_event(self, check: Callable[[HubEvent], bool], within: float) -> HubEvent:
-        for event in self.hub_events:
-            if check(event):
-                return event
-        fut = asyncio.get_running_loop().create_future()
-        entry = (check, fut)
-        self._event_waiters.append(entry)
-        try:
-            return await self.clock.wait_for(fut, within)
-        finally:
-            if entry in self._event_waiters:
-                self._event_waiters.remove(entry)
+        found: list[HubEvent] = []
+
+        def done() -> bool:
+            if not found:
+                found.extend(e for e in self.hub_events if check(e))
+            return bool(found)
+
+        await self.wait_until(done, within)
+        return found[0]
+
+    async def wait_until(self, done: Callable[[], bool], within: float, *, idle: float = 0.1,
+                         poll: float = 0.02) -> None:
+        """Wait until done(), for at most `within` seconds of rig time (asyncio.TimeoutError after).
+
+        On a virtual clock, once the bench has been quiet for `idle` real seconds (no OTA frame, no
+        frame on the simulated air, no alert), jump to the next rig timer inside the window rather than
+        sit through it: a 15-minute version check or an hourly re-ask then costs milliseconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = self.clock.now() + within
+        activity, quiet_since = self._activity(), loop.time()
+        while not done():
+            if self.clock.now() >= deadline:
+                raise asyncio.TimeoutError(f"not within {within:g} s of rig time")
+            await asyncio.sleep(poll)
+            now_activity = self._activity()
+            if now_activity != activity:
+                activity, quiet_since = now_activity, loop.time()
+                continue
+            if isinstance(self.clock, VirtualClock) and loop.time() - quiet_since >= idle and not done():
+                nxt = self.clock.next_deadline()
+                target = deadline if nxt is None else min(nxt, deadline)
+                if target > self.clock.now():
+                    await self.advance(target - self.clock.now())
+                quiet_since = loop.time()
+
+    def _activity(self) -> tuple[int, ...]:
+        emu = self.session.emulator
+        air = (emu.network.frames_to_host, emu.network.frames_to_devices) if emu is not None else ()
+        alerts = self.backend.alerts.last_seq() if self.backend is not None else 0
+        return (len(self.hub.frames), alerts, *air)
 
     async def advance(self, seconds: float) -> None:
         if not isinstance(self.clock, VirtualClock):
@@ -197,7 +229,18 @@ class PlanContext:
         async def settle() -> None:  # let radio round trips started by a fired timer finish
             await asyncio.sleep(0.005)
 
+        await self.quiesce()  # frames already on their way land before time jumps past them
         await self.clock.advance(seconds, settle=settle)
+
+    async def quiesce(self, quiet: float = 0.1, limit: float = 3.0) -> None:
+        """Wait (real time) until the bench has been quiet for `quiet` s, at most `limit` s."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit
+        activity, since = self._activity(), loop.time()
+        while loop.time() < end and loop.time() - since < quiet:
+            await asyncio.sleep(0.02)
+            if (now := self._activity()) != activity:
+                activity, since = now, loop.time()
 
     def rig_errors(self) -> list[str]:
         emu = self.session.emulator

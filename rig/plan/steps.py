@@ -113,12 +113,20 @@ async def await_alert(ctx: PlanContext, a: dict[str, Any]) -> None:
     match = _alert_filter(ctx, a)
     key = tuple(sorted((k, str(v)) for k, v in match.items()))
     after = ctx.alert_cursor.get(key, 0)
+    found = []
+
+    def arrived() -> bool:
+        if not found:
+            found.extend(ctx.backend.alerts.list(match, after=after)[:1])
+        return bool(found)
+
     try:
-        alert = await ctx.backend.alerts.next_matching(match, timeout=a["within"], after=after)
+        await ctx.wait_until(arrived, a["within"])
     except (asyncio.TimeoutError, TimeoutError):
         seen = [f"{x.code}/{x.fields.get('ResponseCode', '-')}" for x in ctx.backend.alerts.list(after=after)]
         raise StepFailed(f"no alert {_describe(a)} within {a['within']:g} s of rig time "
                          f"(alerts since: {', '.join(seen) or 'none'})") from None
+    alert = found[0]
     ctx.alert_cursor[key] = alert.seq
     ctx.event("alert", ctx.device_name(alert.device or ""), actor="DSP", to="supplier",
               detail=f"{alert.code} {alert.fields}")
@@ -197,12 +205,8 @@ def _progress_text(ctx: PlanContext, name: str) -> str:
 
 @step("wait_download")
 async def wait_download(ctx: PlanContext, a: dict[str, Any]) -> None:
-    async def reached() -> None:
-        while _progress(ctx, a["device"]) < a["progress"]:
-            await asyncio.sleep(0.01)
-
     try:
-        await ctx.clock.wait_for(reached(), a["within"])
+        await ctx.wait_until(lambda: _progress(ctx, a["device"]) >= a["progress"], a["within"])
     except (asyncio.TimeoutError, TimeoutError):
         raise StepFailed(f"{a['device']} did not reach {a['progress']:g} % within {a['within']:g} s "
                          f"({_progress_text(ctx, a['device'])})") from None
