@@ -73,7 +73,7 @@ class PlanItem(pytest.Item):
 
     def setup(self) -> None:
         if self.load_error is not None:
-            raise PlanLoadError(str(self.load_error))
+            return  # reported by runtest, where repr_failure prints it without a traceback
         from rig.bench.config import load_bench
 
         bench = load_bench(self.config.getoption("--rig-bench") or DEFAULT_BENCH,
@@ -84,6 +84,8 @@ class PlanItem(pytest.Item):
         self.bench = bench
 
     def runtest(self) -> None:
+        if self.load_error is not None:
+            raise PlanLoadError(str(self.load_error))
         from rig.plan.runner import run_plan
 
         record: RunRecord = asyncio.run(run_plan(self.plan, self.bench, log=self._log_step))
