@@ -7,7 +7,8 @@ schedule (retries, in-progress expiries, unprocessed CSP inbox) on the rig clock
 
 Who may ask: the sender must be a known supplier and a responsible supplier of every listed valid device
 (else the whole request is rejected and logged, nothing reaches the CH). The image's manufacturer code,
-image type, version and SHA-256 must match a CPL entry for every target device's model (else rejected).
+image type, version and SHA-256 must match a CPL entry for every target device's model (else rejected), and
+a GB bare image must carry a valid signature by its manufacturer's CPL-listed key (rig.backend.signing).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rig.backend.fixtures import Device, Fixtures, duis_eui, normalise_eui
 from rig.backend.gbcs import activation_alert, ccs08_transfer_alert
 from rig.backend.imagecheck import ImageInvalid, image_facts
 from rig.backend.register import VersionRegister
+from rig.backend.signing import check_image_signature
 from rig.backend.requests import DeviceWarning, ServiceResponse, iso_utc, parse_version
 from rig.backend.store import Store
 from rig.clock import DAY, Clock, TimerHandle
@@ -376,6 +378,11 @@ class Backend:
                               f"image (manufacturer {facts.manufacturer_code:#06x}, type {facts.image_type:#06x},"
                               f" version {facts.file_version:08X}, sha256 {facts.sha256[:16]}…) is not on the CPL"
                               f" for model {d.model!r} ({duis_eui(d.id)})")
+        signature = check_image_signature(data, self.fixtures.signers)  # GB bare images (rig.backend.signing)
+        if not signature.ok:
+            return reject(self.codes.not_on_cpl, signature.reason)  # not the approved image
+        if signature.status == "unverifiable":
+            self.store.log(now, "signature_unverifiable", request_id=rid, reason=signature.reason)
         cap = self.config.capacity
         large = [d for d in valid if cap.applies(d.smets, facts.size)]
         if large and not bulk_approved:

@@ -2,7 +2,8 @@
 
 `suppliers.yaml` lists the Service Users and the devices with their responsible suppliers; `cpl.yaml`
 lists, per device model, the firmware images the DCC knows (manufacturer code, image type, version,
-SHA-256 of the whole OTA file). Both load with errors that name the file, the entry, the field, what
+SHA-256 of the whole OTA file) and, optionally under `signers:`, manufacturers' image-signing public keys
+(rig.backend.signing). Both load with errors that name the file, the entry, the field, what
 was found and what was expected.
 
 Device ids are kept in the hub's form ("00:db:12:34:56:78:90:a4", what `str(zigpy EUI64)` gives);
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rig.backend.signing import Signer, check_signer_key
 
 DEVICE_KINDS = ("PPMID", "HCALCS", "GSME", "ESME", "CH")
 _EUI_RE = re.compile(r"^[0-9A-Fa-f]{2}([-:]?[0-9A-Fa-f]{2}){7}$")
@@ -80,6 +83,7 @@ class Fixtures:
     suppliers: dict[str, Supplier]
     devices: dict[str, Device]
     cpl: list[CplEntry]
+    signers: dict[int, Signer] = dataclasses.field(default_factory=dict)  # manufacturer code -> key
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -131,7 +135,21 @@ class Fixtures:
                 firmware_version=_int(raw, "firmware_version", at, 0xFFFFFFFF),
                 sha256=sha,
             ))
-        return cls(suppliers, devices, entries)
+        signers: dict[int, Signer] = {}
+        for i, raw in enumerate(_list(cpl, "signers", src_c)):
+            at = f"{src_c}: signers[{i}]"
+            mfr = _int(raw, "manufacturer_code", at, 0xFFFF)
+            if "public_key" not in raw:
+                raise FixtureError(f"{at}: missing field 'public_key'")
+            try:
+                pem = check_signer_key(raw["public_key"], f"{at}.public_key")
+            except ValueError as exc:
+                raise FixtureError(str(exc)) from None
+            required = raw.get("require_signature", True)
+            if not isinstance(required, bool):
+                raise FixtureError(f"{at}.require_signature: found {required!r}, expected true or false")
+            signers[mfr] = Signer(mfr, pem, required)
+        return cls(suppliers, devices, entries, signers)
 
     # -- questions -------------------------------------------------------------------------------
     def cpl_match(self, model: str, manufacturer_code: int, image_type: int, version: int, sha256: str) -> CplEntry | None:

@@ -38,6 +38,7 @@ class DeviceHandle:
     profile: str
     ieee: str
     emulated: Any = None  # rig.emu.device.EmulatedDevice on an emulated bench
+    in_device_log: bool = True  # the CH was told of it
 
 
 class Session:
@@ -89,7 +90,8 @@ class Session:
         self.hub = Hub(self.hub_config, clock=self.clock)
         await self.hub.start(self.port)
         for handle in self.devices.values():
-            self.hub.allow_device(handle.ieee, handle.kind)
+            if handle.in_device_log:
+                self.hub.allow_device(handle.ieee, handle.kind)
 
     async def restart_hub(self) -> None:
         """The CH reboots: the hub process goes away and comes back on the same database."""
@@ -102,7 +104,7 @@ class Session:
         self.hub_restarts += 1
 
     # -- devices -----------------------------------------------------------------------------------
-    def add_device(self, name: str, profile: str) -> DeviceHandle:
+    def add_device(self, name: str, profile: str, *, in_device_log: bool = True) -> DeviceHandle:
         if self.emulator is not None:
             from rig.emu.profiles import load_profile
 
@@ -115,9 +117,11 @@ class Session:
                 raise BenchProblem(f"bench {self.bench.path} has no device '{name}': add it under devices: with "
                                    "its ieee and kind to run this plan on hardware")
             handle = DeviceHandle(name, real.kind, profile, real.ieee)
+        handle.in_device_log = in_device_log
         self.devices[name] = handle
         assert self.hub is not None
-        self.hub.allow_device(handle.ieee, handle.kind)
+        if in_device_log:
+            self.hub.allow_device(handle.ieee, handle.kind)
         return handle
 
     async def pair(self, name: str, within: float = 120.0) -> None:

@@ -4,10 +4,17 @@ bellows.ash.AshProtocol already does framing, byte stuffing, CRC, data randomisa
 de-duplication of retransmitted frames and retransmission of our own DATA frames; an NCP needs the
 same machinery with the reset handshake reversed (it *answers* RST with RSTACK). Two fault hooks
 (drop an ACK, break a DATA frame's CRC) sit on the write path so the host's recovery is exercised.
+
+Unlike the host, the NCP may piggyback acknowledgements on its DATA frames (UG101), and EmberZNet
+does: the ACK for a command is carried by the command's response when that response leaves at once.
+So the ACK is only marked due on receipt and written at the end of the loop turn if no DATA frame
+carried it by then (e.g. the writer still waits for the host to ACK an earlier callback). That saves
+one ASH frame per command on both sides of the pty.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from typing import Protocol
@@ -85,6 +92,8 @@ class NcpAshProtocol(ash.AshProtocol):
         super().__init__(_UpperAdapter(upper))
         self._upper = upper
         self._faults = faults
+        self._ack_due = False  # an ACK is owed and no DATA frame has carried it yet
+        self._ack_flush: asyncio.Handle | None = None
 
     # -- host -> NCP ----------------------------------------------------------------------------
     def rst_frame_received(self, frame: ash.RstFrame) -> None:
@@ -110,6 +119,7 @@ class NcpAshProtocol(ash.AshProtocol):
     def _reset_link(self) -> None:
         self._tx_seq = 0
         self._rx_seq = 0
+        self._ack_due = False
         self._cancel_pending_data_frames(ash.NcpFailure(bt.NcpResetCode.RESET_SOFTWARE))
         self._change_ack_timeout(ash.T_RX_ACK_INIT)
 
@@ -126,17 +136,40 @@ class NcpAshProtocol(ash.AshProtocol):
 
     def _send_ack(self) -> None:
         if self._faults.drop_ack():
+            # The standalone ACK frame is lost on the line. A later DATA frame still carries the
+            # current ackNum, exactly as before piggybacking (bellows stamps every DATA frame).
             LOGGER.debug("fault: dropping ACK %d", self._rx_seq)
+            self._ack_due = False
             return
-        super()._send_ack()
+        self._ack_due = True
+
+    def data_frame_received(self, frame: ash.DataFrame) -> None:
+        super().data_frame_received(frame)  # marks the ACK due, then hands the command to the NCP
+        # Scheduled after the NCP queued its response (and woke its writer), so the writer goes first.
+        if self._ack_due and self._ack_flush is None:
+            self._ack_flush = asyncio.get_running_loop().call_soon(self._flush_ack)
+
+    def _flush_ack(self) -> None:
+        self._ack_flush = None
+        if self._ack_due and self._transport is not None and not self._transport.is_closing():
+            super()._send_ack()
+
+    async def send_data(self, data: bytes) -> None:
+        # bellows wraps this in a shielded eager task for the host's callers; the NCP's single writer
+        # task is only ever cancelled at shutdown, so the frame goes straight out.
+        await self._send_data_frame(ash.DataFrame(frm_num=None, re_tx=None, ack_num=None, ezsp_frame=data))
 
     def _write_frame(self, frame: ash.AshFrame, *, prefix=(), suffix=(ash.Reserved.FLAG,)) -> None:
-        if isinstance(frame, ash.DataFrame) and self._faults.corrupt():
-            if self._transport is None or self._transport.is_closing():
-                raise ash.NcpFailure(bt.NcpResetCode.ERROR_UNKNOWN_EM3XX_ERROR)
-            raw = bytearray(frame.to_bytes())
-            raw[-1] ^= 0xFF  # break the CRC; the host must NAK and we retransmit
-            LOGGER.debug("fault: corrupting CRC of %r", frame)
-            self._transport.write(bytes(prefix) + self._stuff_bytes(bytes(raw)) + bytes(suffix))
-            return
+        if isinstance(frame, ash.DataFrame):
+            self._ack_due = False  # its ackNum acknowledges everything received so far
+            if self._faults.corrupt():
+                if self._transport is None or self._transport.is_closing():
+                    raise ash.NcpFailure(bt.NcpResetCode.ERROR_UNKNOWN_EM3XX_ERROR)
+                raw = bytearray(frame.to_bytes())
+                raw[-1] ^= 0xFF  # break the CRC; the host must NAK and we retransmit
+                LOGGER.debug("fault: corrupting CRC of %r", frame)
+                self._transport.write(bytes(prefix) + self._stuff_bytes(bytes(raw)) + bytes(suffix))
+                return
+        elif isinstance(frame, ash.AckFrame):
+            self._ack_due = False
         super()._write_frame(frame, prefix=prefix, suffix=suffix)

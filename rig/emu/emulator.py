@@ -25,7 +25,8 @@ from rig.clock import RealClock
 from rig.emu.ash import AshFaultKnobs, NcpAshProtocol
 from rig.emu.ncp import EzspNcp
 from rig.emu.network import LinkModel, SimNetwork
-from rig.emu.transport import PtyServer, TcpServer
+from rig.emu.pacing import Pacing
+from rig.emu.transport import PacedProtocol, PtyServer, TcpServer
 
 LOGGER = logging.getLogger(__name__)
 
@@ -98,7 +99,10 @@ class Emulator:
         *,
         tcp_port: int = 0,
         trace: bool = True,
+        pacing: Pacing | None = None,
     ) -> None:
+        """`pacing` (rig.emu.pacing.Pacing, e.g. `Pacing.real_bench()`) charges real UART, air and
+        device time; None (the default) runs as fast as the host can talk."""
         if transport not in ("pty", "tcp"):
             raise ValueError(f"transport must be 'pty' or 'tcp', got {transport!r}")
         self.clock = clock or RealClock()
@@ -119,7 +123,8 @@ class Emulator:
             errors=self.errors,
             trace=self.trace,
         )
-        self.network = SimNetwork(self.ncp, self.clock, random.Random(f"{seed}:air"))
+        self.pacing = pacing
+        self.network = SimNetwork(self.ncp, self.clock, random.Random(f"{seed}:air"), pacing=pacing)
         self.ncp.network = self.network
         self._knobs = AshFaultKnobs(random.Random(f"{seed}:ash"))
         self.faults = NcpFaults(self, self._knobs)
@@ -136,9 +141,11 @@ class Emulator:
     def ezsp_version(self) -> int:
         return self.ncp.version
 
-    def _make_ash(self) -> NcpAshProtocol:
+    def _make_ash(self) -> NcpAshProtocol | PacedProtocol:
         proto = NcpAshProtocol(self.ncp, self._knobs)
         self.ncp.attach_ash(proto)
+        if self.pacing is not None:
+            return PacedProtocol(proto, self.pacing.uart_s(1))
         return proto
 
     # -- lifecycle ---------------------------------------------------------------------------------

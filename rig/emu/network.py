@@ -35,6 +35,7 @@ from rig.emu.air import BROADCAST_ALL, BROADCAST_ROUTERS, BROADCAST_RX_ON, COORD
 
 if TYPE_CHECKING:
     from rig.emu.ncp import EzspNcp
+    from rig.emu.pacing import Pacing
 
 LOGGER = logging.getLogger(__name__)
 S = bt.sl_Status
@@ -51,15 +52,29 @@ class PermitJoinClosed(RuntimeError):
     """`join()` was asked while the coordinator does not permit joining."""
 
 
+#: one direction over one real 802.15.4 hop with a busy-ish channel (CSMA backoff + air time + MAC ACK)
+REALISTIC_LATENCY_S = 0.005
+
+
 @dataclasses.dataclass
 class LinkModel:
-    """How the air between the coordinator and one device behaves."""
+    """How the air between the coordinator and one device behaves.
 
-    latency_s: float = 0.005
+    `latency_s` defaults to 0 so functional tests and CI run as fast as the host allows; use
+    `LinkModel.realistic()` for a fixed 5 ms per direction, or an Emulator with `pacing=` (rig.emu.pacing)
+    to charge real UART, air and flash-write time frame by frame.
+    """
+
+    latency_s: float = 0.0
     loss: float = 0.0  # probability that one transmission is lost (each direction, each attempt)
     lqi: int = 255
     rssi: int = -45
     poll_interval_s: float | None = None  # sleepy devices: overrides the device's own poll interval
+
+    @classmethod
+    def realistic(cls, **fields: object) -> LinkModel:
+        """The old default: 5 ms per direction (set on top of `fields`)."""
+        return cls(**{"latency_s": REALISTIC_LATENCY_S, **fields})  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.loss <= 1.0:
@@ -84,6 +99,7 @@ class _Node:
     reachable: bool = True
     held: list[_Held] = dataclasses.field(default_factory=list)
     poll_timer: Any = None
+    busy_until: float = 0.0  # paced: the device is still processing what it received (clock time)
 
     @property
     def sleepy(self) -> bool:
@@ -106,10 +122,12 @@ class _Node:
 class SimNetwork:
     """The air. Devices call `send_from_device`; the NCP calls `host_*`; tests call join/leave/..."""
 
-    def __init__(self, ncp: EzspNcp, clock: Any, rng: random.Random) -> None:
+    def __init__(self, ncp: EzspNcp, clock: Any, rng: random.Random, pacing: Pacing | None = None) -> None:
         self._ncp = ncp
         self._clock = clock
         self._rng = rng
+        self._pacing = pacing
+        self._air_free_at = 0.0  # paced: when the one shared channel is next free (clock time)
         self._nodes: dict[zt.EUI64, _Node] = {}
         self._epoch = 0  # bumped when the NCP's network goes down: in-flight reports are void
         self._permit_event = asyncio.Event()
@@ -384,6 +402,14 @@ class SimNetwork:
             else:
                 self._later(APS_ACK_WAIT_S, on_sent, S.ZIGBEE_DELIVERY_FAILED)
             return
+        if self._pacing is not None:
+            delivered = latency + self._air_slot(self._pacing.frame_air_s(len(frame.payload)))
+            self._later(delivered, self._deliver_to_device, node, frame)
+            done = delivered
+            if want_ack:  # the device's APS ACK takes the channel right after
+                done = latency + self._air_slot(self._pacing.aps_ack_air_s(), not_before=delivered)
+            self._later(done, on_sent, S.OK)
+            return
         self._later(latency, self._deliver_to_device, node, frame)
         # the APS ack comes back over the same link
         self._later(latency * 2 if want_ack else latency, on_sent, S.OK)
@@ -413,10 +439,20 @@ class SimNetwork:
             return node.is_router
         return False
 
+    def _air_slot(self, one_hop_s: float, not_before: float = 0.0) -> float:
+        """Paced: book the shared channel for one frame over every hop; seconds from now until it is done."""
+        assert self._pacing is not None
+        now = self._clock.now()
+        start = max(now + not_before, self._air_free_at)
+        self._air_free_at = start + one_hop_s * self._pacing.hops
+        return self._air_free_at - now
+
     def _deliver_to_device(self, node: _Node, frame: AirFrame) -> None:
         if not node.joined:
             return
         self.frames_to_devices += 1
+        if self._pacing is not None:
+            node.busy_until = self._clock.now() + self._pacing.device_processing_s(frame.cluster_id, frame.payload)
         try:
             node.device.receive(frame)
         except Exception:
@@ -441,7 +477,11 @@ class SimNetwork:
             return
         if not node.reachable or self._lost(node):
             return
-        self._later(node.link.latency_s, self._route_from_device, node, frame)
+        delay = node.link.latency_s
+        if self._pacing is not None:  # it transmits once done processing, when the channel is free
+            busy = max(0.0, node.busy_until - self._clock.now())
+            delay += self._air_slot(self._pacing.frame_air_s(len(frame.payload)), not_before=busy)
+        self._later(delay, self._route_from_device, node, frame)
 
     def _route_from_device(self, node: _Node, frame: AirFrame) -> None:
         if not node.joined:

@@ -12,6 +12,7 @@ Both hand every host connection to a fresh ASH protocol made by `protocol_factor
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import logging
 import os
@@ -191,3 +192,108 @@ class _TrackingProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._inner.connection_lost(exc)
+
+
+class PacedProtocol(asyncio.Protocol):
+    """Charges serial-line time (rig.emu.pacing.Pacing.uart_s) for every byte, each direction on its own.
+
+    Bytes from the host reach `inner` when their last bit would have arrived at `baud`; bytes from
+    `inner` reach the host when their last bit would have left. Each direction is a FIFO behind one
+    timer, so order is kept and a burst queues behind the one before it. Loop time, not the rig clock:
+    the UART is as real as bellows' own ASH timers.
+    """
+
+    def __init__(self, inner: asyncio.Protocol, byte_s: float) -> None:
+        self.inner = inner
+        self._byte_s = byte_s
+        self._rx = _PacedPipe(self._deliver_rx)
+        self._transport: _PacedTransport | None = None
+
+    def __getattr__(self, name: str):  # the emulator reaches into its ASH protocol (faults, state)
+        return getattr(self.inner, name)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = _PacedTransport(transport, self._byte_s)  # type: ignore[arg-type]
+        self.inner.connection_made(self._transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._rx.push(bytes(data), len(data) * self._byte_s)
+
+    def _deliver_rx(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._rx.cancel()
+        if self._transport is not None:
+            self._transport.cancel()
+        self.inner.connection_lost(exc)
+
+
+class _PacedTransport(asyncio.Transport):
+    def __init__(self, inner: asyncio.Transport, byte_s: float) -> None:
+        super().__init__()
+        self._inner = inner
+        self._byte_s = byte_s
+        self._tx = _PacedPipe(self._send)
+
+    def _send(self, data: bytes) -> None:
+        if not self._inner.is_closing():
+            self._inner.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self._inner.is_closing():
+            return
+        self._tx.push(bytes(data), len(data) * self._byte_s)
+
+    def is_closing(self) -> bool:
+        return self._inner.is_closing()
+
+    def close(self) -> None:
+        self._tx.cancel()
+        self._inner.close()
+
+    def cancel(self) -> None:
+        self._tx.cancel()
+
+    def get_write_buffer_size(self) -> int:
+        return self._inner.get_write_buffer_size() + self._tx.pending_bytes
+
+
+class _PacedPipe:
+    """A FIFO of byte chunks, each released `cost` seconds after the line became free for it."""
+
+    def __init__(self, release) -> None:
+        self._release = release
+        self._queue: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._free_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self.pending_bytes = 0
+
+    def push(self, data: bytes, cost: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._free_at = max(loop.time(), self._free_at) + cost
+        self._queue.append((self._free_at, data))
+        self.pending_bytes += len(data)
+        if self._timer is None:
+            self._timer = loop.call_at(self._free_at, self._drain)
+
+    def _drain(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._queue and self._queue[0][0] <= now:
+            _, data = self._queue.popleft()
+            self.pending_bytes -= len(data)
+            self._release(data)
+        if self._queue:
+            self._timer = loop.call_at(self._queue[0][0], self._drain)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue.clear()
+        self.pending_bytes = 0

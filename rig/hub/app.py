@@ -132,6 +132,9 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
         try:
             await self.send_packet(packet)
         except (zigpy.exceptions.DeliveryError, asyncio.TimeoutError, zigpy.exceptions.ControllerException) as exc:
-            LOGGER.warning("delivery to 0x%04x cluster 0x%04x failed: %s", nwk, cluster, exc)
+            LOGGER.warning("delivery to 0x%04x cluster 0x%04x failed: %r", nwk, cluster, exc)
+            return False
+        except (RuntimeError, ConnectionError) as exc:  # the stick's line closed under us (shutdown, unplug)
+            LOGGER.warning("send to 0x%04x cluster 0x%04x failed, radio gone: %r", nwk, cluster, exc)
             return False
         return True

@@ -295,6 +295,9 @@ STEPS: dict[str, StepSpec] = {
             "honoured_wait_for_data": F(BOOL),
             "honoured_min_block_period": F(BOOL),
         }),
+        StepSpec("hub_busy", "the CH answers every block request with WAIT_FOR_DATA for a while", {
+            "for": F(DURATION, required=True),
+        }, shorthand="for"),
         StepSpec("wait", "let rig time pass (real time flows on every bench)", {
             "for": F(DURATION, required=True),
         }, shorthand="for"),

@@ -239,9 +239,20 @@ async def pair(ctx: PlanContext, a: dict[str, Any]) -> None:
 
 @step("power_cycle")
 async def power_cycle(ctx: PlanContext, a: dict[str, Any]) -> None:
-    dev = _emulated(ctx, a["device"], "power_cycle")
-    dev.reboot()
+    handle = ctx.session.devices[a["device"]]
     ctx.event("reboot", a["device"], offset=_offset(ctx, a["device"]), actor="device", to="device")
+    if handle.emulated is not None:
+        handle.emulated.reboot()
+        return
+    # A real device: the operator (or a switched socket they drive) does it; we wait for the device to
+    # come back and talk OTA again.
+    seen = len(ctx.hub.frames)
+    ctx.log(f"  >>> POWER-CYCLE {a['device']} ({handle.ieee}) NOW: switch it off, wait 5 s, switch it on")
+    try:
+        await ctx.wait_until(lambda: any(f.ieee == handle.ieee and f.direction == "rx"
+                                         for f in ctx.hub.frames[seen:]), 600.0)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise StepFailed(f"{a['device']} sent no OTA request within 10 minutes of the power-cycle prompt") from None
 
 
 @step("assert_device_version")
@@ -325,6 +336,18 @@ _ATTRIBUTE_IDS = {"current_file_version": 0x0002, "file_offset": 0x0001, "downlo
                   "upgrade_activation_policy": 0x000B, "upgrade_timeout_policy": 0x000C}
 _STATUS_CODES = {"success": 0x00, "malformed_command": 0x80, "unsup_cluster_command": 0x81, "not_authorized": 0x7E,
                  "abort": 0x95, "no_image_available": 0x98, "wait_for_data": 0x97, "invalid_image": 0x96}
+
+
+@step("hub_busy")
+async def hub_busy(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ctx.hub.set_busy(True)
+    ctx.event("fault", None, detail=f"CH busy for {a['for']:g} s", actor="CH", to="device")
+
+    def release() -> None:
+        if ctx.session.hub is not None:
+            ctx.session.hub.set_busy(False)
+
+    ctx.clock.call_later(a["for"], release)
 
 
 @step("wait")
