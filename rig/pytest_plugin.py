@@ -134,6 +134,54 @@ class PlanFailed(Exception):
         return "\n".join(lines)
 
 
+# ---- fixtures for tests written in Python -------------------------------------------------------
+@pytest.fixture
+def rig_bench(request: pytest.FixtureRequest):
+    """The bench chosen with --rig-bench / --rig-radio (default: the emulated bench)."""
+    from rig.bench.config import load_bench
+
+    config = request.config
+    return load_bench(config.getoption("--rig-bench") or DEFAULT_BENCH, radio=config.getoption("--rig-radio"))
+
+
+try:
+    import pytest_asyncio
+except ImportError:  # the fixtures below need pytest-asyncio (installed with the [test] extra)
+    pytest_asyncio = None
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def rig(rig_bench, request: pytest.FixtureRequest):
+        """The whole bench up (radio, hub, back end); add devices with `await rig.add_device(...)`."""
+        from rig.plan.harness import RigHarness
+
+        harness = await RigHarness(rig_bench, request.node.name).start()
+        try:
+            yield harness
+        finally:
+            await harness.stop()
+
+    @pytest.fixture
+    def hub(rig):
+        return rig.hub
+
+    @pytest.fixture
+    def backend(rig):
+        return rig.backend
+
+    @pytest.fixture
+    def clock(rig):
+        return rig.clock
+
+    @pytest.fixture
+    def emulated_devices(rig):
+        """`await emulated_devices("ppmid1", "ppmid")` adds and pairs an emulated device."""
+        if rig.emulator is None:
+            pytest.skip("emulated devices need an emulated bench")
+        return rig.add_device
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     records = config.stash.get(_STASH_RECORDS, [])
     if records and (config.getoption("--rig-summary") or len(records) > 1):
