@@ -20,6 +20,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     doctor.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the stick (default 15)")
     doctor.set_defaults(func=_doctor)
 
+    pair = sub.add_parser(
+        "pair", help="let a real device join the bench's network (optionally with its install code)",
+        description="Open the bench's stick as the Communications Hub, permit joining (with the device's "
+                    "install-code-derived link key when --ieee and --install-code are given, as Smart Energy "
+                    "test devices expect) and report each device that joins and completes its interview.")
+    pair.add_argument("--bench", default="fixtures/benches/hardware-example.yaml", help="bench file")
+    pair.add_argument("--radio", help="override the bench radio path")
+    pair.add_argument("--seconds", type=int, default=120, help="how long to permit joining (default 120)")
+    pair.add_argument("--ieee", help="the joining device's EUI64 (with --install-code)")
+    pair.add_argument("--install-code", help="the device's install code, hex (with its CRC)")
+    pair.set_defaults(func=_pair)
+
 
 def _doctor(args: argparse.Namespace) -> int:
     ports = list_ports()
@@ -45,3 +57,64 @@ def _doctor(args: argparse.Namespace) -> int:
         print("\n" + describe_probe(result))
         answered |= result.ok
     return 0 if answered else 1
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from rig.bench.config import load_bench
+    from rig.hub.errors import ConfigError
+
+    if bool(args.ieee) != bool(args.install_code):
+        print("--ieee and --install-code go together", flush=True)
+        return 2
+    try:
+        bench = load_bench(args.bench, radio=args.radio)
+    except (ConfigError, OSError) as exc:
+        print(f"bench: {exc}")
+        return 2
+    if bench.emulated:
+        print("rig pair is for real devices: give a bench whose radio is a serial port (or --radio /dev/ttyUSB0)")
+        return 2
+    return asyncio.run(_pair_async(bench, args))
+
+
+async def _pair_async(bench, args: argparse.Namespace) -> int:
+    import zigpy.types as t
+    from zigpy.util import convert_install_code
+
+    from rig.hub import Hub
+
+    hub = Hub(bench.hub)
+    try:
+        await hub.start(bench.hub.radio)
+    except Exception as exc:  # noqa: BLE001 - the user needs the words: wrong port, no stick, ...
+        print(f"cannot open the stick at {bench.hub.radio}: {type(exc).__name__}: {exc} (try `rig doctor`)")
+        return 1
+    joined: list[str] = []
+
+    class Listener:
+        def device_initialized(self, device) -> None:
+            joined.append(str(device.ieee))
+            print(f"joined and interviewed: {device.ieee} nwk 0x{device.nwk:04x} "
+                  f"{device.manufacturer or ''} {device.model or ''}".rstrip(), flush=True)
+
+    hub.app.add_listener(Listener())
+    try:
+        if args.ieee:
+            try:
+                key = convert_install_code(bytes.fromhex(args.install_code))
+            except ValueError as exc:
+                print(f"--install-code: {exc}")
+                return 2
+            if key is None:
+                print("--install-code: the CRC does not match (give the code with its 2-byte CRC)")
+                return 2
+            await hub.app.permit_with_link_key(t.EUI64.convert(args.ieee), key, args.seconds)
+            print(f"permitting {args.ieee} to join with its install-code link key for {args.seconds} s ...")
+        else:
+            await hub.permit(args.seconds)
+            print(f"permitting joins for {args.seconds} s (well-known link key) ...")
+        await asyncio.sleep(args.seconds)
+    finally:
+        await hub.stop()
+    print(f"{len(joined)} device(s) joined" + ("" if joined else ": none (is the device in pairing mode?)"))
+    return 0 if joined else 1
