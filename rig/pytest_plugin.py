@@ -28,6 +28,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port")
     group.addoption("--rig-record-dir", default="runs/records", help="where JSON run records go")
     group.addoption("--rig-summary", action="store_true", help="print the plan summary table at the end")
+    group.addoption("--rig-report", default=None, metavar="DIR",
+                    help="write an HTML report, a pcapng capture per plan and the JSON records into DIR")
+    group.addoption("--rig-progress", choices=("auto", "on", "off"), default="auto",
+                    help="live transfer progress on the terminal (auto: when it is a terminal)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,9 +92,14 @@ class PlanItem(pytest.Item):
             raise PlanLoadError(str(self.load_error))
         from rig.plan.runner import run_plan
 
-        record: RunRecord = asyncio.run(run_plan(self.plan, self.bench, log=self._log_step))
+        report_dir = self.config.getoption("--rig-report")
+        record: RunRecord = asyncio.run(run_plan(
+            self.plan, self.bench, log=self._log_step, artifacts=Path(report_dir) if report_dir else None,
+            progress=_progress(self.config)))
         self.config.stash[_STASH_RECORDS].append(record)
         record.write(Path(self.config.getoption("--rig-record-dir")))
+        if report_dir:
+            record.write(Path(report_dir))
         for m in record.measurements:
             self.user_properties.append((f"measurement.{m.name}", f"{m.value} {m.unit}".strip()))
             self.user_properties.append((f"measurement.{m.name}.limits", m.limits_text()))
@@ -182,8 +191,27 @@ if pytest_asyncio is not None:
         return rig.add_device
 
 
+def _progress(config: pytest.Config):
+    """Transfer progress goes straight to the real terminal: pytest captures the test's own output."""
+    import sys
+
+    from rig.report.progress import Progress
+
+    mode = config.getoption("--rig-progress")
+    stream = sys.__stdout__
+    if mode == "off" or (mode == "auto" and not (stream and stream.isatty())):
+        return None
+    return Progress(stream)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     records = config.stash.get(_STASH_RECORDS, [])
+    report_dir = config.getoption("--rig-report")
+    if records and report_dir:
+        from rig.report.html import write_report
+
+        path = write_report([r.to_json() for r in records], Path(report_dir))
+        terminalreporter.write_line(f"HAN OTA Rig report: {path}")
     if records and (config.getoption("--rig-summary") or len(records) > 1):
         from rig.report.summary import summary_table
 

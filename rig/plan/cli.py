@@ -13,13 +13,13 @@ DEMO_PLANS = "testplans/scenarios"
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run test plans (a thin wrapper over pytest)",
-                         description="Run YAML test plans on a bench. Everything after -- goes to pytest.")
+                         description="Run YAML test plans on a bench (for more control, run pytest on the plans directly).")
     run.add_argument("paths", nargs="*", default=["testplans"], help="plan files or folders (default: testplans)")
     run.add_argument("--bench", help="bench file (default: fixtures/benches/emulated.yaml)")
     run.add_argument("--radio", help="override the bench radio: emulated | /dev/ttyUSB0 | tcp://host:port")
     run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
+    run.add_argument("--report", metavar="DIR", help="write the HTML report, pcapng captures and JSON records here")
     run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     run.set_defaults(func=_run)
 
     plans = sub.add_parser("plans", help="work with plan files")
@@ -77,10 +77,11 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--rig-radio", args.radio]
     if args.junitxml:
         out += ["--junitxml", args.junitxml]
+    if getattr(args, "report", None):
+        out += ["--rig-report", args.report]
     if args.keyword:
         out += ["-k", args.keyword]
-    extra = [a for a in (args.pytest_args or []) if a != "--"]
-    return out + extra
+    return out
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,6 +99,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(paths=[DEMO_PLANS], bench=None, radio="emulated", junitxml=None, keyword=None,
-                            pytest_args=[])
+                            report="runs/demo-report")
     print(f"HAN OTA Rig demo: running {DEMO_PLANS} on the emulated radio\n", flush=True)
     return _run(ns)

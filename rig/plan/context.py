@@ -25,8 +25,13 @@ class StepFailed(Exception):
 
 
 class PlanContext:
-    def __init__(self, plan: Plan, session: Session, record: RunRecord, log: Callable[[str], None]) -> None:
+    def __init__(self, plan: Plan, session: Session, record: RunRecord, log: Callable[[str], None], *,
+                 artifacts: Path | None = None, progress: Any = None) -> None:
         self.plan = plan
+        self.artifacts = artifacts  # where the capture goes (None: no capture)
+        self.progress = progress  # rig.report.progress.Progress, or None
+        self.capture = None
+        self._untap: Callable[[], None] | None = None
         self.session = session
         self.record = record
         self.log = log
@@ -64,12 +69,25 @@ class PlanContext:
                                         "format": image.format}
         self.hub.subscribe(self._on_hub_event)
         self.hub.server.frame_listeners.append(self._on_frame)
+        if self.artifacts is not None:
+            from rig.report.capture import Capture
+
+            config = self.session.hub_config
+            self.capture = Capture(pan_id=config.pan_id, channel=config.channel, now=self.clock.now)
+            self._untap = self._tap()
         self.backend = Backend(self.session.workdir / "backend.sqlite3", self.clock, _CurrentHub(self.session),
                                self._fixtures(), self._backend_config())
 
     def reattach_hub(self) -> None:
         """After a CH restart: subscriptions carry over (Session.restart_hub); frame listeners don't."""
         self.hub.server.frame_listeners.append(self._on_frame)
+        if self.capture is not None:
+            self._untap = self._tap()
+
+    def _tap(self) -> Callable[[], None]:
+        from rig.report.capture import tap
+
+        return tap(self.hub.app, self.capture)
 
     def _generate(self, spec: dict[str, Any]) -> bytes:
         like = self.session.devices[spec["like"]]
@@ -146,6 +164,8 @@ class PlanContext:
         kind = type(event).__name__
         detail = {k: (v.name if hasattr(v, "name") else v) for k, v in vars(event).items() if k != "ieee"}
         self.event(_TIMELINE_KIND.get(kind, kind), name, actor="CH", to="CSP", detail=str(detail))
+        if self.progress is not None and kind == "TransferOutcome" and name in self.transfer_marks:
+            self.progress.done(name, getattr(event, "result", 1) == 0)
         for entry in list(self._event_waiters):
             check, fut = entry
             if not fut.done() and check(event):
@@ -161,6 +181,8 @@ class PlanContext:
             marks["high"] = max(marks.get("high", 0), frame.offset + (frame.size or 0))
             marks["total"] = frame.total or 0
             marks["blocks"] = marks.get("blocks", 0) + 1
+            if self.progress is not None:
+                self.progress.update(name or frame.ieee, marks["high"], frame.total or 0, self.rig_time())
             # The timeline keeps about one point per 2 % of the image per device, not every block.
             step = max(1, (frame.total or 1) // 50)
             if frame.offset // step != marks.get("last_point", -1):
@@ -169,6 +191,8 @@ class PlanContext:
         elif frame.status == 0x97:  # WAIT_FOR_DATA
             marks = self.transfer_marks.setdefault(name or frame.ieee, {"first": self.rig_time(), "bytes": 0})
             marks["waits"] = marks.get("waits", 0) + 1
+            if self.progress is not None:
+                self.progress.pause(name or frame.ieee, float(self.session.hub_config.wait_for_data_delay_s))
             if self.rig_time() - marks.get("last_wait_event", -1e9) >= 1.0:  # a flood shows as one mark a second
                 marks["last_wait_event"] = self.rig_time()
                 self.event("wait_for_data", name, detail=frame.detail, actor="CH", to="device")
@@ -248,6 +272,20 @@ class PlanContext:
 
     # -- wrap-up -----------------------------------------------------------------------------------
     def finish(self) -> None:
+        if self._untap is not None:
+            self._untap()
+            self._untap = None
+        if self.capture is not None and self.artifacts is not None:
+            path = self.capture.write_pcapng(self.artifacts / f"{self.plan.id}.pcapng")
+            self.capture.close()
+            self.record.artifacts["capture"] = str(path)
+        for name, handle in self.session.devices.items():  # reboots a fault triggered inside a device
+            for rec in getattr(handle.emulated, "records", []):
+                if rec.name == "reboot":
+                    self.record.events.append({"t": round(rec.time - self.t0, 3), "kind": "reboot", "device": name,
+                                               "offset": None, "actor": "device", "to": "device",
+                                               "detail": "device power cycle"})
+        self.record.events.sort(key=lambda e: e.get("t", 0))
         if self.backend is not None:
             for alert in self.backend.alerts.list():
                 entry = alert.to_json()

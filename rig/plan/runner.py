@@ -13,7 +13,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from rig.bench.config import Bench
 from rig.bench.session import BenchProblem, Session, seed_for
@@ -27,7 +27,7 @@ DEFAULT_STEP_TIMEOUT = 300.0  # real seconds a step may take on top of its own r
 
 
 async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | None = None,
-                   workdir: Path | None = None) -> RunRecord:
+                   workdir: Path | None = None, artifacts: Path | None = None, progress: Any = None) -> RunRecord:
     log = log or (lambda line: LOGGER.info(line))
     record = RunRecord(plan.id, plan.name, str(plan.path), bench.identity())
     started = time.monotonic()
@@ -37,7 +37,7 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
         workdir = Path(tmp.name)
     session = Session(bench, workdir, hub_settings=plan.settings.get("hub"), seed=seed_for(plan.id),
                       backend_settings=plan.settings.get("backend"), log=log)
-    ctx = PlanContext(plan, session, record, log)
+    ctx = PlanContext(plan, session, record, log, artifacts=artifacts, progress=progress)
     try:
         try:
             await ctx.start()

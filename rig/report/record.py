@@ -83,6 +83,7 @@ class RunRecord:
     devices: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     alerts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # timeline: transfers, faults
+    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)  # capture file, ...
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +100,7 @@ class RunRecord:
             "devices": self.devices,
             "alerts": self.alerts,
             "events": self.events,
+            "artifacts": self.artifacts,
         }
 
     def write(self, directory: Path) -> Path:
