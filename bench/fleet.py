@@ -1,0 +1,94 @@
+"""A fleet upgrading at once: N emulated PPMIDs on one hub, rate limited (WAIT_FOR_DATA).
+
+    .venv/bin/python bench/fleet.py                     # 100 devices, 2 kB images, 4 concurrent downloads
+    .venv/bin/python bench/fleet.py --devices 20 --size 5000 --max-concurrent 2 --json
+
+The hub lets `--max-concurrent` downloads run (hub max_concurrent_downloads); every other device's block
+request is answered WAIT_FOR_DATA (`--wait-s` seconds) until a slot frees. Prints aggregate throughput,
+per-device completion time (min/median/max, from the offer to the hub's TransferOutcome), how many
+WAIT_FOR_DATA answers were sent, and failures (must be 0: every device ends with the image installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+from harness import HubRig, ppmid_image, wait_installed, wait_until
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    hub_options = {"max_concurrent_downloads": args.max_concurrent, "wait_for_data_delay_s": args.wait_s}
+    async with HubRig(hub_options=hub_options) as rig:
+        t_join = time.perf_counter()
+        devices = []
+        assert rig.hub is not None
+        await rig.hub.permit(254)
+        for _ in range(args.devices):
+            dev = rig.emu.add_device("ppmid")
+            rig.hub.allow_device(str(dev.ieee), "ppmid")
+            await rig.emu.join(dev)
+            devices.append(dev)
+        app = rig.hub.app
+        await wait_until(lambda: all((z := app.devices.get(d.ieee)) is not None and z.is_initialized for d in devices),
+                         timeout=30 + args.devices, what=f"{args.devices} devices interviewed")
+        join_s = time.perf_counter() - t_join
+        data = ppmid_image(args.size)
+        t0 = time.perf_counter()
+        failures: list[str] = []
+        try:
+            per_device = await rig.upgrade(devices, data, timeout=args.timeout)
+        except (RuntimeError, asyncio.TimeoutError) as exc:
+            failures.append(repr(exc))
+            per_device = {}
+        total_s = time.perf_counter() - t0
+        for dev in devices:
+            try:
+                await wait_installed(dev, data, timeout=30)
+            except (RuntimeError, TimeoutError) as exc:
+                failures.append(f"{dev.ieee}: {exc}")
+        waits = sum(1 for f in rig.hub.frames if f.command == "IMAGE_BLOCK_RSP" and f.status == 0x97)
+        times = sorted(per_device.values())
+        return {
+            "devices": args.devices,
+            "size_bytes": len(data),
+            "max_concurrent": args.max_concurrent,
+            "join_and_interview_s": round(join_s, 2),
+            "seconds": round(total_s, 2),
+            "aggregate_bytes_per_s": round(len(data) * len(times) / total_s, 1),
+            "device_min_s": round(times[0], 2) if times else None,
+            "device_median_s": round(statistics.median(times), 2) if times else None,
+            "device_max_s": round(times[-1], 2) if times else None,
+            "wait_for_data_sent": waits,
+            "failures": len(failures),
+            "failure_detail": failures[:5],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--devices", type=int, default=100)
+    p.add_argument("--size", type=int, default=2_000, help="image size in bytes (default 2000)")
+    p.add_argument("--max-concurrent", type=int, default=4, help="hub max_concurrent_downloads (default 4)")
+    p.add_argument("--wait-s", type=int, default=1, help="WAIT_FOR_DATA delay the hub asks for (default 1 s)")
+    p.add_argument("--timeout", type=float, default=900.0)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.devices < 1 or args.max_concurrent < 1:
+        p.error("--devices and --max-concurrent must be >= 1")
+    result = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value}")
+    return 0 if result["failures"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

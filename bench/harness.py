@@ -1,0 +1,179 @@
+"""Shared set-up for the benchmarks: the full stack in one process.
+
+bellows (over the emulator's pty) <-> emulated EZSP NCP <-> simulated HAN <-> emulated devices, with
+the hub's OTA server on the bellows side. Nothing is mocked: the same objects the hub integration
+tests use, driven from a script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/x.py` from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+from rig.clock import RealClock, VirtualClock  # noqa: E402
+from rig.hub import Hub, HubConfig  # noqa: E402
+from rig.hub.events import ActivationPlan, TransferOutcome, TransferResult  # noqa: E402
+from rig.image import build_image  # noqa: E402
+
+BENCH_FILE = ROOT / "fixtures" / "benches" / "emulated.yaml"
+MFR, PPMID_TYPE, HW = 0x1234, 0x0101, 0x0100
+
+
+def firmware(size: int, seed: int = 0) -> bytes:
+    """Deterministic incompressible bytes (so a wrong block can never look right)."""
+    return hashlib.shake_256(b"rig-bench-%d" % seed).digest(size)
+
+
+def ppmid_image(total_size: int, version: int = 2, seed: int = 0) -> bytes:
+    """A PPMID OTA file of about `total_size` bytes (header + integrity sub-element included)."""
+    probe = build_image(b"", manufacturer_code=MFR, image_type=PPMID_TYPE, file_version=version,
+                        min_hw_version=HW, max_hw_version=HW, integrity_code=True)
+    body = max(1, total_size - len(probe))
+    return build_image(firmware(body, seed), manufacturer_code=MFR, image_type=PPMID_TYPE, file_version=version,
+                       min_hw_version=HW, max_hw_version=HW, integrity_code=True)
+
+
+@dataclasses.dataclass
+class TransferRun:
+    size_bytes: int
+    block: int
+    seconds: float
+    blocks: int
+    process_cpu_s: float
+    owners_s: dict[str, float] | None = None
+
+    @property
+    def bytes_per_s(self) -> float:
+        return self.size_bytes / self.seconds
+
+    @property
+    def blocks_per_s(self) -> float:
+        return self.blocks / self.seconds
+
+
+def make_clock(kind: str) -> Any:
+    if kind == "virtual":
+        return VirtualClock()
+    if kind == "real":
+        return RealClock()
+    raise ValueError(f"--clock: found {kind!r}, expected 'virtual' or 'real'")
+
+
+class HubRig:
+    """An Emulator + a started Hub on it. `async with HubRig(...) as rig:`."""
+
+    def __init__(self, *, clock: str = "virtual", hub_options: dict[str, Any] | None = None,
+                 **emulator_options: Any) -> None:
+        self.clock = make_clock(clock)
+        self.hub_options = hub_options or {}
+        self.emulator_options = emulator_options
+        self.startup_s = 0.0
+        self.emu: Any = None
+        self.hub: Hub | None = None
+
+    async def __aenter__(self) -> HubRig:
+        from rig.emu import Emulator  # noqa: PLC0415 - the bench may use the emulator; rig.hub never does
+
+        self.emu = Emulator(ezsp_version=13, clock=self.clock, trace=False, **self.emulator_options)
+        await self.emu.start()
+        config = HubConfig.load(BENCH_FILE).with_options(db_path=None, **self.hub_options)
+        self.hub = Hub(config, clock=self.clock)
+        t0 = time.perf_counter()
+        await self.hub.start(self.emu.port)
+        self.startup_s = time.perf_counter() - t0
+        # zigpy backs the network up right after startup (about 256 getChildData round trips); let
+        # that finish so it is not charged to the first transfer.
+        await wait_until(lambda: self.hub.app.backups.backups, timeout=30, what="zigpy's startup backup")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.hub is not None:
+            try:
+                await self.hub.stop()
+            except Exception:  # noqa: BLE001 - report the original failure, not the teardown
+                logging.getLogger(__name__).debug("hub stop failed", exc_info=True)
+        if self.emu is not None:
+            await self.emu.stop()
+        if self.emu is not None and self.emu.errors:
+            raise RuntimeError("emulated NCP recorded errors:\n  " + "\n  ".join(self.emu.errors))
+
+    async def add_device(self, profile: str = "ppmid", *, block: int | None = None, link: Any = None,
+                         kind: str = "ppmid", **ota_overrides: Any) -> Any:
+        """Join an emulated device and wait until zigpy has interviewed it."""
+        from rig.emu.profiles import load_profile  # noqa: PLC0415
+
+        prof = load_profile(profile)
+        ota = dict(ota_overrides)
+        if block is not None:
+            ota["max_data_size"] = block
+        if ota:
+            prof = dataclasses.replace(prof, ota=dataclasses.replace(prof.ota, **ota))
+        dev = self.emu.add_device(prof, link=link)
+        assert self.hub is not None
+        self.hub.allow_device(str(dev.ieee), kind)
+        await self.hub.permit(60)
+        await self.emu.join(dev)
+        await wait_until(lambda: _interviewed(self.hub, dev), timeout=30, what=f"{profile} interviewed")
+        return dev
+
+    async def upgrade(self, devices: list[Any], data: bytes | int, *, timeout: float = 3600) -> dict[str, float]:
+        """Offer `data` (an image, or the id of one already stored) to every device at once; returns
+        {ieee: seconds from the offers to its SUCCESS outcome}."""
+        assert self.hub is not None
+        hub = self.hub
+        loop = asyncio.get_running_loop()
+        pending = {str(d.ieee): loop.create_future() for d in devices}
+        image_id = data if isinstance(data, int) else hub.store_image(data)  # validation is not transfer time
+        t0 = time.perf_counter()
+
+        def on_event(event: Any) -> None:
+            if isinstance(event, TransferOutcome) and event.ieee in pending and not pending[event.ieee].done():
+                pending[event.ieee].set_result((event.result, time.perf_counter() - t0, event.detail))
+
+        hub.subscribe(on_event)
+        for ieee in pending:
+            hub.offer(ieee, image_id, plan=ActivationPlan.NOW)
+        done = await asyncio.wait_for(asyncio.gather(*pending.values()), timeout)
+        failures = [(ieee, r, d) for ieee, (r, _, d) in zip(pending, done) if r != TransferResult.SUCCESS]
+        if failures:
+            raise RuntimeError(f"transfers failed: {failures}")
+        return {ieee: s for ieee, (_, s, _) in zip(pending, done)}
+
+
+def _interviewed(hub: Hub | None, dev: Any) -> bool:
+    zdev = hub.app.devices.get(dev.ieee) if hub is not None else None
+    return bool(zdev is not None and zdev.is_initialized)
+
+
+async def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def wait_installed(dev: Any, data: bytes, timeout: float = 60.0) -> None:
+    """The device activated the image and it is byte-identical to what was offered."""
+    await wait_until(lambda: dev.flash.installed_image is not None, timeout, "device activates the image")
+    if hashlib.sha256(bytes(dev.flash.installed_image)).digest() != hashlib.sha256(data).digest():
+        raise RuntimeError(f"device {dev.ieee} installed an image that differs from the one offered")
+
+
+def table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    """Plain-text table: columns are (key, header, format)."""
+    head = [h for _, h, _ in columns]
+    body = [[format(r[k], f) if r.get(k) is not None else "-" for k, _, f in columns] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body])

@@ -1,0 +1,234 @@
+"""OTA throughput through the full stack: bellows over the pty, emulated NCP, emulated PPMID, hub OTA server.
+
+    .venv/bin/python bench/ota_throughput.py                       # 50 kB, 350 kB, 750 kB, 40 B blocks
+    .venv/bin/python bench/ota_throughput.py --sizes 50000 --block 50 --json
+    .venv/bin/python bench/ota_throughput.py --sizes 50000 --vs-zigpy
+    .venv/bin/python bench/ota_throughput.py --sizes 20000 --paced  # charged real UART/air/flash time
+
+`seconds` runs from the offer to the device's last block (download complete); `to_outcome_s` to the
+hub's TransferOutcome (after the device verified the image and sent Upgrade End). The CPU split is a
+sampling profile of the event-loop thread (bench/sampler.py), in seconds, by owning package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import sys
+import time
+from typing import Any
+
+from harness import HubRig, ppmid_image, table, wait_installed
+from sampler import Sampler
+
+DEFAULT_SIZES = (50_000, 350_000, 750_000)
+
+
+async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: Any,
+                       profile: Any = None) -> dict[str, Any]:
+    opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
+    async with HubRig(clock=clock, hub_options={"block_size_cap": block}, **opts) as rig:
+        dev = await rig.add_device("ppmid", block=block, link=link)
+        data = ppmid_image(size)
+        since = len(dev.ota.records)
+        image_id = rig.hub.store_image(data)  # the hub validates the file first; not transfer time
+        loop_task = asyncio.ensure_future(rig.upgrade([dev], image_id))
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        with Sampler() as sampler:
+            if profile is not None:
+                profile.enable()
+            try:
+                await wait_downloaded(dev, len(data))
+                download_s = time.perf_counter() - t0
+                outcome = await loop_task
+            finally:
+                if profile is not None:
+                    profile.disable()
+        cpu = time.process_time() - cpu0
+        await wait_installed(dev, data)
+        blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
+        return {
+            "stack": "rig",
+            "size_bytes": len(data),
+            "block": block,
+            "blocks": blocks,
+            "seconds": round(download_s, 3),
+            "to_outcome_s": round(next(iter(outcome.values())), 3),
+            "bytes_per_s": round(len(data) / download_s, 1),
+            "blocks_per_s": round(blocks / download_s, 1),
+            "startup_s": round(rig.startup_s, 3),
+            "process_cpu_s": round(cpu, 3),
+            "cpu_s": _split(sampler.seconds()),
+        }
+
+
+async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any) -> dict[str, Any]:
+    """zigpy's own Device.update_firmware on the same emulated device type (HA-profile PPMID variant)."""
+    import zigpy.config as zconf  # noqa: PLC0415
+    import zigpy.device  # noqa: PLC0415
+    import zigpy.ota  # noqa: PLC0415
+    import zigpy.ota.image as ota_image  # noqa: PLC0415
+    import zigpy.ota.providers as ota_providers  # noqa: PLC0415
+    from bellows.zigbee.application import ControllerApplication  # noqa: PLC0415
+
+    from harness import make_clock, wait_until  # noqa: PLC0415
+    from rig.emu import Emulator  # noqa: PLC0415
+    from rig.emu.profiles import load_profile  # noqa: PLC0415
+    import dataclasses  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+
+    zigpy.device.AFTER_OTA_ATTR_READ_DELAY = 0.1  # after the transfer; not part of what is timed
+    opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
+    emu = Emulator(ezsp_version=13, clock=make_clock("virtual"), trace=False, **opts)
+    await emu.start()
+    app = None
+    try:
+        t0 = time.perf_counter()
+        app = await ControllerApplication.new({
+            zconf.CONF_DEVICE: {zconf.CONF_DEVICE_PATH: emu.port},
+            "use_thread": False,
+            zconf.CONF_DATABASE: None,
+            zconf.CONF_NWK: {zconf.CONF_NWK_CHANNEL: 15, zconf.CONF_NWK_PAN_ID: 0x1A62},
+            zconf.CONF_TOPO_SCAN_ENABLED: False,
+            zconf.CONF_OTA: {zconf.CONF_OTA_PROVIDERS: [], zconf.CONF_OTA_BROADCAST_ENABLED: False},
+        }, auto_form=True, start_radio=True)
+        startup = time.perf_counter() - t0
+        prof = load_profile("ppmid-ha")
+        prof = dataclasses.replace(prof, ota=dataclasses.replace(prof.ota, max_data_size=block))
+        dev = emu.add_device(prof, link=link)
+        await app.permit(30)
+        await emu.join(dev)
+        await wait_until(lambda: (z := app.devices.get(dev.ieee)) is not None and z.is_initialized
+                         and z.model is not None, 30, "zigpy interview")
+        data = ppmid_image(size)
+        parsed, rest = ota_image.parse_ota_image(data)
+        assert not rest
+        image = zigpy.ota.OtaImageWithMetadata(
+            metadata=ota_providers.BaseOtaImageMetadata(
+                file_version=2, manufacturer_id=0x1234, image_type=0x0101, file_size=len(data),
+                checksum="sha256:" + hashlib.sha256(data).hexdigest()),
+            firmware=parsed,
+        )
+        since = len(dev.ota.records)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        with Sampler() as sampler:
+            task = asyncio.ensure_future(app.devices[dev.ieee].update_firmware(image))
+            await wait_downloaded(dev, len(data))
+            download_s = time.perf_counter() - t0
+            result = await task
+        cpu = time.process_time() - cpu0
+        if int(result) != 0:
+            raise RuntimeError(f"zigpy update_firmware returned {result!r}")
+        await wait_installed(dev, data)
+        blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
+        return {
+            "stack": "zigpy",
+            "size_bytes": len(data),
+            "block": block,
+            "blocks": blocks,
+            "seconds": round(download_s, 3),
+            "to_outcome_s": None,
+            "bytes_per_s": round(len(data) / download_s, 1),
+            "blocks_per_s": round(blocks / download_s, 1),
+            "startup_s": round(startup, 3),
+            "process_cpu_s": round(cpu, 3),
+            "cpu_s": _split(sampler.seconds()),
+        }
+    finally:
+        if app is not None:
+            await app.shutdown()
+        await emu.stop()
+
+
+async def wait_downloaded(dev: Any, size: int) -> None:
+    """Until the device holds every byte (polled: OtaClient.wait_for_event rescans its whole record list)."""
+    flash = dev.flash
+    while len(flash.data) < size and flash.installed_image is None:
+        await asyncio.sleep(0.002)
+
+
+def _split(owners: dict[str, float]) -> dict[str, float]:
+    return {"rig": owners["rig"], "bellows_zigpy": owners["bellows/zigpy"], "emulator": owners["emulator"],
+            "loop_stdlib": owners["loop/stdlib"], "idle": owners["idle"]}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES,
+                   help="comma-separated image sizes in bytes (default 50000,350000,750000)")
+    p.add_argument("--block", type=int, choices=(40, 50), default=40, help="block size in bytes (default 40)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    p.add_argument("--vs-zigpy", action="store_true", help="also run zigpy's Device.update_firmware; print ratio")
+    p.add_argument("--paced", action="store_true",
+                   help="charge real time: UART 115200 8N1, 250 kbit/s air per hop, device flash writes")
+    p.add_argument("--latency-ms", type=float, default=None,
+                   help="simulated air latency per direction (default: the emulator's LinkModel default)")
+    p.add_argument("--clock", choices=("virtual", "real"), default="virtual", help="rig clock (default virtual)")
+    p.add_argument("--cprofile", metavar="FILE", help="also write a cProfile of the rig transfers to FILE")
+    return p.parse_args(argv)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes: found {text!r}, expected comma-separated byte counts") from None
+    if not sizes or any(s < 1000 for s in sizes):
+        raise argparse.ArgumentTypeError(f"--sizes: found {text!r}, expected sizes >= 1000 bytes")
+    return sizes
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from rig.emu import LinkModel  # noqa: PLC0415
+
+    pacing = None
+    if args.paced:
+        from rig.emu.pacing import Pacing  # noqa: PLC0415
+
+        pacing = Pacing.real_bench()
+    link = LinkModel(latency_s=args.latency_ms / 1000) if args.latency_ms is not None else None
+    profile = cProfile.Profile() if args.cprofile else None
+    rows = []
+    for size in args.sizes:
+        row = await rig_transfer(size, args.block, clock=args.clock, pacing=pacing, link=link, profile=profile)
+        if pacing is not None:
+            row["predicted_s"] = round(pacing.predict_transfer_seconds(row["size_bytes"], args.block), 1)
+        rows.append(row)
+        _emit(args, row)
+        if args.vs_zigpy:
+            zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link)
+            zrow["ratio"] = round(row["bytes_per_s"] / zrow["bytes_per_s"], 2)
+            rows.append(zrow)
+            _emit(args, zrow)
+    if profile is not None:
+        profile.dump_stats(args.cprofile)
+    return rows
+
+
+def _emit(args: argparse.Namespace, row: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(row), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rows = asyncio.run(run(args))
+    if not args.json:
+        flat = [{**r, **{f"cpu_{k}": v for k, v in r["cpu_s"].items()}} for r in rows]
+        cols = [("stack", "stack", ""), ("size_bytes", "bytes", "d"), ("block", "blk", "d"),
+                ("seconds", "s", ".2f"), ("bytes_per_s", "B/s", ".0f"), ("blocks_per_s", "blk/s", ".0f"),
+                ("to_outcome_s", "outcome s", ".2f"), ("startup_s", "startup s", ".2f"),
+                ("process_cpu_s", "cpu s", ".2f"), ("cpu_rig", "rig", ".2f"), ("cpu_bellows_zigpy", "bellows+zigpy", ".2f"),
+                ("cpu_emulator", "emu", ".2f"), ("cpu_loop_stdlib", "loop", ".2f"), ("cpu_idle", "idle", ".2f")]
+        if any("ratio" in r for r in rows):
+            cols.append(("ratio", "rig/zigpy", ".2f"))
+        if any("predicted_s" in r for r in rows):
+            cols.append(("predicted_s", "predicted s", ".1f"))
+        print(table(flat, cols))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
