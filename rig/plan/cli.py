@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
     run.add_argument("--report", metavar="DIR", help="write the HTML report, pcapng captures and JSON records here")
     run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
+    run.add_argument("--predict", action="store_true",
+                     help="do not run: estimate how long each plan would take on a real bench (UART, air, device)")
     run.set_defaults(func=_run)
 
     plans = sub.add_parser("plans", help="work with plan files")
@@ -92,6 +94,8 @@ def _run(args: argparse.Namespace) -> int:
         for raw in missing:
             print(f"{raw}: no such file or folder", file=sys.stderr)
         return 2
+    if getattr(args, "predict", False):
+        return _predict(files, args)
     # The plans are the tests: don't let the project's own pytest config (testpaths, rootdir conftest)
     # pull in anything else.
     return int(pytest.main(_pytest_args(args) + ["-o", "testpaths=", "-o", "python_files="]))
@@ -102,3 +106,22 @@ def _demo(args: argparse.Namespace) -> int:
                             report="runs/demo-report")
     print(f"HAN OTA Rig demo: running {DEMO_PLANS} on the emulated radio\n", flush=True)
     return _run(ns)
+
+
+def _predict(files: list[Path], args: argparse.Namespace) -> int:
+    from rig.bench.config import load_bench
+    from rig.plan.predict import predict_plan, prediction_table
+
+    bench = load_bench(args.bench or "fixtures/benches/hardware-example.yaml", radio=args.radio)
+    predictions, bad = [], 0
+    for file in files:
+        try:
+            predictions.append(predict_plan(load_plan(file), bench))
+        except PlanErrors as exc:
+            print(str(exc), file=sys.stderr)
+            bad += 1
+    if predictions:
+        print(f"Predicted on a real bench ({bench.hub.baudrate} baud, EZSP {bench.hub.ezsp_version}, "
+              f"{min(40, bench.hub.block_size_cap)}-byte blocks):")
+        print(prediction_table(predictions))
+    return 1 if bad else 0
