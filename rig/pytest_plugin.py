@@ -23,7 +23,9 @@ _STASH_RECORDS = pytest.StashKey[list]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rig", "HAN OTA Rig")
-    group.addoption("--rig-bench", default=None, help=f"bench file (default {DEFAULT_BENCH})")
+    group.addoption("--rig-bench", default=None,
+                    help=f"bench file (default {DEFAULT_BENCH}); with pytest-xdist give one per worker, "
+                         "comma-separated: worker gwN takes the N-th (one stick per worker)")
     group.addoption("--rig-radio", default=None,
                     help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port")
     group.addoption("--rig-record-dir", default="runs/records", help="where JSON run records go")
@@ -47,6 +49,19 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if _is_plan_file(file_path):
         return PlanFile.from_parent(parent, path=file_path)
     return None
+
+
+def bench_for_worker(option: str | None) -> str:
+    """One stick per pytest-xdist worker: gw0 takes the first bench of the list, gw1 the second, ..."""
+    import os
+
+    benches = [b.strip() for b in (option or DEFAULT_BENCH).split(",") if b.strip()]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    if index >= len(benches) and len(benches) > 1:
+        raise pytest.UsageError(f"pytest-xdist worker {worker} has no bench: --rig-bench lists {len(benches)}; "
+                                "run with -n at most that many")
+    return benches[min(index, len(benches) - 1)]
 
 
 class PlanLoadError(Exception):
@@ -80,7 +95,7 @@ class PlanItem(pytest.Item):
             return  # reported by runtest, where repr_failure prints it without a traceback
         from rig.bench.config import load_bench
 
-        bench = load_bench(self.config.getoption("--rig-bench") or DEFAULT_BENCH,
+        bench = load_bench(bench_for_worker(self.config.getoption("--rig-bench")),
                            radio=self.config.getoption("--rig-radio"))
         missing = [n for n in self.plan.needs if n not in bench.features]
         if missing:
@@ -150,7 +165,7 @@ def rig_bench(request: pytest.FixtureRequest):
     from rig.bench.config import load_bench
 
     config = request.config
-    return load_bench(config.getoption("--rig-bench") or DEFAULT_BENCH, radio=config.getoption("--rig-radio"))
+    return load_bench(bench_for_worker(config.getoption("--rig-bench")), radio=config.getoption("--rig-radio"))
 
 
 try:
