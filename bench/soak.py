@@ -1,0 +1,345 @@
+"""Soak: random service requests and faults on one emulated bench for N minutes, then the figures.
+
+    .venv/bin/python bench/soak.py --minutes 10 [--seed S]
+
+Stack: back end -> hub (bellows/zigpy) -> emulated EZSP stick (pty) -> simulated HAN -> 3 PPMIDs, 1 HCALCS
+and one adversarial device. Each round offers a fresh image (SR 11.4 to the PPMIDs, SR 11.1 + 11.3 to the
+HCALCS) while faults fire at random: device reboots mid-download, link loss, ASH CRC corruption, a
+corrupt download (INVALID_IMAGE), CSP too-busy, hub busy switch, CH (hub) restarts, malformed frames.
+Checked per round: every accepted request gets exactly one 0x8F8A/0x8F89 per device (lost / duplicated
+otherwise); a round that does not settle within its bound counts as a hang. Exit code 1 on any crash,
+hang, lost or duplicated alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import random
+import struct
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rig.backend import Backend, Fixtures  # noqa: E402
+from rig.backend.fixtures import CplEntry  # noqa: E402
+from rig.clock import HOUR, VirtualClock  # noqa: E402
+from rig.emu.network import LinkModel  # noqa: E402
+from rig.hub import Hub, HubConfig  # noqa: E402
+from rig.image import build_image  # noqa: E402
+
+BENCH_FILE = ROOT / "fixtures" / "benches" / "emulated.yaml"
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+MFR, HW = 0x1234, 0x0100
+TYPES = {"ppmid": 0x0101, "hcalcs": 0x0102}
+TRANSFER_CODES = ("0x8F8A", "0x8F89")
+
+
+def duis(ieee: str) -> str:
+    return ieee.replace(":", "-").upper()
+
+
+def rss_kib() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class CurrentHub:
+    """The CH port the back end drives: whichever hub process is running now (restarts replace it)."""
+
+    def __init__(self, soak: Soak) -> None:
+        self._soak = soak
+
+    def store_image(self, *a, **k):
+        return self._soak.hub.store_image(*a, **k)
+
+    def offer(self, *a, **k):
+        return self._soak.hub.offer(*a, **k)
+
+    def activate(self, *a, **k):
+        return self._soak.hub.activate(*a, **k)
+
+    async def read_version(self, ieee):
+        return await self._soak.hub.read_version(ieee)
+
+    def subscribe(self, sink):
+        self._soak.hub.subscribe(sink)
+
+
+@dataclasses.dataclass
+class Figures:
+    rounds: int = 0
+    requests: int = 0
+    transfers_ok: int = 0
+    transfers_failed: int = 0
+    activations: int = 0
+    rejected: int = 0
+    faults: dict = dataclasses.field(default_factory=dict)
+    bad_inputs: int = 0
+    crashes: list = dataclasses.field(default_factory=list)
+    hangs: int = 0
+    hang_details: list = dataclasses.field(default_factory=list)
+    alerts_lost: int = 0
+    alerts_duplicated: int = 0
+
+    def fault(self, name: str) -> None:
+        self.faults[name] = self.faults.get(name, 0) + 1
+
+
+class Soak:
+    def __init__(self, workdir: Path, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.workdir = workdir
+        self.fig = Figures()
+        self.version = {"ppmid": 1, "hcalcs": 1}
+
+    # -- bring-up ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        from rig.emu import Emulator
+        from rig.emu.profiles import load_profile
+
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, ctx: self.fig.crashes.append(f"loop: {ctx.get('message')}"
+                                                                              f" {ctx.get('exception')!r}"))
+        self.clock = VirtualClock()
+        self.emu = Emulator(ezsp_version=13, clock=self.clock, seed=self.seed)
+        await self.emu.start()
+        self.config = HubConfig.load(BENCH_FILE).with_options(db_path=str(self.workdir / "hub.sqlite3"),
+                                                              zigpy_database=str(self.workdir / "zigpy.sqlite3"))
+        self.hub = Hub(self.config, clock=self.clock)
+        await self.hub.start(self.emu.port)
+        self.devices: dict[str, list] = {"ppmid": [], "hcalcs": []}
+        fast = {"response_timeout_s": 2.0, "max_block_errors": 30}
+        for kind, n in (("ppmid", 3), ("hcalcs", 1)):
+            prof = load_profile(kind)
+            prof = dataclasses.replace(prof, ota=dataclasses.replace(prof.ota, **fast))
+            for _ in range(n):
+                self.devices[kind].append(await self._join(prof, kind))
+        self.fuzzer = await self._join(load_profile("ppmid"), "ppmid")
+        self.fuzzer.ota.stop()
+        estate = {"suppliers": [{"id": SUPPLIER}],
+                  "devices": [{"id": duis(str(d.ieee)), "kind": k.upper(), "model": k, "import_supplier": SUPPLIER}
+                              for k, devs in self.devices.items() for d in devs]}
+        self.fixtures = Fixtures.from_dicts(estate, {"entries": []})
+        self.backend = Backend(self.workdir / "backend.sqlite3", self.clock, CurrentHub(self), self.fixtures)
+
+    async def _join(self, prof, kind: str):
+        dev = self.emu.add_device(prof)
+        self.hub.allow_device(str(dev.ieee), kind)
+        await self.hub.permit(60)
+        await self.emu.join(dev)
+        await self._until(lambda: (z := self.hub.app.devices.get(dev.ieee)) is not None and z.is_initialized,
+                          rig_s=120, real_s=30)
+        return dev
+
+    async def stop(self) -> None:
+        self.backend.close()
+        await self.hub.stop()
+        await self.emu.stop()
+
+    # -- driving time ------------------------------------------------------------------------------
+    def _activity(self) -> tuple:
+        net = self.emu.network
+        return len(self.hub.frames), net.frames_to_host, net.frames_to_devices, self.backend_seq()
+
+    def backend_seq(self) -> int:
+        backend = getattr(self, "backend", None)
+        return backend.alerts.last_seq() if backend is not None else 0
+
+    async def _until(self, done, *, rig_s: float, real_s: float) -> bool:
+        """True once done(); False after rig_s of rig time or real_s of real time (a hang)."""
+        loop = asyncio.get_running_loop()
+        real_end, rig_end = loop.time() + real_s, self.clock.now() + rig_s
+        seen, quiet = self._activity(), loop.time()
+        while not done():
+            if loop.time() > real_end or self.clock.now() > rig_end:
+                return False
+            await asyncio.sleep(0.01)
+            if (now := self._activity()) != seen:
+                seen, quiet = now, loop.time()
+            elif loop.time() - quiet > 0.05:
+                nxt = self.clock.next_deadline()
+                step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - self.clock.now())
+                await self.clock.advance(step, settle=lambda: asyncio.sleep(0.002))
+                quiet = loop.time()
+        return True
+
+    # -- faults ------------------------------------------------------------------------------------
+    def _device_faults(self, devs: list) -> None:
+        for dev in devs:
+            roll = self.rng.random()
+            if roll < 0.25:
+                dev.faults.reboot_at_percent = self.rng.uniform(5, 95)
+                self.fig.fault("device_reboot")
+            elif roll < 0.35:
+                dev.faults.corrupt_before_verify = True
+                self.fig.fault("corrupt_download")
+            loss = self.rng.choice([0.0, 0.0, 0.02, 0.05])
+            self.emu.network.set_link(dev, LinkModel(loss=loss))
+            if loss:
+                self.fig.fault("link_loss")
+        crc = self.rng.choice([0.0, 0.0, 0.02])
+        self.emu.faults.corrupt_crc_probability = crc
+        if crc:
+            self.fig.fault("ash_crc")
+        if self.rng.random() < 0.2:
+            self.backend.csp.set_availability("too_busy", count=self.rng.randint(1, 3))
+            self.fig.fault("csp_too_busy")
+
+    async def _mid_round_faults(self) -> None:
+        roll = self.rng.random()
+        self.last_mid_fault = None
+        if roll < 0.15:
+            self.last_mid_fault = "ch_restart"
+            self.fig.fault("ch_restart")
+            sinks = list(self.hub._sinks)
+            await self.hub.stop()
+            self.hub = Hub(self.config, clock=self.clock)
+            await self.hub.start(self.emu.port)
+            for sink in sinks:
+                self.hub.subscribe(sink)
+        elif roll < 0.3:
+            self.fig.fault("hub_busy")
+            self.hub.set_busy(True)
+            await asyncio.sleep(0.3)
+            self.hub.set_busy(False)
+        for _ in range(self.rng.randint(0, 20)):
+            cmd = self.rng.choice([0x01, 0x03, 0x04, 0x06, 0x08, 0x1F])
+            body = bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(0, 30)))
+            if self.rng.random() < 0.5:  # plausible ids, absurd offsets/sizes
+                body = struct.pack("<BHHIIB", 0, MFR, TYPES["ppmid"], self.rng.getrandbits(32),
+                                   self.rng.getrandbits(32), self.rng.getrandbits(8))
+            self.fuzzer.ota.send_raw(cmd, body)
+            self.fig.bad_inputs += 1
+            await asyncio.sleep(0)
+
+    # -- one round ---------------------------------------------------------------------------------
+    def _image(self, kind: str) -> bytes:
+        self.version[kind] += 1
+        size = self.rng.randint(600, 4000)
+        data = build_image(hashlib.shake_256(b"%d:%d" % (self.seed, self.fig.rounds)).digest(size),
+                           manufacturer_code=MFR, image_type=TYPES[kind], file_version=self.version[kind],
+                           min_hw_version=HW, max_hw_version=HW, integrity_code=True)
+        self.fixtures.cpl.append(CplEntry(kind, MFR, TYPES[kind], self.version[kind], hashlib.sha256(data).hexdigest()))
+        return data
+
+    async def round(self) -> None:
+        self.fig.rounds += 1
+        kind = self.rng.choice(["ppmid", "ppmid", "hcalcs"])
+        devs = self.devices[kind]
+        data = self._image(kind)
+        version = f"{self.version[kind]:08X}"
+        self._device_faults(devs)
+        if kind == "ppmid":
+            responses = [self.backend.update_ppmid_firmware(SUPPLIER, data, version, [duis(str(d.ieee)) for d in devs])]
+        else:
+            responses = [self.backend.update_firmware(SUPPLIER, data, version, duis(str(d.ieee))) for d in devs]
+        targets = []
+        for response in responses:
+            self.fig.requests += 1
+            if not response.accepted:
+                self.fig.rejected += 1
+                continue
+            targets += [(response.request_id, dev) for dev in devs if str(dev.ieee) in response.devices]
+        await self._mid_round_faults()
+
+        def transfer_alerts(rid: str, dev) -> list:
+            return [a for a in self.backend.alerts.list({"request_id": rid, "device": str(dev.ieee)})
+                    if a.code in TRANSFER_CODES]
+
+        # 3 days of rig time: a device whose Image Notify or query was lost retries daily (the clock jumps).
+        settled = await self._until(lambda: all(transfer_alerts(r, d) for r, d in targets), rig_s=72 * HOUR,
+                                    real_s=90)
+        if not settled:
+            self.fig.hangs += 1
+            for rid, dev in targets:
+                if not transfer_alerts(rid, dev):
+                    jobs = [(j["op"], j["status"], j["detail"]) for j in self.backend.jobs(rid)]
+                    last = [e.name for e in dev.ota.records[-4:]]
+                    self.fig.hang_details.append(f"round {self.fig.rounds} {kind} {dev.ieee}: jobs {jobs},"
+                                                 f" faults so far {dict(self.fig.faults)}, device {last}")
+        await self._until(lambda: False, rig_s=1.0, real_s=0.3)  # a late duplicate would land here
+        self.emu.faults.corrupt_crc_probability = 0.0
+        for rid, dev in targets:
+            got = transfer_alerts(rid, dev)
+            self.fig.alerts_lost += settled and not got
+            self.fig.alerts_duplicated += max(0, len(got) - 1)
+            ok = bool(got) and got[0].code == "0x8F8A"
+            self.fig.transfers_ok += ok
+            self.fig.transfers_failed += bool(got) and not ok
+            if ok and kind == "hcalcs":
+                self.backend.activate_firmware(SUPPLIER, duis(str(dev.ieee)))
+        # activation alerts (15 min version check) clear the In Progress state for the next round
+        want = [(r, d) for r, d in targets if (g := transfer_alerts(r, d)) and g[0].code == "0x8F8A"]
+        await self._until(lambda: all(self.backend.alerts.list({"code": "0x8F8B", "device": str(d.ieee),
+                                                                "request_id": r}) for r, d in want),
+                          rig_s=2 * HOUR, real_s=30)
+        self.fig.activations += sum(1 for r, d in want if self.backend.alerts.list(
+            {"code": "0x8F8B", "device": str(d.ieee), "request_id": r}))
+        for dev in devs:
+            dev.faults.clear()
+        self.fig.crashes += [f"backend: {e}" for e in self.backend.errors] + [f"emulator: {e}" for e in self.emu.errors]
+        self.backend.errors.clear()
+        self.emu.errors.clear()
+
+
+async def main(minutes: float, seed: int) -> int:
+    logging.basicConfig(level=logging.CRITICAL)
+    tracemalloc.start()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rig-soak-") as tmp:
+        soak = Soak(Path(tmp), seed)
+        await soak.start()
+        base_mem = base_rss = None
+        try:
+            while time.monotonic() - started < minutes * 60:
+                try:
+                    await soak.round()
+                except Exception as exc:  # noqa: BLE001 - a crash is a figure, then we go on
+                    soak.fig.crashes.append(f"round {soak.fig.rounds}: {type(exc).__name__}: {exc}")
+                if soak.fig.rounds == 2:
+                    base_mem, base_rss = tracemalloc.get_traced_memory()[0], rss_kib()
+        finally:
+            await soak.stop()
+        mem, peak = tracemalloc.get_traced_memory()
+    f = soak.fig
+    base_mem = base_mem if base_mem is not None else mem
+    base_rss = base_rss if base_rss is not None else rss_kib()
+    print(f"soak: {minutes:g} min, seed {seed}, {time.monotonic() - started:.0f} s wall, {f.rounds} rounds")
+    print(f"  requests           {f.requests} ({f.rejected} rejected)")
+    print(f"  transfers done     {f.transfers_ok + f.transfers_failed} ({f.transfers_ok} 0x8F8A, "
+          f"{f.transfers_failed} 0x8F89), activations {f.activations}")
+    print(f"  faults injected    {sum(f.faults.values())} " + str(dict(sorted(f.faults.items()))))
+    print(f"  bad inputs tried   {f.bad_inputs}")
+    print(f"  crashes            {len(f.crashes)}" + "".join(f"\n    {c}" for c in f.crashes[:10]))
+    print(f"  hangs              {f.hangs}" + "".join(f"\n    {h}" for h in f.hang_details[:10]))
+    print(f"  alerts lost        {f.alerts_lost}")
+    print(f"  alerts duplicated  {f.alerts_duplicated}")
+    print(f"  memory growth      python heap {(mem - base_mem) / 1024:+.0f} KiB after round 2 (peak "
+          f"{peak / 1024:.0f} KiB), RSS {rss_kib() - base_rss:+d} KiB (now {rss_kib()} KiB)")
+    bad = f.crashes or f.hangs or f.alerts_lost or f.alerts_duplicated
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--seed", type=int, default=int.from_bytes(os.urandom(2), "big"))
+    args = ap.parse_args()
+    sys.exit(asyncio.run(main(args.minutes, args.seed)))

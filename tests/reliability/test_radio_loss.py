@@ -1,0 +1,86 @@
+"""The stick resets on its own, reports an ASH ERROR, or its serial line dies mid-transfer.
+
+Required: a plan never hangs (bounded), and it either completes (the hub recovered) or fails with a
+verdict that says the radio was lost. zigpy 2.4 does not reconnect by itself: on a lost line or an NCP
+failure `ControllerApplication.connection_lost` only fires a listener event, and the Hub registers no
+listener, so it keeps a dead EZSP protocol and silently stops serving (tests marked xfail below).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from rig.bench.config import load_bench
+from rig.hub.events import ActivationPlan
+from rig.plan.loader import load_plan
+from rig.plan.runner import run_plan
+from rig.report.record import Verdict
+from tests.hub.images import PPMID, image
+from tests.reliability.conftest import BENCH, drive_until, wait_for
+
+NO_SUPERVISION = ("hub has no radio supervision: zigpy 2.4 ControllerApplication.connection_lost only emits a "
+                  "'connection_lost' listener event (no reconnect) and rig.hub.Hub registers no listener, so after "
+                  "an NCP reset/ERROR or serial loss it keeps a dead EZSP link and never serves again nor reports "
+                  "'radio lost'. Needs a supervisor in rig/hub/hub.py (+app.py) that reopens the port with backoff "
+                  "and resumes from SQLite, or raises a RadioLost state the plan runner turns into an ERROR verdict")
+
+PLAN = """\
+plan: 1
+name: radio lost mid-transfer
+needs: [emulated]
+devices:
+  ppmid1: {profile: ppmid}
+images:
+  v2: {generate: {like: ppmid1, version: 2, size: 12kB}}
+steps:
+  - pair: ppmid1
+  - service_request: {sr: "11.4", image: v2, devices: [ppmid1]}
+  - wait_download: {device: ppmid1, progress: 30%}
+  - inject_fault: {fault: ncp_reset}
+  - expect_transfer: {device: ppmid1, result: success, within: 2h}
+  - assert_device_image: {device: ppmid1, image: v2}
+"""
+RADIO_LOST = re.compile(r"radio|NCP|serial|stick|EZSP", re.I)
+
+
+async def _run_fault_plan(tmp_path):
+    path = tmp_path / "radio-lost.yaml"
+    path.write_text(PLAN)
+    plan = load_plan(path)
+    started = time.monotonic()
+    record = await asyncio.wait_for(run_plan(plan, load_bench(BENCH), workdir=tmp_path / "work"), 120)
+    return record, time.monotonic() - started
+
+
+@pytest.mark.timeout(150)
+async def test_plan_with_ncp_reset_ends_with_a_verdict_within_bounds(tmp_path) -> None:
+    record, took = await _run_fault_plan(tmp_path)
+    assert took < 120
+    assert record.verdict in (Verdict.PASS, Verdict.FAIL, Verdict.ERROR)
+    assert record.verdict is Verdict.PASS or record.message  # a failure always says why
+
+
+@pytest.mark.xfail(strict=True, reason=NO_SUPERVISION)
+@pytest.mark.timeout(150)
+async def test_plan_with_ncp_reset_recovers_or_reports_radio_lost(tmp_path) -> None:
+    record, _ = await _run_fault_plan(tmp_path)
+    assert record.verdict is Verdict.PASS or RADIO_LOST.search(record.message or ""), record.message
+
+
+@pytest.mark.xfail(strict=True, reason=NO_SUPERVISION)
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("fault", ["reset", "error", "close_line"])
+async def test_hub_resumes_serving_after_radio_fault(make_stack, fault) -> None:
+    stack = await make_stack(seed=11)
+    dev = await stack.device("ppmid", ota={"response_timeout_s": 2.0, "max_block_errors": 20})
+    data = image(PPMID, 2, 6000)
+    stack.hub.offer(str(dev.ieee), stack.hub.store_image(data), plan=ActivationPlan.NOW)
+    await wait_for(lambda: dev.flash.file_offset != 0xFFFFFFFF and dev.flash.file_offset > 1000, what="transfer")
+    getattr(stack.emu.faults, fault)()
+    await asyncio.sleep(3.0)  # real time for a reconnect before the device's timers are jumped
+    await drive_until(stack, lambda: dev.flash.installed_image == data, rig_s=3600, real_s=15,
+                      what=f"transfer finishing after NCP {fault}")
