@@ -88,10 +88,14 @@ class Session:
 
     async def _start_hub(self) -> None:
         self.hub = Hub(self.hub_config, clock=self.clock)
-        await self.hub.start(self.port)
+        await self.hub.start(self.current_port)
         for handle in self.devices.values():
             if handle.in_device_log:
                 self.hub.allow_device(handle.ieee, handle.kind)
+
+    def current_port(self) -> str:
+        """Where the stick is now: an emulated stick whose line was closed comes back on a new pty."""
+        return self.emulator.port if self.emulator is not None else self.port
 
     async def restart_hub(self) -> None:
         """The CH reboots: the hub process goes away and comes back on the same database."""

@@ -67,6 +67,8 @@ class HubConfig:
         default_factory=lambda: {0x0101: "ppmid", 0x0102: "hcalcs", 0x0103: "gsme"}
     )
     db_path: str | None = None  # hub SQLite store; None: in memory (lost on restart)
+    # supervision: after a lost stick, reopen after each of these (real) delays, then give up
+    radio_reconnect_delays_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
     def block_period_for(self, kind: str | None) -> BlockPeriod:
         return self.min_block_period.get(kind or "", BlockPeriod())

@@ -49,6 +49,16 @@ class _AppTransport:
         return self.app.get_sequence()
 
 
+class _RadioWatch:
+    """zigpy application listener: only the lost-connection event matters to the hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._hub._on_connection_lost(exc)
+
+
 class Hub:
     """Always-on GB OTA server on a zigpy/bellows coordinator, with the CH image store and version checks."""
 
@@ -68,26 +78,82 @@ class Hub:
                                 self._emit)
         self.server.locate = self._locate
         self._app: HubApplication | None = None
+        # Radio supervision: zigpy 2.4 reports a lost stick (NCP reset, ASH ERROR, serial line gone) with a
+        # `connection_lost` listener event and nothing more, so the hub reopens the port itself.
+        self.radio_state = "down"  # down | up | lost | gave_up
+        self.radio_log: list[tuple[float, str, str]] = []  # (rig time, state, detail)
+        self.radio_listeners: list[Callable[[str, str], None]] = []
+        self._port: str | Callable[[], str] = ""
+        self._stopping = False
+        self._reconnect_task: asyncio.Task | None = None
 
     @classmethod
     def from_bench(cls, path: str | Path, *, clock: Clock | None = None, **overrides: object) -> Hub:
         return cls(HubConfig.load(path).with_options(**overrides), clock=clock)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self, port: str) -> None:
-        """Open the stick at `port` (pty path, serial device or socket URL) and form/resume the network."""
-        app = await self._open(port)
+    async def start(self, port: str | Callable[[], str]) -> None:
+        """Open the stick at `port` (pty path, serial device or socket URL, or a callable giving the
+        current one: an emulated stick gets a new pty path after its line was closed) and form/resume."""
+        self._port, self._stopping = port, False
+        app = await self._open(self._port_now())
         if app.formed_network_now:
             # EmberZNet forgets addEndpoint registrations on every reset, and bellows' auto-form path
             # resets after registering them. Reopen once so the stick itself knows the SE endpoint and
             # answers a device's Match_Desc with it (otherwise its own answer is an empty list).
             await app.shutdown()
-            app = await self._open(port)
-        self._app = app
-        self.server.transport = _AppTransport(app)
+            app = await self._open(self._port_now())
+        self._attach(app)
         self.inventory.expire_due()
         self.inventory.arm_retention()
         self.checker.resume()
+
+    def _port_now(self) -> str:
+        return self._port() if callable(self._port) else self._port
+
+    def _attach(self, app: HubApplication) -> None:
+        self._app = app
+        self.server.transport = _AppTransport(app)
+        app.add_listener(_RadioWatch(self))
+        self._radio("up", "stick open")
+
+    def _radio(self, state: str, detail: str) -> None:
+        self.radio_state = state
+        self.radio_log.append((self.clock.now(), state, detail))
+        LOGGER.log(logging.WARNING if state != "up" else logging.INFO, "radio %s: %s", state, detail)
+        for listener in list(self.radio_listeners):
+            try:
+                listener(state, detail)
+            except Exception:  # noqa: BLE001 - an observer's bug must not stop supervision
+                LOGGER.exception("radio listener failed")
+
+    def _on_connection_lost(self, exc: BaseException | None) -> None:
+        if self._stopping or self.radio_state != "up":
+            return
+        self._radio("lost", f"{type(exc).__name__}: {exc}" if exc else "connection lost")
+        self.server.transport = None
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        old, self._app = self._app, None
+        if old is not None:
+            try:
+                await asyncio.wait_for(old.shutdown(), 5)
+            except Exception:  # noqa: BLE001 - the old link is dead; whatever it says now is noise
+                pass
+        for delay in self.config.radio_reconnect_delays_s:
+            if self._stopping:
+                return
+            await asyncio.sleep(delay)  # real time: the stick's own reset and re-enumeration
+            try:
+                app = await asyncio.wait_for(self._open(self._port_now()), 30)
+            except Exception as exc:  # noqa: BLE001 - try again, then give up loudly
+                LOGGER.warning("reopening the stick failed: %r", exc)
+                continue
+            self._attach(app)
+            self.inventory.expire_due()
+            return
+        self._radio("gave_up", f"no stick at {self._port_now()} after {len(self.config.radio_reconnect_delays_s)} tries")
 
     async def _open(self, port: str) -> HubApplication:
         app = await HubApplication.new(zigpy_config(self.config, port), auto_form=True, start_radio=False)
@@ -96,6 +162,9 @@ class Hub:
         return app
 
     async def stop(self) -> None:
+        self._stopping = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
         self.inventory.stop()
         self.checker.stop()
         self.server.stop()

@@ -69,6 +69,7 @@ class PlanContext:
                                         "format": image.format}
         self.hub.subscribe(self._on_hub_event)
         self.hub.server.frame_listeners.append(self._on_frame)
+        self.hub.radio_listeners.append(self._on_radio)
         if self.artifacts is not None:
             from rig.report.capture import Capture
 
@@ -78,9 +79,15 @@ class PlanContext:
         self.backend = Backend(self.session.workdir / "backend.sqlite3", self.clock, _CurrentHub(self.session),
                                self._fixtures(), self._backend_config())
 
+    def _on_radio(self, state: str, detail: str) -> None:
+        self.event("radio", None, detail=f"{state}: {detail}", actor="CH", to="CH")
+        if state == "up" and self.capture is not None and self._untap is not None:
+            self._untap = self._tap()  # the hub reopened the stick: a new zigpy application to tap
+
     def reattach_hub(self) -> None:
         """After a CH restart: subscriptions carry over (Session.restart_hub); frame listeners don't."""
         self.hub.server.frame_listeners.append(self._on_frame)
+        self.hub.radio_listeners.append(self._on_radio)
         if self.capture is not None:
             self._untap = self._tap()
 
@@ -265,6 +272,20 @@ class PlanContext:
             await asyncio.sleep(0.02)
             if (now := self._activity()) != activity:
                 activity, since = now, loop.time()
+
+    def radio_trouble_since(self, rig_t: float) -> str:
+        """What happened to the stick since `rig_t` (plan time), if it was lost; '' if all was well."""
+        hub = self.session.hub
+        if hub is None:
+            return ""
+        trouble = [(t - self.t0, state, detail) for t, state, detail in hub.radio_log
+                   if t - self.t0 >= rig_t - 0.001 and state != "up"]
+        if not trouble and hub.radio_state == "up":
+            return ""
+        parts = [f"{state} at {t:.1f} s: {detail}" for t, state, detail in trouble]
+        if hub.radio_state != "up":
+            parts.append(f"now {hub.radio_state}")
+        return "; ".join(parts)
 
     def rig_errors(self) -> list[str]:
         emu = self.session.emulator

@@ -66,6 +66,11 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
                 step_record.verdict, step_record.message = Verdict.ERROR, _short(exc)
                 record.events.append({"t": ctx.rig_time(), "kind": "error", "detail": traceback.format_exc()})
             step_record.wall_seconds = time.monotonic() - t0
+            radio = ctx.radio_trouble_since(step_record.started)
+            if radio and step_record.verdict is not Verdict.PASS:
+                # A step that failed while the stick was gone says so: the rig, not the device, failed.
+                step_record.verdict = Verdict.ERROR
+                step_record.message = f"radio lost ({radio}); {step_record.message}"
             mark = "ok" if step_record.verdict is Verdict.PASS else step_record.verdict.value.upper()
             log(f"  -> {mark}" + (f": {step_record.message}" if step_record.message else ""))
             if step_record.verdict is not Verdict.PASS:

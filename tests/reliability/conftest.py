@@ -111,7 +111,7 @@ async def make_stack(tmp_path):
         made.append(emu)
         config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3"), **options)
         hub = Hub(config, clock=clock)
-        await asyncio.wait_for(hub.start(emu.port), 60)
+        await asyncio.wait_for(hub.start(lambda: emu.port), 60)  # a closed pty comes back elsewhere
         stack = Stack(emu, hub, clock, config, tmp_path)
         made.append(stack)
         return stack

@@ -1,9 +1,8 @@
 """The stick resets on its own, reports an ASH ERROR, or its serial line dies mid-transfer.
 
 Required: a plan never hangs (bounded), and it either completes (the hub recovered) or fails with a
-verdict that says the radio was lost. zigpy 2.4 does not reconnect by itself: on a lost line or an NCP
-failure `ControllerApplication.connection_lost` only fires a listener event, and the Hub registers no
-listener, so it keeps a dead EZSP protocol and silently stops serving (tests marked xfail below).
+verdict that says the radio was lost. zigpy 2.4 does not reconnect by itself (`connection_lost` is only a
+listener event), so the Hub supervises the stick: it reopens the port with backoff and resumes serving.
 """
 
 from __future__ import annotations
@@ -21,12 +20,6 @@ from rig.plan.runner import run_plan
 from rig.report.record import Verdict
 from tests.hub.images import PPMID, image
 from tests.reliability.conftest import BENCH, drive_until, wait_for
-
-NO_SUPERVISION = ("hub has no radio supervision: zigpy 2.4 ControllerApplication.connection_lost only emits a "
-                  "'connection_lost' listener event (no reconnect) and rig.hub.Hub registers no listener, so after "
-                  "an NCP reset/ERROR or serial loss it keeps a dead EZSP link and never serves again nor reports "
-                  "'radio lost'. Needs a supervisor in rig/hub/hub.py (+app.py) that reopens the port with backoff "
-                  "and resumes from SQLite, or raises a RadioLost state the plan runner turns into an ERROR verdict")
 
 PLAN = """\
 plan: 1
@@ -64,14 +57,12 @@ async def test_plan_with_ncp_reset_ends_with_a_verdict_within_bounds(tmp_path) -
     assert record.verdict is Verdict.PASS or record.message  # a failure always says why
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SUPERVISION)
 @pytest.mark.timeout(150)
 async def test_plan_with_ncp_reset_recovers_or_reports_radio_lost(tmp_path) -> None:
     record, _ = await _run_fault_plan(tmp_path)
     assert record.verdict is Verdict.PASS or RADIO_LOST.search(record.message or ""), record.message
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SUPERVISION)
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("fault", ["reset", "error", "close_line"])
 async def test_hub_resumes_serving_after_radio_fault(make_stack, fault) -> None:
