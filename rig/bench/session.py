@@ -105,6 +105,7 @@ class Session:
         await self._start_hub()
         for sink in sinks:
             self.hub.subscribe(sink)
+        self.hub.replay_outcomes()  # anything committed but not heard before the restart
         self.hub_restarts += 1
 
     # -- devices -----------------------------------------------------------------------------------

@@ -13,7 +13,15 @@ from rig.clock import Clock, RealClock
 from rig.hub.app import SE_ENDPOINT, HubApplication, zigpy_config
 from rig.hub.config import DEVICE_KINDS, HubConfig
 from rig.hub.errors import HubError, HubNotRunning, UnknownImage, UnknownOffer
-from rig.hub.events import ActivationPlan, HubEvent, TransferOutcome, TransferResult, VersionSource
+from rig.hub.events import (
+    ActivationOutcome,
+    ActivationPlan,
+    ActivationResult,
+    HubEvent,
+    TransferOutcome,
+    TransferResult,
+    VersionSource,
+)
 from rig.hub.inventory import Inventory
 from rig.hub.ota_server import FrameRecord, OtaServer, Peer
 from rig.hub.ratelimit import Conformance
@@ -271,6 +279,28 @@ class Hub:
 
     def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
         self._sinks.append(sink)
+
+    def replay_outcomes(self) -> int:
+        """Emit every persisted transfer/activation outcome again (to every subscriber).
+
+        An outcome is committed here before subscribers hear of it, so a crash in between would lose it
+        for them. After a restart, subscribers that de-duplicate by (kind, device, offer) — the back end
+        does — call this to catch up. Returns how many were emitted."""
+        events: list[HubEvent] = []
+        for ieee, offer_id, kind, result, when, detail in self.store.outcomes():
+            offer = self.store.offer(offer_id)
+            image = self.store.image(offer.image_id) if offer is not None else None
+            version = image.file_version if image is not None else 0
+            request_id = offer.request_id if offer is not None else None
+            if kind == "transfer":
+                events.append(TransferOutcome(ieee, offer_id, request_id, TransferResult(result), version, when, detail))
+            elif kind == "activation":
+                ok = ActivationResult(result) is ActivationResult.SUCCESS
+                events.append(ActivationOutcome(ieee, offer_id, request_id, ActivationResult(result), version,
+                                                version if ok else None, when, detail))
+        for event in events:
+            self._emit(event)
+        return len(events)
 
     # -- inspection --------------------------------------------------------------------------
     def conformance(self, ieee: str) -> Conformance:

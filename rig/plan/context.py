@@ -166,6 +166,8 @@ class PlanContext:
         return None
 
     def _on_hub_event(self, event: HubEvent) -> None:
+        if event in self.hub_events:  # a replay after a CH restart: already known
+            return
         self.hub_events.append(event)
         name = self.device_name(getattr(event, "ieee", ""))
         kind = type(event).__name__

@@ -113,6 +113,13 @@ async def test_hub_restart_mid_transfer(make_rig, tmp_path) -> None:
     assert [(o[1], o[2], o[3]) for o in rig.hub.outcomes(ieee)] == [(offer, "transfer", TransferResult.SUCCESS)]
     assert transfer_result(rig.hub, ieee) + transfer_result(first, ieee) == [(offer, TransferResult.SUCCESS)]
     assert frames(rig.hub, ieee, "IMAGE_BLOCK_RSP", Status.SUCCESS)  # the new hub served the rest
+    # A subscriber that missed the outcome (crash between commit and hand-over) catches up by replay.
+    heard: list = []
+    restarted = rig.hub
+    await rig.restart_hub()
+    rig.hub.subscribe(heard.append)
+    assert rig.hub.replay_outcomes() == 1
+    assert heard == [e for e in events_of(restarted, TransferOutcome, ieee)]
 
 
 async def test_gsme_preempts_ppmid_mid_transfer(make_rig) -> None:

@@ -45,6 +45,7 @@ async def main(port: str, workdir: Path, ieee: str, mode: str) -> None:
     hub = Hub(config, clock=clock)
     await hub.start(port)
     backend = Backend(workdir / "backend.sqlite3", clock, hub, fixtures(ieee, data))
+    hub.replay_outcomes()  # an outcome committed by a killed predecessor but never handed over
     await hub.permit(120)
     print("READY", flush=True)
     if mode == "start":
