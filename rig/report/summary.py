@@ -13,10 +13,13 @@ def summary_table(records: Iterable[RunRecord]) -> str:
     records = list(records)
     rows = []
     for r in records:
-        key = "; ".join(f"{m.name} {m.value_text()}" for m in r.measurements[:3]) or "-"
+        key = "; ".join(f"{m.name} {m.value_text()}" for m in r.measurements[:3])
+        if not key:  # no measurements: what the back end said is the next most telling thing
+            codes = list(dict.fromkeys(a.get("code", "?") for a in r.alerts))
+            key = ("alerts " + ", ".join(codes[:5]) + (" ..." if len(codes) > 5 else "")) if codes else "-"
         note = r.message.splitlines()[0][:60] if r.verdict is not Verdict.PASS and r.message else ""
         rows.append((r.plan_id, _MARK[r.verdict], f"{r.wall_seconds:.1f}s", key + (f"  [{note}]" if note else "")))
-    head = ("plan", "verdict", "wall", "key measurements")
+    head = ("plan", "verdict", "wall", "key measurements (or alerts)")
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(3)]
     lines = [f"{head[0]:<{widths[0]}}  {head[1]:<{widths[1]}}  {head[2]:>{widths[2]}}  {head[3]}"]
     lines.append("-" * (sum(widths) + 6 + 20))
