@@ -380,7 +380,7 @@ class Backend:
                               f" for model {d.model!r} ({duis_eui(d.id)})")
         signature = check_image_signature(data, self.fixtures.signers)  # GB bare images (rig.backend.signing)
         if not signature.ok:
-            return reject(self.codes.not_on_cpl, signature.reason)  # not the approved image
+            return reject(self.codes.bad_signature, signature.reason)
         if signature.status == "unverifiable":
             self.store.log(now, "signature_unverifiable", request_id=rid, reason=signature.reason)
         cap = self.config.capacity

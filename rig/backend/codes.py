@@ -31,6 +31,7 @@ class Codes:
     nothing_to_activate: str = "E907"
     notice_period: str = "E908"  # CS06 planned with < 7 days' notice and no security flag
     bulk_approval_required: str = "E909"
+    bad_signature: str = "E910"  # a GB image whose manufacturer signature does not verify
     # --- DCC alerts ----------------------------------------------------------------------------
     ch_activation: str = "N63"  # confirmed (SECMP0024)
     ch_activation_response_code: str = "I0"  # confirmed (Table 42)

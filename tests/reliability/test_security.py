@@ -140,7 +140,7 @@ async def test_tampered_or_unsigned_gb_image_is_refused(make_stack, case) -> Non
     backend = stack.attach_backend([(ieee, "PPMID")], [cpl_entry("PPMID", bad)],
                                    [{"manufacturer_code": 0x1234, "public_key": public_key_pem(maker)}])
     response = backend.update_ppmid_firmware(IS_A, bad, "00000002", [duis(ieee)])
-    assert not response.accepted
+    assert not response.accepted and response.response_code == backend.codes.bad_signature
     assert ("unsigned" if case == "unsigned" else "signature does not verify") in response.reason
     await backend.drain()
     assert _hub_images(stack.hub) == 0 and not _served(stack.hub, ieee)
