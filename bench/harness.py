@@ -69,12 +69,27 @@ def make_clock(kind: str) -> Any:
     raise ValueError(f"--clock: found {kind!r}, expected 'virtual' or 'real'")
 
 
+def make_emulator(remote: bool, clock: Any, **options: Any) -> Any:
+    """The in-process Emulator on `clock`, or (remote) a RemoteEmulator in its own process on real time."""
+    if remote:
+        from rig.emu.remote import RemoteEmulator  # noqa: PLC0415
+
+        return RemoteEmulator(**options)  # real time only: the hub's clock is not shared with it
+    from rig.emu import Emulator  # noqa: PLC0415 - the bench may use the emulator; rig.hub never does
+
+    return Emulator(clock=clock, **options)
+
+
 class HubRig:
-    """An Emulator + a started Hub on it. `async with HubRig(...) as rig:`."""
+    """An Emulator + a started Hub on it. `async with HubRig(...) as rig:`.
+
+    `remote=True` runs the emulator in a second process (rig.emu.remote, real time for the devices);
+    the hub keeps `clock` for its own timers."""
 
     def __init__(self, *, clock: str = "virtual", hub_options: dict[str, Any] | None = None,
-                 **emulator_options: Any) -> None:
+                 remote: bool = False, **emulator_options: Any) -> None:
         self.clock = make_clock(clock)
+        self.remote = remote
         self.hub_options = hub_options or {}
         self.emulator_options = emulator_options
         self.startup_s = 0.0
@@ -82,9 +97,7 @@ class HubRig:
         self.hub: Hub | None = None
 
     async def __aenter__(self) -> HubRig:
-        from rig.emu import Emulator  # noqa: PLC0415 - the bench may use the emulator; rig.hub never does
-
-        self.emu = Emulator(ezsp_version=13, clock=self.clock, trace=False, **self.emulator_options)
+        self.emu = make_emulator(self.remote, self.clock, ezsp_version=13, trace=False, **self.emulator_options)
         await self.emu.start()
         config = HubConfig.load(BENCH_FILE).with_options(db_path=None, **self.hub_options)
         self.hub = Hub(config, clock=self.clock)
@@ -104,7 +117,7 @@ class HubRig:
                 logging.getLogger(__name__).debug("hub stop failed", exc_info=True)
         if self.emu is not None:
             await self.emu.stop()
-        if self.emu is not None and self.emu.errors:
+        if self.emu is not None and self.emu.errors:  # a RemoteEmulator keeps them after stopping
             raise RuntimeError("emulated NCP recorded errors:\n  " + "\n  ".join(self.emu.errors))
 
     async def add_device(self, profile: str = "ppmid", *, block: int | None = None, link: Any = None,

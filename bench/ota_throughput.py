@@ -4,10 +4,13 @@
     .venv/bin/python bench/ota_throughput.py --sizes 50000 --block 50 --json
     .venv/bin/python bench/ota_throughput.py --sizes 50000 --vs-zigpy
     .venv/bin/python bench/ota_throughput.py --sizes 20000 --paced  # charged real UART/air/flash time
+    .venv/bin/python bench/ota_throughput.py --remote               # emulator in its own process (real time)
+    .venv/bin/python bench/ota_throughput.py --remote --both        # in-process and remote, same run
 
 `seconds` runs from the offer to the device's last block (download complete); `to_outcome_s` to the
 hub's TransferOutcome (after the device verified the image and sent Upgrade End). The CPU split is a
-sampling profile of the event-loop thread (bench/sampler.py), in seconds, by owning package.
+sampling profile of the event-loop thread (bench/sampler.py), in seconds, by owning package; with
+--remote the emulator's own process is not sampled, its CPU seconds are the `emu proc` column.
 """
 
 from __future__ import annotations
@@ -23,34 +26,39 @@ from typing import Any
 from harness import HubRig, ppmid_image, table, wait_installed
 from sampler import Sampler
 
+from rig.emu.remote import RemoteDevice
+
 DEFAULT_SIZES = (50_000, 350_000, 750_000)
 
 
 async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: Any,
-                       profile: Any = None) -> dict[str, Any]:
+                       profile: Any = None, remote: bool = False) -> dict[str, Any]:
     opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
-    async with HubRig(clock=clock, hub_options={"block_size_cap": block}, **opts) as rig:
+    async with HubRig(clock=clock, hub_options={"block_size_cap": block}, remote=remote, **opts) as rig:
         dev = await rig.add_device("ppmid", block=block, link=link)
         data = ppmid_image(size)
         since = len(dev.ota.records)
         image_id = rig.hub.store_image(data)  # the hub validates the file first; not transfer time
         loop_task = asyncio.ensure_future(rig.upgrade([dev], image_id))
+        emu_cpu0 = rig.emu.process_cpu_s() if remote else None
         cpu0, t0 = time.process_time(), time.perf_counter()
         with Sampler() as sampler:
             if profile is not None:
                 profile.enable()
             try:
-                await wait_downloaded(dev, len(data))
+                await wait_downloaded(dev, len(data), since=since)
                 download_s = time.perf_counter() - t0
                 outcome = await loop_task
             finally:
                 if profile is not None:
                     profile.disable()
         cpu = time.process_time() - cpu0
+        emu_cpu = rig.emu.process_cpu_s() - emu_cpu0 if remote else None
         await wait_installed(dev, data)
         blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
         return {
             "stack": "rig",
+            "emulator": "remote" if remote else "in-process",
             "size_bytes": len(data),
             "block": block,
             "blocks": blocks,
@@ -60,11 +68,12 @@ async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: 
             "blocks_per_s": round(blocks / download_s, 1),
             "startup_s": round(rig.startup_s, 3),
             "process_cpu_s": round(cpu, 3),
+            "emu_process_cpu_s": None if emu_cpu is None else round(emu_cpu, 3),
             "cpu_s": _split(sampler.seconds()),
         }
 
 
-async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any) -> dict[str, Any]:
+async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remote: bool = False) -> dict[str, Any]:
     """zigpy's own Device.update_firmware on the same emulated device type (HA-profile PPMID variant)."""
     import zigpy.config as zconf  # noqa: PLC0415
     import zigpy.device  # noqa: PLC0415
@@ -73,15 +82,14 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any) -> di
     import zigpy.ota.providers as ota_providers  # noqa: PLC0415
     from bellows.zigbee.application import ControllerApplication  # noqa: PLC0415
 
-    from harness import make_clock, wait_until  # noqa: PLC0415
-    from rig.emu import Emulator  # noqa: PLC0415
+    from harness import make_clock, make_emulator, wait_until  # noqa: PLC0415
     from rig.emu.profiles import load_profile  # noqa: PLC0415
     import dataclasses  # noqa: PLC0415
     import hashlib  # noqa: PLC0415
 
     zigpy.device.AFTER_OTA_ATTR_READ_DELAY = 0.1  # after the transfer; not part of what is timed
     opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
-    emu = Emulator(ezsp_version=13, clock=make_clock("virtual"), trace=False, **opts)
+    emu = make_emulator(remote, make_clock("virtual"), ezsp_version=13, trace=False, **opts)
     await emu.start()
     app = None
     try:
@@ -112,19 +120,22 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any) -> di
             firmware=parsed,
         )
         since = len(dev.ota.records)
+        emu_cpu0 = emu.process_cpu_s() if remote else None
         cpu0, t0 = time.process_time(), time.perf_counter()
         with Sampler() as sampler:
             task = asyncio.ensure_future(app.devices[dev.ieee].update_firmware(image))
-            await wait_downloaded(dev, len(data))
+            await wait_downloaded(dev, len(data), since=since)
             download_s = time.perf_counter() - t0
             result = await task
         cpu = time.process_time() - cpu0
+        emu_cpu = emu.process_cpu_s() - emu_cpu0 if remote else None
         if int(result) != 0:
             raise RuntimeError(f"zigpy update_firmware returned {result!r}")
         await wait_installed(dev, data)
         blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
         return {
             "stack": "zigpy",
+            "emulator": "remote" if remote else "in-process",
             "size_bytes": len(data),
             "block": block,
             "blocks": blocks,
@@ -134,6 +145,7 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any) -> di
             "blocks_per_s": round(blocks / download_s, 1),
             "startup_s": round(startup, 3),
             "process_cpu_s": round(cpu, 3),
+            "emu_process_cpu_s": None if emu_cpu is None else round(emu_cpu, 3),
             "cpu_s": _split(sampler.seconds()),
         }
     finally:
@@ -142,8 +154,12 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any) -> di
         await emu.stop()
 
 
-async def wait_downloaded(dev: Any, size: int) -> None:
-    """Until the device holds every byte (polled: OtaClient.wait_for_event rescans its whole record list)."""
+async def wait_downloaded(dev: Any, size: int, *, since: int) -> None:
+    """Until the device holds every byte. In-process: polled every 2 ms (no await on the device's own
+    loop work); remote: the device's `download_complete` record, awaited in the emulator process."""
+    if isinstance(dev, RemoteDevice):
+        await dev.ota.wait_for_event("download_complete", timeout=None, since=since)
+        return
     flash = dev.flash
     while len(flash.data) < size and flash.installed_image is None:
         await asyncio.sleep(0.002)
@@ -166,6 +182,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-ms", type=float, default=None,
                    help="simulated air latency per direction (default: the emulator's LinkModel default)")
     p.add_argument("--clock", choices=("virtual", "real"), default="virtual", help="rig clock (default virtual)")
+    p.add_argument("--remote", action="store_true",
+                   help="run the emulator in its own process (rig.emu.remote; devices on real time)")
+    p.add_argument("--both", action="store_true",
+                   help="run each size in-process first, then with the remote emulator (side by side, same run)")
     p.add_argument("--cprofile", metavar="FILE", help="also write a cProfile of the rig transfers to FILE")
     return p.parse_args(argv)
 
@@ -191,17 +211,20 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     link = LinkModel(latency_s=args.latency_ms / 1000) if args.latency_ms is not None else None
     profile = cProfile.Profile() if args.cprofile else None
     rows = []
+    modes = [False, True] if args.both else [args.remote]
     for size in args.sizes:
-        row = await rig_transfer(size, args.block, clock=args.clock, pacing=pacing, link=link, profile=profile)
-        if pacing is not None:
-            row["predicted_s"] = round(pacing.predict_transfer_seconds(row["size_bytes"], args.block), 1)
-        rows.append(row)
-        _emit(args, row)
-        if args.vs_zigpy:
-            zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link)
-            zrow["ratio"] = round(row["bytes_per_s"] / zrow["bytes_per_s"], 2)
-            rows.append(zrow)
-            _emit(args, zrow)
+        for remote in modes:
+            row = await rig_transfer(size, args.block, clock=args.clock, pacing=pacing, link=link, profile=profile,
+                                     remote=remote)
+            if pacing is not None:
+                row["predicted_s"] = round(pacing.predict_transfer_seconds(row["size_bytes"], args.block), 1)
+            rows.append(row)
+            _emit(args, row)
+            if args.vs_zigpy:
+                zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link, remote=remote)
+                zrow["ratio"] = round(row["bytes_per_s"] / zrow["bytes_per_s"], 2)
+                rows.append(zrow)
+                _emit(args, zrow)
     if profile is not None:
         profile.dump_stats(args.cprofile)
     return rows
@@ -217,11 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = asyncio.run(run(args))
     if not args.json:
         flat = [{**r, **{f"cpu_{k}": v for k, v in r["cpu_s"].items()}} for r in rows]
-        cols = [("stack", "stack", ""), ("size_bytes", "bytes", "d"), ("block", "blk", "d"),
+        cols = [("stack", "stack", ""), ("emulator", "emulator", ""), ("size_bytes", "bytes", "d"), ("block", "blk", "d"),
                 ("seconds", "s", ".2f"), ("bytes_per_s", "B/s", ".0f"), ("blocks_per_s", "blk/s", ".0f"),
                 ("to_outcome_s", "outcome s", ".2f"), ("startup_s", "startup s", ".2f"),
                 ("process_cpu_s", "cpu s", ".2f"), ("cpu_rig", "rig", ".2f"), ("cpu_bellows_zigpy", "bellows+zigpy", ".2f"),
                 ("cpu_emulator", "emu", ".2f"), ("cpu_loop_stdlib", "loop", ".2f"), ("cpu_idle", "idle", ".2f")]
+        if any(r.get("emu_process_cpu_s") is not None for r in rows):
+            cols.append(("emu_process_cpu_s", "emu proc cpu s", ".2f"))
         if any("ratio" in r for r in rows):
             cols.append(("ratio", "rig/zigpy", ".2f"))
         if any("predicted_s" in r for r in rows):

@@ -204,7 +204,7 @@ class EmulatedDevice:
                 continue
             self._handle_zcl(ep, hdr, body, frame)
 
-    def _handle_zcl(self, ep, hdr: foundation.ZCLHeader, body: bytes, frame: AirFrame) -> None:
+    def _handle_zcl(self, ep, hdr: zcl.ZclHeader, body: bytes, frame: AirFrame) -> None:
         cluster = frame.cluster_id
         self._record("zcl_request", endpoint=ep.id, cluster=cluster, command=hdr.command_id, general=hdr.frame_control.is_general)
         if cluster not in ep.in_clusters + ep.out_clusters:
@@ -226,7 +226,7 @@ class EmulatedDevice:
         if zcl.wants_default_response(hdr, status, frame.is_broadcast):
             self._reply(frame, ep.id, zcl.default_response(hdr, status))
 
-    def send_default_response(self, hdr: foundation.ZCLHeader, frame: AirFrame, status: Status) -> None:
+    def send_default_response(self, hdr: zcl.ZclHeader, frame: AirFrame, status: Status) -> None:
         if not frame.is_broadcast:
             self._reply(frame, frame.dst_ep, zcl.default_response(hdr, status))
 

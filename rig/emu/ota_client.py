@@ -29,6 +29,7 @@ from rig.emu.ota_verify import verify_image
 if TYPE_CHECKING:
     from rig.emu.air import AirFrame
     from rig.emu.device import EmulatedDevice
+    from rig.emu.zcl import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
 Status = foundation.Status
@@ -79,7 +80,7 @@ class Incoming:
 
     command_id: int  # OTA command id; for a Default Response, the command it answers
     message: Any  # decoded dataclass, or the Status of a Default Response
-    hdr: foundation.ZCLHeader
+    hdr: ZclHeader
     frame: AirFrame
     default_response: bool = False
 
@@ -141,11 +142,21 @@ class OtaClient:
     ) -> OtaEvent:
         """The first record named `name` at index >= `since` (matching `where`), waiting if needed."""
 
+        # Incremental: each wake-up looks only at the records added since the last look, so waiting
+        # through a long transfer costs O(records), not O(records^2).
+        state = {"next": range(len(self.records))[since:].start if since < 0 else since, "found": None}
+
         def find() -> OtaEvent | None:
-            for e in self.records[since:]:
-                if e.name == name and (where is None or where(e)):
-                    return e
-            return None
+            if state["found"] is None:
+                records = self.records
+                for i in range(state["next"], len(records)):
+                    e = records[i]
+                    if e.name == name and (where is None or where(e)):
+                        state["found"] = e
+                        break
+                else:
+                    state["next"] = max(state["next"], len(records))
+            return state["found"]
 
         await self._wait_until(lambda: find() is not None, timeout)
         found = find()
@@ -195,7 +206,7 @@ class OtaClient:
     # ------------------------------------------------------------------------------------------
     # Input from the device
 
-    def handle_cluster_command(self, hdr: foundation.ZCLHeader, body: bytes, frame: AirFrame) -> Status | None:
+    def handle_cluster_command(self, hdr: ZclHeader, body: bytes, frame: AirFrame) -> Status | None:
         """A cluster-specific frame on 0x0019. Returns a status for a Default Response, or None."""
         cmd = hdr.command_id
         if hdr.frame_control.is_manufacturer_specific:
@@ -223,7 +234,7 @@ class OtaClient:
         self._inbox.put_nowait(Incoming(cmd, message, hdr, frame))
         return None
 
-    def handle_default_response(self, hdr: foundation.ZCLHeader, body: bytes, frame: AirFrame) -> None:
+    def handle_default_response(self, hdr: ZclHeader, body: bytes, frame: AirFrame) -> None:
         if len(body) < 2:
             self.record("malformed_received", command="default_response", payload=body.hex(), broadcast=frame.is_broadcast)
             return

@@ -25,14 +25,117 @@ class MalformedFrame(ValueError):
     pass
 
 
-def parse_header(payload: bytes) -> tuple[foundation.ZCLHeader, bytes]:
-    if len(payload) < 3:
-        raise MalformedFrame(f"ZCL frame of {len(payload)} bytes, expected at least 3")
-    try:
-        hdr, rest = foundation.ZCLHeader.deserialize(payload)
-    except (ValueError, KeyError) as exc:
-        raise MalformedFrame(f"bad ZCL header: {exc}") from None
-    return hdr, rest
+# The ZCL header is parsed and built for every frame a device sees or sends; zigpy's ZCLHeader (a
+# generic Struct with signature binding) cost more than the rest of the device model, so the 3- or
+# 5-byte header is coded by hand here. tests/emu/test_zcl_header.py checks it against zigpy's.
+_FRAME_TYPES = tuple(foundation.FrameType(i) for i in range(4))
+_DIRECTIONS = (Direction.Client_to_Server, Direction.Server_to_Client)
+_MANUFACTURER_SPECIFIC = 0x04
+
+
+class FrameControl:
+    """The frame control byte (ZCL 2.4.1.1): bits 0-1 frame type, 2 manufacturer specific,
+    3 direction (1 = server to client), 4 disable default response, 5-7 reserved."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value & 0xFF
+
+    @classmethod
+    def build(cls, *, general: bool, manufacturer_specific: bool, direction: int,
+              disable_default_response: bool, reserved: int = 0) -> FrameControl:
+        return cls((0 if general else 1) | (_MANUFACTURER_SPECIFIC if manufacturer_specific else 0)
+                   | (int(direction) & 1) << 3 | (1 if disable_default_response else 0) << 4 | (reserved & 0x07) << 5)
+
+    @property
+    def frame_type(self) -> foundation.FrameType:
+        return _FRAME_TYPES[self.value & 0x03]
+
+    @property
+    def is_general(self) -> bool:
+        return self.value & 0x03 == 0
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.value & 0x03 == 1
+
+    @property
+    def is_manufacturer_specific(self) -> int:
+        return self.value >> 2 & 1
+
+    @property
+    def direction(self) -> Direction:
+        return _DIRECTIONS[self.value >> 3 & 1]
+
+    @property
+    def disable_default_response(self) -> int:
+        return self.value >> 4 & 1
+
+    @property
+    def reserved(self) -> int:
+        return self.value >> 5
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrameControl):
+            return self.value == other.value
+        return NotImplemented if not isinstance(other, int) else self.value == other
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return (f"FrameControl(frame_type={self.frame_type.name}, is_manufacturer_specific={self.is_manufacturer_specific}, "
+                f"direction={self.direction.name}, disable_default_response={self.disable_default_response}, "
+                f"reserved={self.reserved})")
+
+
+class ZclHeader:
+    """frame control, [manufacturer code if manufacturer specific], transaction sequence number, command id."""
+
+    __slots__ = ("frame_control", "manufacturer", "tsn", "command_id")
+
+    def __init__(self, frame_control: FrameControl, manufacturer: int | None, tsn: int, command_id: int) -> None:
+        self.frame_control = frame_control
+        self.manufacturer = manufacturer
+        self.tsn = tsn
+        self.command_id = command_id
+
+    @property
+    def direction(self) -> Direction:
+        return self.frame_control.direction
+
+    def serialize(self) -> bytes:
+        fc = self.frame_control.value
+        if self.manufacturer is None:
+            return bytes((fc & ~_MANUFACTURER_SPECIFIC, self.tsn & 0xFF, self.command_id & 0xFF))
+        m = self.manufacturer
+        return bytes((fc | _MANUFACTURER_SPECIFIC, m & 0xFF, m >> 8 & 0xFF, self.tsn & 0xFF, self.command_id & 0xFF))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ZclHeader):
+            return NotImplemented
+        return (self.frame_control, self.manufacturer, self.tsn, self.command_id) == (
+            other.frame_control, other.manufacturer, other.tsn, other.command_id)
+
+    def __repr__(self) -> str:
+        mfr = "None" if self.manufacturer is None else f"0x{self.manufacturer:04X}"
+        return f"ZclHeader({self.frame_control!r}, manufacturer={mfr}, tsn={self.tsn}, command_id=0x{self.command_id:02X})"
+
+
+def parse_header(payload: bytes) -> tuple[ZclHeader, bytes]:
+    n = len(payload)
+    if n < 3:
+        raise MalformedFrame(f"ZCL frame of {n} bytes, expected at least 3")
+    fc = payload[0]
+    if fc & _MANUFACTURER_SPECIFIC:
+        if n < 5:
+            raise MalformedFrame(f"manufacturer-specific ZCL frame of {n} bytes, expected at least 5")
+        return ZclHeader(FrameControl(fc), payload[1] | payload[2] << 8, payload[3], payload[4]), bytes(payload[5:])
+    return ZclHeader(FrameControl(fc), None, payload[1], payload[2]), bytes(payload[3:])
 
 
 def header(
@@ -43,18 +146,13 @@ def header(
     direction: Direction,
     disable_default_response: bool = False,
     manufacturer: int | None = None,
-) -> foundation.ZCLHeader:
-    fc = foundation.FrameControl(
-        frame_type=foundation.FrameType.GLOBAL_COMMAND if general else foundation.FrameType.CLUSTER_COMMAND,
-        is_manufacturer_specific=manufacturer is not None,
-        direction=direction,
-        disable_default_response=int(disable_default_response),
-        reserved=0,
-    )
-    return foundation.ZCLHeader(frame_control=fc, manufacturer=manufacturer, tsn=tsn, command_id=command_id)
+) -> ZclHeader:
+    fc = FrameControl.build(general=general, manufacturer_specific=manufacturer is not None, direction=direction,
+                            disable_default_response=disable_default_response)
+    return ZclHeader(fc, manufacturer, tsn, command_id)
 
 
-def reply_header(req: foundation.ZCLHeader, command_id: int, *, general: bool = True) -> foundation.ZCLHeader:
+def reply_header(req: ZclHeader, command_id: int, *, general: bool = True) -> ZclHeader:
     """Header of an answer to `req`: same TSN and manufacturer, opposite direction, no default response."""
     return header(
         req.tsn,
@@ -66,11 +164,11 @@ def reply_header(req: foundation.ZCLHeader, command_id: int, *, general: bool = 
     )
 
 
-def default_response(req: foundation.ZCLHeader, status: int) -> bytes:
+def default_response(req: ZclHeader, status: int) -> bytes:
     return reply_header(req, GeneralCommand.Default_Response).serialize() + bytes([req.command_id, int(status)])
 
 
-def wants_default_response(req: foundation.ZCLHeader, status: int, broadcast: bool) -> bool:
+def wants_default_response(req: ZclHeader, status: int, broadcast: bool) -> bool:
     """ZCL: never to broadcasts or to a Default Response; always on error; on success only if asked."""
     if broadcast:
         return False
@@ -139,7 +237,7 @@ class AttributeTable:
         return Status.SUCCESS
 
 
-def handle_general(table: AttributeTable, cluster_id: int, hdr: foundation.ZCLHeader, body: bytes) -> tuple[bytes | None, Status]:
+def handle_general(table: AttributeTable, cluster_id: int, hdr: ZclHeader, body: bytes) -> tuple[bytes | None, Status]:
     """Answer a global (profile-wide) command: (response frame or None, status for a Default Response)."""
     cmd = hdr.command_id
     if cmd == GeneralCommand.Read_Attributes:
