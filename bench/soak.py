@@ -115,8 +115,8 @@ class Soak:
         from rig.emu.profiles import load_profile
 
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(lambda _loop, ctx: self.fig.crashes.append(f"loop: {ctx.get('message')}"
-                                                                              f" {ctx.get('exception')!r}"))
+        loop.set_exception_handler(lambda _loop, ctx: self.fig.crashes.append(
+            f"loop: {ctx.get('message')} {ctx.get('exception')!r} in {_origin(ctx)}"))
         self.clock = VirtualClock()
         self.emu = Emulator(ezsp_version=13, clock=self.clock, seed=self.seed)
         await self.emu.start()
@@ -297,6 +297,13 @@ class Soak:
         self.fig.crashes += [f"backend: {e}" for e in self.backend.errors] + [f"emulator: {e}" for e in self.emu.errors]
         self.backend.errors.clear()
         self.emu.errors.clear()
+
+
+def _origin(ctx: dict) -> str:
+    """Which coroutine a loop error came from, so a crash figure points somewhere."""
+    fut = ctx.get("future") or ctx.get("task")
+    coro = getattr(fut, "get_coro", lambda: None)()
+    return getattr(coro, "__qualname__", None) or repr(fut)[:120]
 
 
 async def main(minutes: float, seed: int) -> int:
