@@ -78,10 +78,8 @@ def _pair(args: argparse.Namespace) -> int:
 
 
 async def _pair_async(bench, args: argparse.Namespace) -> int:
-    import zigpy.types as t
-    from zigpy.util import convert_install_code
-
     from rig.hub import Hub
+    from rig.hub.errors import HubError
 
     hub = Hub(bench.hub)
     try:
@@ -101,15 +99,11 @@ async def _pair_async(bench, args: argparse.Namespace) -> int:
     try:
         if args.ieee:
             try:
-                key = convert_install_code(bytes.fromhex(args.install_code))
-            except ValueError as exc:
+                await hub.permit_with_install_code(args.ieee, args.install_code, args.seconds)
+            except (ValueError, HubError) as exc:
                 print(f"--install-code: {exc}")
                 return 2
-            if key is None:
-                print("--install-code: the CRC does not match (give the code with its 2-byte CRC)")
-                return 2
-            await hub.app.permit_with_link_key(t.EUI64.convert(args.ieee), key, args.seconds)
-            print(f"permitting {args.ieee} to join with its install-code link key for {args.seconds} s ...")
+            print(f"permitting only {args.ieee} to join, with its install-code link key, for {args.seconds} s ...")
         else:
             await hub.permit(args.seconds)
             print(f"permitting joins for {args.seconds} s (well-known link key) ...")

@@ -39,6 +39,7 @@ class DeviceHandle:
     ieee: str
     emulated: Any = None  # rig.emu.device.EmulatedDevice on an emulated bench
     in_device_log: bool = True  # the CH was told of it
+    install_code: str | None = None  # joins with this install code's link key only
 
 
 class Session:
@@ -109,7 +110,8 @@ class Session:
         self.hub_restarts += 1
 
     # -- devices -----------------------------------------------------------------------------------
-    def add_device(self, name: str, profile: str, *, in_device_log: bool = True) -> DeviceHandle:
+    def add_device(self, name: str, profile: str, *, in_device_log: bool = True,
+                   install_code: str | None = None) -> DeviceHandle:
         if self.emulator is not None:
             from rig.emu.profiles import load_profile
 
@@ -121,8 +123,9 @@ class Session:
             if real is None:
                 raise BenchProblem(f"bench {self.bench.path} has no device '{name}': add it under devices: with "
                                    "its ieee and kind to run this plan on hardware")
-            handle = DeviceHandle(name, real.kind, profile, real.ieee)
+            handle = DeviceHandle(name, real.kind, profile, real.ieee, install_code=real.install_code)
         handle.in_device_log = in_device_log
+        handle.install_code = install_code or handle.install_code
         self.devices[name] = handle
         assert self.hub is not None
         if in_device_log:
@@ -133,9 +136,18 @@ class Session:
         """Permit joining and wait until zigpy has interviewed the device (emulated: join it)."""
         handle = self.devices[name]
         assert self.hub is not None
-        await self.hub.permit(int(min(254, max(30, within))))
+        seconds = int(min(254, max(30, within)))
+        if handle.install_code:
+            await self.hub.permit_with_install_code(handle.ieee, handle.install_code, seconds)
+        else:
+            await self.hub.permit(seconds)
         if handle.emulated is not None:
-            await self.emulator.join(handle.emulated)
+            key = None
+            if handle.install_code:
+                from zigpy.util import convert_install_code  # the device derives the same key from its code
+
+                key = bytes(convert_install_code(bytes.fromhex(handle.install_code)))
+            await self.emulator.join(handle.emulated, link_key=key)
         await self.wait_interviewed(handle, within)
 
     async def wait_interviewed(self, handle: DeviceHandle, within: float) -> None:

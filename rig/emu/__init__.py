@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from rig.emu.emulator import Emulator, NcpFaults
-from rig.emu.network import LinkModel, PermitJoinClosed, SimNetwork
+from rig.emu.network import JoinRefused, LinkModel, PermitJoinClosed, SimNetwork
 
-__all__ = ["Emulator", "LinkModel", "NcpFaults", "PermitJoinClosed", "SimNetwork"]
+__all__ = ["Emulator", "JoinRefused", "LinkModel", "NcpFaults", "PermitJoinClosed", "SimNetwork"]

@@ -229,9 +229,10 @@ class Emulator:
     def devices(self) -> list[Any]:
         return list(self._devices)
 
-    async def join(self, device: Any, *, wait: float | None = None) -> None:
-        """Join `device`; permit-join must be open (or open within `wait` seconds)."""
-        await self.network.join(device, wait=wait)
+    async def join(self, device: Any, *, wait: float | None = None, link_key: bytes | None = None) -> None:
+        """Join `device`; permit-join must be open (or open within `wait` seconds). `link_key`: the key
+        the device authenticates with (its install-code key; None = the well-known key)."""
+        await self.network.join(device, wait=wait, link_key=link_key)
 
     def leave(self, device: Any) -> None:
         self.network.leave(device)

@@ -387,9 +387,23 @@ def _erase_key_table_entry(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK}
 
 
-@handles("clearKeyTable", "importTransientKey", "addTransientLinkKey", "importLinkKey", "setChildData",
-         "addOrUpdateKeyTableEntry", "clearTransientLinkKeys")
+@handles("clearKeyTable", "importLinkKey", "setChildData", "addOrUpdateKeyTableEntry")
 def _accept(ncp: EzspNcp, req: dict) -> dict:
+    return {"status": S.OK}
+
+
+@handles("importTransientKey", "addTransientLinkKey")
+def _transient_key(ncp: EzspNcp, req: dict) -> dict:
+    """A key a joining device must prove it has (install-code derived, or the well-known key for all)."""
+    eui64 = req.get("eui64", req.get("partner"))
+    key = req.get("plaintext_key", req.get("transientKey"))
+    ncp.ram.transient_keys[zt.EUI64(eui64)] = bytes(key)
+    return {"status": S.OK}
+
+
+@handles("clearTransientLinkKeys")
+def _clear_transient_keys(ncp: EzspNcp, req: dict) -> dict:
+    ncp.ram.transient_keys.clear()
     return {"status": S.OK}
 
 

@@ -88,6 +88,8 @@ class RamState:
     extended_timeout: dict[zt.EUI64, bool] = dataclasses.field(default_factory=dict)
     address_table: dict[int, tuple[zt.EUI64, int]] = dataclasses.field(default_factory=dict)
     multicast: dict[int, Any] = dataclasses.field(default_factory=dict)
+    # the transient link-key table (install-code keys for devices about to join); EUI64 FF..FF = any device
+    transient_keys: dict[zt.EUI64, bytes] = dataclasses.field(default_factory=dict)
     manufacturer_code: int = 0x1049  # Silicon Labs
     radio_power: int = 8
     aps_counter: int = 0

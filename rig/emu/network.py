@@ -48,6 +48,10 @@ ZDO_FLAG_RECEIVE_SUPPORTED = 0x01
 ZDO_FLAG_HANDLE_UNSUPPORTED = 0x02
 
 
+class JoinRefused(Exception):
+    """The trust centre did not let the device in (e.g. install-code joins only, wrong key)."""
+
+
 class PermitJoinClosed(RuntimeError):
     """`join()` was asked while the coordinator does not permit joining."""
 
@@ -217,8 +221,12 @@ class SimNetwork:
         await self._clock.wait_for(_wait(), timeout)
 
     # -- joins ----------------------------------------------------------------------------------------
-    async def join(self, device: RadioNode, *, wait: float | None = None) -> None:
-        """Associate `device` (permit-join must be open, or open within `wait` seconds)."""
+    async def join(self, device: RadioNode, *, wait: float | None = None, link_key: bytes | None = None) -> None:
+        """Associate `device` (permit-join must be open, or open within `wait` seconds).
+
+        `link_key` is the key the device authenticates with: None = the well-known ZigBeeAlliance09 key.
+        While the trust-centre policy says JOINS_USE_INSTALL_CODE_KEY, only a device whose key matches
+        its own entry in the stick's transient key table gets the network key (JoinRefused otherwise)."""
         node = self._nodes.get(device.ieee)
         if node is None:
             self.attach(device)
@@ -232,6 +240,7 @@ class SimNetwork:
             await self.wait_for_permit(wait)
         if self._by_nwk(device.nwk) not in (None, node):
             raise ValueError(f"NWK 0x{device.nwk:04X} of {device.ieee} is already used by another device")
+        self._authenticate(device, link_key)
         node.joined = True
         self._ncp.callback(
             "trustCenterJoinHandler",
@@ -244,6 +253,16 @@ class SimNetwork:
         self._child_join(node, joining=True)
         self._start_polling(node)
         device.power_on()
+
+    def _authenticate(self, device: RadioNode, link_key: bytes | None) -> None:
+        policy = self._ncp.ram.policies.get(int(bt.EzspPolicyId.TRUST_CENTER_POLICY), 0)
+        if not policy & bt.EzspDecisionBitmask.JOINS_USE_INSTALL_CODE_KEY:
+            return  # well-known-key joins (bellows' normal permit)
+        expected = self._ncp.ram.transient_keys.get(zt.EUI64(device.ieee))
+        if expected is None or link_key is None or bytes(link_key) != expected:
+            raise JoinRefused(f"{device.ieee} refused: the trust centre admits install-code joins only, and "
+                              + ("it has no key for this device" if expected is None else
+                                 "the device's link key does not match its install code"))
 
     def rejoin(self, device: RadioNode) -> None:
         """A secured rejoin (after a reboot or losing its parent); needs no permit-join."""

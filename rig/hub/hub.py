@@ -192,6 +192,28 @@ class Hub:
     async def permit(self, seconds: int = 60) -> None:
         await self.app.permit(seconds)
 
+    async def permit_with_install_code(self, ieee: str, install_code: bytes | str, seconds: int = 60) -> None:
+        """Let exactly this device join, with the link key derived from its install code.
+
+        Not bellows' permit_with_link_key: that ends in a plain permit whose pre-permit step re-opens the
+        trust centre to well-known-key joins, so any device could join alongside. Here the stick gets the
+        transient key and the install-code-only policy, and joining is opened at the NCP only."""
+        import bellows.types as bt
+        from zigpy.util import convert_install_code
+
+        code = bytes.fromhex(install_code) if isinstance(install_code, str) else bytes(install_code)
+        key = convert_install_code(code)
+        if key is None:
+            raise HubError(f"install code {code.hex()} has a bad CRC (give the code with its 2-byte CRC)")
+        ezsp = self.app._ezsp
+        status = await ezsp.add_transient_link_key(t.EUI64.convert(normalize_ieee(ieee)), key)
+        if int(status) != 0:
+            raise HubError(f"the stick refused the install-code key for {ieee}: status {status!r}")
+        await ezsp.setPolicy(policyId=bt.EzspPolicyId.TRUST_CENTER_POLICY,
+                             decisionId=bt.EzspDecisionBitmask.ALLOW_JOINS
+                             | bt.EzspDecisionBitmask.JOINS_USE_INSTALL_CODE_KEY)
+        await self.app.permit_ncp(min(254, max(1, int(seconds))))
+
     def allow_device(self, ieee: str, kind: str | None = None) -> None:
         """Add a device to the CH device log (only listed devices are served, R-CH-02)."""
         if kind is not None and kind not in DEVICE_KINDS:

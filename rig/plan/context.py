@@ -57,7 +57,8 @@ class PlanContext:
         await self.session.start()
         self.t0 = self.clock.now()
         for name, ref in self.plan.devices.items():
-            handle = self.session.add_device(name, ref.profile, in_device_log=ref.in_device_log)
+            handle = self.session.add_device(name, ref.profile, in_device_log=ref.in_device_log,
+                                             install_code=ref.install_code)
             self.record.devices[name] = {"profile": ref.profile, "kind": handle.kind, "ieee": handle.ieee}
         for name, ref in self.plan.images.items():
             data = ref.file.read_bytes() if ref.file is not None else self._generate(ref.generate)

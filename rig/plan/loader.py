@@ -24,6 +24,7 @@ class DeviceRef:
     profile: str  # an emulated device profile (fixtures/devices/<profile>.yaml); on hardware, its kind
     pos: Pos
     in_device_log: bool = True  # False: the CH was never told of it (a stranger on the HAN)
+    install_code: str | None = None  # pair with this install code's link key only (hex, with its CRC)
 
 
 @dataclasses.dataclass
@@ -149,7 +150,11 @@ def _devices(c: _Collector, doc: PosDict) -> dict[str, DeviceRef]:
         if isinstance(spec, str):
             spec_profile = spec
         elif isinstance(spec, PosDict):
-            _check_keys(c, spec, ("profile", "in_device_log"), f"devices.{name}.")
+            _check_keys(c, spec, ("profile", "in_device_log", "install_code"), f"devices.{name}.")
+            code = spec.get("install_code")
+            if code is not None and not _is_install_code(str(code)):
+                c.add(_value_pos(spec, "install_code"), f"devices.{name}.install_code", code,
+                      "an install code in hex with its CRC (8, 10, 14 or 18 bytes)")
             spec_profile = spec.get("profile")
             if not isinstance(spec.get("in_device_log", True), bool):
                 c.add(_value_pos(spec, "in_device_log"), f"devices.{name}.in_device_log", spec["in_device_log"],
@@ -161,8 +166,16 @@ def _devices(c: _Collector, doc: PosDict) -> dict[str, DeviceRef]:
                   "a device profile name such as ppmid, hcalcs, gsme")
             continue
         in_log = spec.get("in_device_log", True) if isinstance(spec, PosDict) else True
-        out[name] = DeviceRef(name, spec_profile, pos, bool(in_log))
+        code = spec.get("install_code") if isinstance(spec, PosDict) else None
+        out[name] = DeviceRef(name, spec_profile, pos, bool(in_log), None if code is None else str(code))
     return out
+
+
+def _is_install_code(text: str) -> bool:
+    try:
+        return len(bytes.fromhex(text)) in (8, 10, 14, 18)
+    except ValueError:
+        return False
 
 
 def _images(c: _Collector, doc: PosDict, plan_path: Path) -> dict[str, ImageRef]:

@@ -158,12 +158,6 @@ async def test_cpl_signer_key_errors_are_clear() -> None:
 
 
 # -- install codes ----------------------------------------------------------------------------------------
-INSTALL_CODE_GAP = ("the emulated NCP accepts importTransientKey/TRUST_CENTER_POLICY (rig/emu/ncp_handlers.py "
-                    "_accept) but SimNetwork.join (rig/emu/network.py) ignores link keys and the trust-centre "
-                    "policy, so a device without the install-code key still joins; the Hub has no "
-                    "permit_with_install_code API either (rig/hub/hub.py)")
-
-
 async def test_install_code_permit_goes_through_bellows_to_the_stick(make_stack) -> None:
     stack = await make_stack()
     node = zt.EUI64.convert("00:0d:6f:00:00:00:00:42")
@@ -172,14 +166,19 @@ async def test_install_code_permit_goes_through_bellows_to_the_stick(make_stack)
     assert stack.emu.errors == []  # importTransientKey + setPolicy answered, no invalidCommand
 
 
-@pytest.mark.xfail(strict=True, reason=INSTALL_CODE_GAP)
 async def test_install_code_only_join_refuses_a_device_without_the_key(make_stack) -> None:
+    from zigpy.util import convert_install_code
+
+    from rig.emu import JoinRefused
+
     stack = await make_stack()
-    allowed = zt.EUI64.convert("00:0d:6f:00:00:00:00:42")
-    await stack.hub.app.permit_with_link_key(node=allowed, link_key=zt.KeyData(bytes(range(16))), time_s=30)
+    code = bytes.fromhex("83FED3407A939723A5C639B26916D505C3B5")  # Silicon Labs' AN1089 example
+    allowed = stack.emu.add_device("ppmid")
+    await stack.hub.permit_with_install_code(str(allowed.ieee), code, 30)
     intruder = stack.emu.add_device("ppmid")
-    try:
-        await stack.emu.join(intruder, wait=2)
-    except Exception:  # noqa: BLE001 - a refused join is the expected outcome
-        pass
-    assert not stack.emu.network.joined(intruder)
+    with pytest.raises(JoinRefused, match="install-code joins only"):
+        await stack.emu.join(intruder)  # well-known key
+    with pytest.raises(JoinRefused, match="does not match"):
+        await stack.emu.join(allowed, link_key=bytes(16))  # the right device, the wrong key
+    await stack.emu.join(allowed, link_key=bytes(convert_install_code(code)))
+    assert stack.emu.network.joined(allowed) and not stack.emu.network.joined(intruder)
