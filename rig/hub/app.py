@@ -68,6 +68,10 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
     ota_handler: PacketHandler | None = None
     formed_network_now = False
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sends_in_flight: set[asyncio.Task] = set()
+
     async def form_network(self, *args, **kwargs) -> None:
         self.formed_network_now = True
         await super().form_network(*args, **kwargs)
@@ -111,9 +115,18 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
     # -- sending -----------------------------------------------------------------------------
     def send_raw(self, nwk: int, *, dst_ep: int, src_ep: int, profile: int, cluster: int, tsn: int, data: bytes,
                  ack: bool = True) -> asyncio.Task:
-        return asyncio.get_running_loop().create_task(
+        task = asyncio.get_running_loop().create_task(
             self.send_raw_now(nwk, dst_ep=dst_ep, src_ep=src_ep, profile=profile, cluster=cluster, tsn=tsn,
                               data=data, ack=ack))
+        self.sends_in_flight.add(task)
+        task.add_done_callback(self.sends_in_flight.discard)
+        return task
+
+    async def drain_sends(self, timeout: float = 1.0) -> None:
+        """Let frames already handed to bellows finish before the port closes: bellows sends each in a
+        shielded task, and closing under it leaves a 'Connection has been closed' nobody retrieves."""
+        if self.sends_in_flight:
+            await asyncio.wait(set(self.sends_in_flight), timeout=timeout)
 
     async def send_raw_now(self, nwk: int, *, dst_ep: int, src_ep: int, profile: int, cluster: int, tsn: int,
                            data: bytes, ack: bool = True) -> bool:

@@ -180,6 +180,7 @@ class Hub:
         self.server.transport = None
         if app is not None:
             app.ota_handler = None
+            await app.drain_sends()
             await app.shutdown()
         self.store.close()
 
