@@ -92,6 +92,10 @@ class Figures:
     faults: dict = dataclasses.field(default_factory=dict)
     bad_inputs: int = 0
     crashes: list = dataclasses.field(default_factory=list)
+    # bellows 1.2.1 sends every EZSP frame from a shielded task; when the hub closes the port (a CH restart)
+    # with a frame in flight, that task's 'Connection has been closed' is left unretrieved. Reported, but
+    # not a crash of the rig: nothing stops, and the next hub serves on.
+    bellows_close_noise: list = dataclasses.field(default_factory=list)
     hangs: int = 0
     hang_details: list = dataclasses.field(default_factory=list)
     alerts_lost: int = 0
@@ -110,13 +114,17 @@ class Soak:
         self.version = {"ppmid": 1, "hcalcs": 1}
 
     # -- bring-up ----------------------------------------------------------------------------------
+
+    def _on_loop_error(self, _loop, ctx: dict) -> None:
+        line = f"loop: {ctx.get('message')} {ctx.get('exception')!r} in {_origin(ctx)}"
+        (self.fig.bellows_close_noise if _is_bellows_close_noise(ctx) else self.fig.crashes).append(line)
+
     async def start(self) -> None:
         from rig.emu import Emulator
         from rig.emu.profiles import load_profile
 
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(lambda _loop, ctx: self.fig.crashes.append(
-            f"loop: {ctx.get('message')} {ctx.get('exception')!r} in {_origin(ctx)}"))
+        loop.set_exception_handler(self._on_loop_error)
         self.clock = VirtualClock()
         self.emu = Emulator(ezsp_version=13, clock=self.clock, seed=self.seed)
         await self.emu.start()
@@ -299,6 +307,12 @@ class Soak:
         self.emu.errors.clear()
 
 
+def _is_bellows_close_noise(ctx: dict) -> bool:
+    exc = ctx.get("exception")
+    return (isinstance(exc, RuntimeError) and str(exc) == "Connection has been closed"
+            and _origin(ctx) == "AshProtocol._send_data_frame")
+
+
 def _origin(ctx: dict) -> str:
     """Which coroutine a loop error came from, so a crash figure points somewhere."""
     fut = ctx.get("future") or ctx.get("task")
@@ -335,6 +349,9 @@ async def main(minutes: float, seed: int) -> int:
     print(f"  faults injected    {sum(f.faults.values())} " + str(dict(sorted(f.faults.items()))))
     print(f"  bad inputs tried   {f.bad_inputs}")
     print(f"  crashes            {len(f.crashes)}" + "".join(f"\n    {c}" for c in f.crashes[:10]))
+    if f.bellows_close_noise:
+        print(f"  bellows close noise {len(f.bellows_close_noise)} (an EZSP frame in flight when a CH restart "
+              "closed the port; bellows leaves it unretrieved)")
     print(f"  hangs              {f.hangs}" + "".join(f"\n    {h}" for h in f.hang_details[:10]))
     print(f"  alerts lost        {f.alerts_lost}")
     print(f"  alerts duplicated  {f.alerts_duplicated}")
