@@ -13,6 +13,7 @@ It runs on the caller's event loop (bellows with `use_thread: False` shares it) 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import random
@@ -29,6 +30,9 @@ from rig.emu.pacing import Pacing
 from rig.emu.transport import PacedProtocol, PtyServer, TcpServer
 
 LOGGER = logging.getLogger(__name__)
+
+
+TRACE_FRAMES = 20_000
 
 
 class NcpFaults:
@@ -114,7 +118,9 @@ class Emulator:
             eui64 = zt.EUI64.convert(eui64)
         self.eui64 = eui64
         self.errors: list[str] = []
-        self.trace: list[tuple[str, str]] | None = [] if trace else None
+        # The last TRACE_FRAMES frame names (a bounded log: a long soak must not grow without end).
+        self.trace: collections.deque[tuple[str, str]] | None = (
+            collections.deque(maxlen=TRACE_FRAMES) if trace else None)
         self.ncp = EzspNcp(
             version=ezsp_version,
             eui64=eui64,
