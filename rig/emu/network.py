@@ -242,14 +242,7 @@ class SimNetwork:
             raise ValueError(f"NWK 0x{device.nwk:04X} of {device.ieee} is already used by another device")
         self._authenticate(device, link_key)
         node.joined = True
-        self._ncp.callback(
-            "trustCenterJoinHandler",
-            newNodeId=device.nwk,
-            newNodeEui64=device.ieee,
-            status=bt.EmberDeviceUpdate.STANDARD_SECURITY_UNSECURED_JOIN,
-            policyDecision=bt.EmberJoinDecision.USE_PRECONFIGURED_KEY,
-            parentOfNewNodeId=COORDINATOR_NWK,
-        )
+        self._tc_event(device, bt.EmberDeviceUpdate.STANDARD_SECURITY_UNSECURED_JOIN, bt.EmberJoinDecision.USE_PRECONFIGURED_KEY)
         self._child_join(node, joining=True)
         self._start_polling(node)
         device.power_on()
@@ -268,14 +261,7 @@ class SimNetwork:
         """A secured rejoin (after a reboot or losing its parent); needs no permit-join."""
         node = self._node(device)
         node.joined = True
-        self._ncp.callback(
-            "trustCenterJoinHandler",
-            newNodeId=device.nwk,
-            newNodeEui64=device.ieee,
-            status=bt.EmberDeviceUpdate.STANDARD_SECURITY_SECURED_REJOIN,
-            policyDecision=bt.EmberJoinDecision.NO_ACTION,
-            parentOfNewNodeId=COORDINATOR_NWK,
-        )
+        self._tc_event(device, bt.EmberDeviceUpdate.STANDARD_SECURITY_SECURED_REJOIN, bt.EmberJoinDecision.NO_ACTION)
         self._start_polling(node)
         device.power_on()
 
@@ -293,14 +279,12 @@ class SimNetwork:
             held.on_sent(S.ZIGBEE_DELIVERY_FAILED)
         node.held.clear()
         self._child_join(node, joining=False)
-        self._ncp.callback(
-            "trustCenterJoinHandler",
-            newNodeId=device.nwk,
-            newNodeEui64=device.ieee,
-            status=bt.EmberDeviceUpdate.DEVICE_LEFT,
-            policyDecision=bt.EmberJoinDecision.NO_ACTION,
-            parentOfNewNodeId=COORDINATOR_NWK,
-        )
+        self._tc_event(device, bt.EmberDeviceUpdate.DEVICE_LEFT, bt.EmberJoinDecision.NO_ACTION)
+
+    def _tc_event(self, device: RadioNode, status: bt.EmberDeviceUpdate, decision: bt.EmberJoinDecision) -> None:
+        """trustCenterJoinHandler: the only join/leave signal bellows consumes."""
+        self._ncp.callback("trustCenterJoinHandler", newNodeId=device.nwk, newNodeEui64=device.ieee, status=status,
+                           policyDecision=decision, parentOfNewNodeId=COORDINATOR_NWK)
 
     def _child_join(self, node: _Node, *, joining: bool) -> None:
         if node.is_router:

@@ -165,29 +165,28 @@ def _hex(v: int | None) -> str:
 
 
 # ---- hub outcomes ------------------------------------------------------------------------------
-@step("expect_transfer")
-async def expect_transfer(ctx: PlanContext, a: dict[str, Any]) -> None:
+async def _outcome(ctx: PlanContext, a: dict[str, Any], kind: type, what: str):
+    """The device's first outcome of this kind (transfer or activation), waited for on the rig clock."""
     ieee = ctx.session.devices[a["device"]].ieee
     try:
-        event = await ctx.wait_hub_event(lambda e: isinstance(e, TransferOutcome) and e.ieee == ieee, a["within"])
+        return await ctx.wait_hub_event(lambda e: isinstance(e, kind) and e.ieee == ieee, a["within"])
     except (asyncio.TimeoutError, TimeoutError):
-        raise StepFailed(f"no transfer outcome for {a['device']} within {a['within']:g} s of rig time "
-                         f"({_progress_text(ctx, a['device'])})") from None
-    want = TransferResult[a["result"].upper()]
-    if event.result is not want:
+        progress = f" ({_progress_text(ctx, a['device'])})" if kind is TransferOutcome else ""
+        raise StepFailed(f"no {what} outcome for {a['device']} within {a['within']:g} s of rig time{progress}") from None
+
+
+@step("expect_transfer")
+async def expect_transfer(ctx: PlanContext, a: dict[str, Any]) -> None:
+    event = await _outcome(ctx, a, TransferOutcome, "transfer")
+    if event.result is not TransferResult[a["result"].upper()]:
         raise StepFailed(f"transfer to {a['device']} ended {event.result.name.lower()} ({event.detail}), "
                          f"expected {a['result']}")
 
 
 @step("expect_activation")
 async def expect_activation(ctx: PlanContext, a: dict[str, Any]) -> None:
-    ieee = ctx.session.devices[a["device"]].ieee
-    try:
-        event = await ctx.wait_hub_event(lambda e: isinstance(e, ActivationOutcome) and e.ieee == ieee, a["within"])
-    except (asyncio.TimeoutError, TimeoutError):
-        raise StepFailed(f"no activation outcome for {a['device']} within {a['within']:g} s of rig time") from None
-    want = ActivationResult[a["result"].upper()]
-    if event.result is not want:
+    event = await _outcome(ctx, a, ActivationOutcome, "activation")
+    if event.result is not ActivationResult[a["result"].upper()]:
         raise StepFailed(f"activation on {a['device']} was {event.result.name.lower()} (saw "
                          f"{_hex(event.observed_version)}, target {_hex(event.target_version)}), expected {a['result']}")
 
