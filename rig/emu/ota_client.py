@@ -438,10 +438,23 @@ class OtaClient:
         hw = self.profile.hardware_version if f.hardware_version is None else f.hardware_version
         self.send_raw(oc.QUERY_NEXT_IMAGE, oc.query_next_image(mfr, itype, self.flash.current_file_version, hw))
         self.record("query_sent", manufacturer_code=mfr, image_type=itype, current_file_version=self.flash.current_file_version, hardware_version=hw)
-        msg = await self._await(
-            lambda m: m.command_id == oc.QUERY_NEXT_IMAGE_RESPONSE or (m.default_response and m.command_id == oc.QUERY_NEXT_IMAGE),
-            self.settings.response_timeout_s,
-        )
+        notified = False
+
+        def answer_or_notify(m: Incoming) -> bool:
+            nonlocal notified
+            if m.command_id == oc.IMAGE_NOTIFY and not m.default_response:
+                # The server has something new since it read our query: ask again once this one is
+                # answered (as the SiLabs client does in its query state), rather than drop the notify.
+                notified = True
+                self.record("image_notify_during_query")
+                return False
+            return m.command_id == oc.QUERY_NEXT_IMAGE_RESPONSE or (m.default_response and m.command_id == oc.QUERY_NEXT_IMAGE)
+
+        msg = await self._await(answer_or_notify, self.settings.response_timeout_s)
+        if notified and (msg is None or msg.default_response or msg.message.status != Status.SUCCESS):
+            self.record("requery_after_notify")
+            await self._query()
+            return
         if msg is None:
             self.record("query_timeout")
             return

@@ -192,6 +192,25 @@ async def test_image_notify_unicast_always_broadcast_filtered() -> None:
     assert len(server.ota(0x01)) - sent < 5
 
 
+async def test_unicast_notify_while_a_query_is_pending_queries_again() -> None:
+    """A notify that overtakes the answer to an older query must not be lost (seen as a CI race)."""
+    dev, server, _ = await powered()
+    before = len(server.ota(0x01))
+    held: list = []
+    server._on_01 = lambda tsn, f, frame: held.append(tsn)  # hold the answer to the next query
+    server.send_ota(0x00, bytes([0x00, 100]))  # unicast notify: the client queries
+    await settle()
+    assert len(server.ota(0x01)) == before + 1 and held
+    server.send_ota(0x00, bytes([0x00, 100]))  # a newer notify arrives while that query is unanswered
+    await settle()
+    del server._on_01  # back to the normal answers; the held query now gets NO_IMAGE
+    server.offer = False
+    server.send_ota(0x02, bytes([0x98]), held[0])
+    await dev.ota.wait_for_event("requery_after_notify")
+    await dev.ota.wait_for_event("query_response", since=len(dev.ota.records))
+    assert len(server.ota(0x01)) == before + 2
+
+
 async def test_no_server_discovered_uses_image_notify_sender() -> None:
     dev, server, clock = make_device("ppmid", build_image(2, 100))
     server.answer_match_desc = False
