@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 from rig.backend import Backend, Fixtures  # noqa: E402
 from rig.backend.fixtures import CplEntry  # noqa: E402
+from rig.bench.quiet import quiet_enough  # noqa: E402
 from rig.clock import HOUR, VirtualClock  # noqa: E402
 from rig.emu.network import LinkModel  # noqa: E402
 from rig.hub import Hub, HubConfig  # noqa: E402
@@ -164,7 +165,7 @@ class Soak:
     # -- driving time ------------------------------------------------------------------------------
     def _activity(self) -> tuple:
         net = self.emu.network
-        return len(self.hub.frames), net.frames_to_host, net.frames_to_devices, self.backend_seq()
+        return len(self.hub.frames), net.frames_to_host, net.frames_to_devices, self.emu.ncp.commands_received, self.backend_seq()
 
     def backend_seq(self) -> int:
         backend = getattr(self, "backend", None)
@@ -181,7 +182,7 @@ class Soak:
             await asyncio.sleep(0.01)
             if (now := self._activity()) != seen:
                 seen, quiet = now, loop.time()
-            elif loop.time() - quiet > 0.05:
+            elif quiet_enough(loop.time() - quiet, 0.05, self.hub, self.emu):
                 nxt = self.clock.next_deadline()
                 step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - self.clock.now())
                 await self.clock.advance(step, settle=lambda: asyncio.sleep(0.002))

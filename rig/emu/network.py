@@ -139,6 +139,10 @@ class SimNetwork:
         self.frames_to_devices = 0
         self.frames_to_host = 0
         self.frames_lost = 0
+        # Host sends the air has not yet reported on (held for a poll, APS retries, latency): a driver of
+        # virtual time compares this with the host's own unfinished sends to tell "waiting on rig time"
+        # from "still in the serial line" (where jumping time would fire device timeouts early).
+        self.sends_on_air = 0
 
     # -- topology -----------------------------------------------------------------------------------
     def attach(self, device: RadioNode, link: LinkModel | None = None) -> None:
@@ -200,6 +204,7 @@ class SimNetwork:
 
     def ncp_network_down(self) -> None:
         self._epoch += 1
+        self.sends_on_air = 0
         self._up_event.clear()
         for node in self._nodes.values():
             for held in node.held:
@@ -356,12 +361,14 @@ class SimNetwork:
         """Reports from before an NCP reset must not surface in the next session."""
         epoch = self._epoch
         done = False
+        self.sends_on_air += 1
 
         def report(status: bt.sl_Status) -> None:
             nonlocal done
             if done or epoch != self._epoch:
                 return
             done = True
+            self.sends_on_air -= 1
             on_sent(status)
 
         return report

@@ -185,6 +185,12 @@ class Hub:
         self.store.close()
 
     @property
+    def sends_in_flight(self) -> int:
+        """Frames the hub has handed to bellows that have not finished (a virtual-clock driver must not
+        jump time under them: the answer a device is waiting for may be one of them)."""
+        return len(self._app.sends_in_flight) if self._app is not None else 0
+
+    @property
     def app(self) -> HubApplication:
         if self._app is None:
             raise HubNotRunning("hub not started")

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from rig.backend import Backend, BackendConfig, Fixtures
 from rig.backend.fixtures import duis_eui
+from rig.bench.quiet import quiet_enough
 from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, DeviceHandle, Session
 from rig.clock import VirtualClock
 from rig.hub.events import HubEvent
@@ -243,16 +244,21 @@ class PlanContext:
             if now_activity != activity:
                 activity, quiet_since = now_activity, loop.time()
                 continue
-            if isinstance(self.clock, VirtualClock) and loop.time() - quiet_since >= idle and not done():
+            if isinstance(self.clock, VirtualClock) and self._quiet_for(loop.time() - quiet_since, idle) and not done():
                 nxt = self.clock.next_deadline()
                 target = deadline if nxt is None else min(nxt, deadline)
                 if target > self.clock.now():
                     await self.advance(target - self.clock.now())
                 quiet_since = loop.time()
 
+    def _quiet_for(self, quiet_s: float, idle: float) -> bool:
+        return quiet_enough(quiet_s, idle, self.session.hub, self.session.emulator)
+
     def _activity(self) -> tuple[int, ...]:
         emu = self.session.emulator
-        air = (emu.network.frames_to_host, emu.network.frames_to_devices) if emu is not None else ()
+        # EZSP commands count too: bellows' extended-timeout/lookup round trips before a send
+        # carry no air frame, and jumping time under them fires device timeouts (a CI flake).
+        air = (emu.network.frames_to_host, emu.network.frames_to_devices, emu.ncp.commands_received) if emu is not None else ()
         alerts = self.backend.alerts.last_seq() if self.backend is not None else 0
         return (len(self.hub.frames), alerts, *air)
 
@@ -271,7 +277,7 @@ class PlanContext:
         loop = asyncio.get_running_loop()
         end = loop.time() + limit
         activity, since = self._activity(), loop.time()
-        while loop.time() < end and loop.time() - since < quiet:
+        while loop.time() < end and not self._quiet_for(loop.time() - since, quiet):
             await asyncio.sleep(0.02)
             if (now := self._activity()) != activity:
                 activity, since = now, loop.time()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rig.bench.quiet import quiet_enough
 from rig.clock import VirtualClock
 from rig.hub import Hub, HubConfig
 from rig.hub.events import TransferOutcome
@@ -141,9 +142,9 @@ async def drive_until(stack: Stack, done: Callable[[], object], *, rig_s: float 
     real_end = loop.time() + real_s
     rig_end = stack.clock.now() + rig_s
 
-    def activity() -> tuple[int, int, int]:
+    def activity() -> tuple[int, ...]:
         net = stack.emu.network
-        return len(stack.hub.frames), net.frames_to_host, net.frames_to_devices
+        return len(stack.hub.frames), net.frames_to_host, net.frames_to_devices, stack.emu.ncp.commands_received
 
     seen, quiet_since = activity(), loop.time()
     while not (result := done()):
@@ -153,7 +154,7 @@ async def drive_until(stack: Stack, done: Callable[[], object], *, rig_s: float 
         now = activity()
         if now != seen:
             seen, quiet_since = now, loop.time()
-        elif loop.time() - quiet_since >= idle:
+        elif quiet_enough(loop.time() - quiet_since, idle, stack.hub, stack.emu):
             nxt = stack.clock.next_deadline()
             step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - stack.clock.now())
             await stack.clock.advance(step, settle=lambda: asyncio.sleep(0.002))

@@ -1,0 +1,28 @@
+"""When an emulated bench is quiet enough for a driver of virtual time to jump the clock.
+
+Jumping fires the earliest rig timer. If that is a device's response timeout while the answer it waits
+for is still in bellows' hands (EZSP round trips, an ASH retransmission after a corrupted CRC: real
+time, up to seconds under load), the jump invents a timeout the device would never see. So a bench
+is busy while the hub has more unfinished sends than the simulated air is holding (for a sleepy
+device's poll, an APS retry, a link latency: rig time, which a jump is right to cross).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SERIAL_BUSY_CAP_S = 10.0  # a send stuck longer than this in the serial path is not ours to wait for
+
+
+def sends_in_serial_path(hub: Any, emulator: Any) -> bool:
+    """Some hub frame is between the hub and the simulated air (bellows, the pty, the NCP)."""
+    if hub is None or emulator is None:
+        return False
+    return hub.sends_in_flight > emulator.network.sends_on_air
+
+
+def quiet_enough(quiet_s: float, idle_s: float, hub: Any, emulator: Any) -> bool:
+    """Nothing has moved for `quiet_s` real seconds: may time jump now?"""
+    if sends_in_serial_path(hub, emulator):
+        return quiet_s >= max(idle_s, SERIAL_BUSY_CAP_S)
+    return quiet_s >= idle_s
