@@ -48,6 +48,8 @@ class EmulatedDevice:
         self.clock = clock
         self.rx_on_when_idle = profile.rx_on_when_idle
         self.poll_interval_s = profile.poll_interval_s  # for the network's sleepy-device model
+        self.short_poll_interval_s = profile.short_poll_interval_s
+        self.short_poll_window_s = profile.short_poll_window_s
         self.powered = False
         self.records: list[DeviceEvent] = []  # device-level: power, ZDO/ZCL requests answered
         self.flash = OtaFlash(current_file_version=profile.current_file_version)

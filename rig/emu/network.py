@@ -104,6 +104,8 @@ class _Node:
     held: list[_Held] = dataclasses.field(default_factory=list)
     poll_timer: Any = None
     busy_until: float = 0.0  # paced: the device is still processing what it received (clock time)
+    short_poll_until: float = 0.0  # a sleepy device polls fast until then (it awaits an answer)
+    next_poll_at: float = 0.0  # clock time of the pending poll_timer
 
     @property
     def sleepy(self) -> bool:
@@ -113,9 +115,12 @@ class _Node:
     def is_router(self) -> bool:
         return bool(getattr(self.device, "is_router", False))
 
-    def poll_interval(self) -> float | None:
-        if self.link.poll_interval_s is not None:
+    def poll_interval(self, now: float = 0.0) -> float | None:
+        if self.link.poll_interval_s is not None:  # a link override is a fixed schedule (e.g. "asleep")
             return self.link.poll_interval_s
+        short = getattr(self.device, "short_poll_interval_s", None)
+        if now < self.short_poll_until and isinstance(short, (int, float)) and short > 0:
+            return float(short)
         for name in ("poll_interval_s", "poll_interval"):
             value = getattr(self.device, name, None)
             if isinstance(value, (int, float)) and value > 0:
@@ -307,9 +312,23 @@ class SimNetwork:
     # -- sleepy devices ---------------------------------------------------------------------------------
     def _start_polling(self, node: _Node) -> None:
         self._stop_polling(node)
-        interval = node.poll_interval()
+        interval = node.poll_interval(self._clock.now())
         if node.sleepy and interval:
+            node.next_poll_at = self._clock.now() + interval
             node.poll_timer = self._clock.call_later(interval, self._periodic_poll, node)
+
+    def _short_poll(self, node: _Node) -> None:
+        """After transmitting, an end device polls at its short interval for a while (EmberZNet's
+        end-device support does so while a response is outstanding), so an answer need not wait a
+        whole long poll."""
+        window = getattr(node.device, "short_poll_window_s", 0.0)
+        if not isinstance(window, (int, float)) or window <= 0:
+            return
+        now = self._clock.now()
+        node.short_poll_until = now + window
+        interval = node.poll_interval(now)
+        if interval and (node.poll_timer is None or node.next_poll_at > now + interval):
+            self._start_polling(node)
 
     def _stop_polling(self, node: _Node) -> None:
         if node.poll_timer is not None:
@@ -498,6 +517,7 @@ class SimNetwork:
             return
         if node.sleepy:  # it is awake now: its next data request follows the transmission
             self._later(node.link.latency_s, self._poll, node)
+            self._short_poll(node)
         if frame.group_id is not None:
             for other in self._nodes.values():
                 if other is not node and other.joined and frame.group_id in _groups(other.device):

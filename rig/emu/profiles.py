@@ -20,6 +20,10 @@ LOGICAL_TYPES = ("coordinator", "router", "end_device")
 VERIFY_CHECKS = ("header", "ids", "size", "hardware_version", "integrity", "require_integrity")
 SE_PROFILE_ID = 0x0109
 OTA_CLUSTER_ID = 0x0019
+# Sleepy devices: after each transmission, poll every 0.25 s for 3 s (the end device awaits a response;
+# EmberZNet's end-device support short-polls then). A profile may set both, or 0 to never short-poll.
+DEFAULT_SHORT_POLL_S = 0.25
+DEFAULT_SHORT_POLL_WINDOW_S = 3.0
 
 
 class ProfileError(ValueError):
@@ -75,6 +79,8 @@ class DeviceProfile:
     rx_on_when_idle: bool = True
     mains_powered: bool = True
     poll_interval_s: float = 0.0  # sleepy end devices: how often they poll their parent
+    short_poll_interval_s: float = 0.0  # ... and how often while awaiting an answer after a transmission
+    short_poll_window_s: float = 0.0  # ... for how long after each transmission (0: never short-polls)
     ota: OtaSettings = dataclasses.field(default_factory=OtaSettings)
     source: str = ""  # the file it came from
 
@@ -352,6 +358,7 @@ def load_profile(name_or_path: str) -> DeviceProfile:
     kind = r.choice("kind", KINDS)
     node = r.sub("node")
     logical_type, rx_on, mains, poll = "end_device", True, True, 0.0
+    short_poll, short_window = 0.0, 0.0
     if node is not None:
         logical_type = node.choice("logical_type", LOGICAL_TYPES, logical_type)
         rx_on = node.get("rx_on_when_idle", bool, "true or false", rx_on)
@@ -359,6 +366,11 @@ def load_profile(name_or_path: str) -> DeviceProfile:
         poll = node.number("poll_interval_s", 0.0 if rx_on else 5.0)
         if not rx_on and poll <= 0:
             raise node.fail("poll_interval_s", poll, "a positive poll interval for a sleepy device")
+        short_poll = node.number("short_poll_interval_s", 0.0 if rx_on else DEFAULT_SHORT_POLL_S)
+        short_window = node.number("short_poll_window_s", 0.0 if rx_on else DEFAULT_SHORT_POLL_WINDOW_S)
+        if short_poll < 0 or short_window < 0:
+            raise node.fail("short_poll_interval_s" if short_poll < 0 else "short_poll_window_s",
+                            min(short_poll, short_window), "seconds >= 0")
         node.finish()
     profile = DeviceProfile(
         name=name,
@@ -375,6 +387,8 @@ def load_profile(name_or_path: str) -> DeviceProfile:
         rx_on_when_idle=rx_on,
         mains_powered=mains,
         poll_interval_s=poll,
+        short_poll_interval_s=short_poll,
+        short_poll_window_s=short_window,
         ota=_ota(r.sub("ota")),
         source=str(path),
     )

@@ -109,6 +109,31 @@ async def test_sleepy_device_indirect_timeout(make_emulator, make_app, make_node
     assert len(node.received) == before
 
 
+@pytest.mark.parametrize("window", [3.0, 0.0])
+async def test_sleepy_device_short_polls_after_it_transmits(make_emulator, make_app, make_node, window):
+    clock = VirtualClock()
+    emu, app, node = await _joined_app(
+        make_emulator, make_app, make_node, rx_on_when_idle=False, poll_interval_s=0.1, clock=clock
+    )
+    node.poll_interval_s = 60.0  # a long poll from now on ...
+    node.short_poll_interval_s, node.short_poll_window_s = 0.25, window  # ... short while awaiting answers
+    await clock.advance(0.2)  # the running 0.1 s poll fires and re-arms at 60 s
+    node.power_on()  # it transmits (a Device_annce): awake, awaiting an answer
+    await clock.advance(0.01)
+    before = len(node.received)
+    send = asyncio.create_task(_unacked_send(app, node, retries=0))
+    await wait_until(lambda: any(n.held for n in emu.network._nodes.values()))
+    await clock.advance(0.3)
+    if window:
+        await asyncio.wait_for(send, 5)  # picked up by a short poll, not 60 s later
+        assert len(node.received) == before + 1
+    else:
+        assert len(node.received) == before and not send.done()
+        await clock.advance(8)  # no poll before the indirect transmission timeout: the frame is lost
+        with pytest.raises(zigpy.exceptions.DeliveryError):
+            await asyncio.wait_for(send, 5)
+
+
 async def test_leave_and_rejoin(make_emulator, make_app, make_node):
     emu, app, node = await _joined_app(make_emulator, make_app, make_node)
     left = []
