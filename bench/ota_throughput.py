@@ -1,7 +1,8 @@
 """OTA throughput through the full stack: bellows over the pty, emulated NCP, emulated PPMID, hub OTA server.
 
-    .venv/bin/python bench/ota_throughput.py                       # 50 kB, 350 kB, 750 kB, 40 B blocks
-    .venv/bin/python bench/ota_throughput.py --sizes 50000 --block 50 --json
+    .venv/bin/python bench/ota_throughput.py                       # 50 kB, 350 kB, 750 kB, 50 B blocks
+    .venv/bin/python bench/ota_throughput.py --sizes 50000 --block 40 --json
+    .venv/bin/python bench/ota_throughput.py --sizes 750000 --stick both  # stock EmberZNet vs XNCP stick
     .venv/bin/python bench/ota_throughput.py --sizes 50000 --vs-zigpy
     .venv/bin/python bench/ota_throughput.py --sizes 20000 --paced  # charged real UART/air/flash time
     .venv/bin/python bench/ota_throughput.py --remote               # emulator in its own process (real time)
@@ -32,8 +33,10 @@ DEFAULT_SIZES = (50_000, 350_000, 750_000)
 
 
 async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: Any,
-                       profile: Any = None, remote: bool = False) -> dict[str, Any]:
+                       profile: Any = None, remote: bool = False, xncp: bool = False) -> dict[str, Any]:
     opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
+    if xncp:
+        opts["xncp"] = True
     async with HubRig(clock=clock, hub_options={"block_size_cap": block}, remote=remote, **opts) as rig:
         dev = await rig.add_device("ppmid", block=block, link=link)
         data = ppmid_image(size)
@@ -58,6 +61,7 @@ async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: 
         blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
         return {
             "stack": "rig",
+            "stick": "xncp" if xncp else "stock",
             "emulator": "remote" if remote else "in-process",
             "size_bytes": len(data),
             "block": block,
@@ -73,7 +77,8 @@ async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: 
         }
 
 
-async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remote: bool = False) -> dict[str, Any]:
+async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remote: bool = False,
+                         xncp: bool = False) -> dict[str, Any]:
     """zigpy's own Device.update_firmware on the same emulated device type (HA-profile PPMID variant)."""
     import zigpy.config as zconf  # noqa: PLC0415
     import zigpy.device  # noqa: PLC0415
@@ -89,6 +94,8 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remot
 
     zigpy.device.AFTER_OTA_ATTR_READ_DELAY = 0.1  # after the transfer; not part of what is timed
     opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
+    if xncp:
+        opts["xncp"] = True
     emu = make_emulator(remote, make_clock("virtual"), ezsp_version=13, trace=False, **opts)
     await emu.start()
     app = None
@@ -135,6 +142,7 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remot
         blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
         return {
             "stack": "zigpy",
+            "stick": "xncp" if xncp else "stock",
             "emulator": "remote" if remote else "in-process",
             "size_bytes": len(data),
             "block": block,
@@ -174,7 +182,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES,
                    help="comma-separated image sizes in bytes (default 50000,350000,750000)")
-    p.add_argument("--block", type=int, choices=(40, 50), default=40, help="block size in bytes (default 40)")
+    p.add_argument("--block", type=int, choices=(40, 50), default=50,
+                   help="block size in bytes (default 50; the hub's GB-safe cap in fixtures/benches is 40)")
+    p.add_argument("--stick", choices=("stock", "xncp", "both"), default="stock",
+                   help="emulated stick firmware: stock EmberZNet (default), with the XNCP extension "
+                        "(combined send, rig.emu.ncp_xncp), or both side by side")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     p.add_argument("--vs-zigpy", action="store_true", help="also run zigpy's Device.update_firmware; print ratio")
     p.add_argument("--paced", action="store_true",
@@ -212,16 +224,17 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     profile = cProfile.Profile() if args.cprofile else None
     rows = []
     modes = [False, True] if args.both else [args.remote]
+    sticks = {"stock": [False], "xncp": [True], "both": [False, True]}[args.stick]
     for size in args.sizes:
-        for remote in modes:
+        for remote, xncp in ((r, x) for r in modes for x in sticks):
             row = await rig_transfer(size, args.block, clock=args.clock, pacing=pacing, link=link, profile=profile,
-                                     remote=remote)
+                                     remote=remote, xncp=xncp)
             if pacing is not None:
                 row["predicted_s"] = round(pacing.predict_transfer_seconds(row["size_bytes"], args.block), 1)
             rows.append(row)
             _emit(args, row)
             if args.vs_zigpy:
-                zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link, remote=remote)
+                zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link, remote=remote, xncp=xncp)
                 zrow["ratio"] = round(row["bytes_per_s"] / zrow["bytes_per_s"], 2)
                 rows.append(zrow)
                 _emit(args, zrow)
@@ -240,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = asyncio.run(run(args))
     if not args.json:
         flat = [{**r, **{f"cpu_{k}": v for k, v in r["cpu_s"].items()}} for r in rows]
-        cols = [("stack", "stack", ""), ("emulator", "emulator", ""), ("size_bytes", "bytes", "d"), ("block", "blk", "d"),
+        cols = [("stack", "stack", ""), ("stick", "stick", ""), ("emulator", "emulator", ""), ("size_bytes", "bytes", "d"), ("block", "blk", "d"),
                 ("seconds", "s", ".2f"), ("bytes_per_s", "B/s", ".0f"), ("blocks_per_s", "blk/s", ".0f"),
                 ("to_outcome_s", "outcome s", ".2f"), ("startup_s", "startup s", ".2f"),
                 ("process_cpu_s", "cpu s", ".2f"), ("cpu_rig", "rig", ".2f"), ("cpu_bellows_zigpy", "bellows+zigpy", ".2f"),

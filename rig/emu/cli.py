@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--transport", choices=("pty", "tcp"), default="pty")
     p.add_argument("--port", type=int, default=0, help="TCP port (tcp transport; default: any free port)")
     p.add_argument("--seed", type=int, default=0, help="seed for addresses, link loss and faults")
+    p.add_argument("--xncp", action="store_true",
+                   help="be a firmware build with the XNCP extension (combined send) rather than stock EmberZNet")
     p.add_argument("-v", "--verbose", action="store_true", help="log EZSP traffic")
     p.set_defaults(func=run)
 
@@ -43,7 +45,7 @@ async def _serve(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.devices.split(",") if n.strip()]
     try:
         emu = Emulator(ezsp_version=args.ezsp_version, transport=args.transport, seed=args.seed,
-                       tcp_port=args.port)
+                       tcp_port=args.port, xncp=args.xncp)
     except ValueError as exc:
         print(f"rig emulate: {exc}", file=sys.stderr)
         return 2

@@ -104,9 +104,11 @@ class Emulator:
         tcp_port: int = 0,
         trace: bool = True,
         pacing: Pacing | None = None,
+        xncp: bool = False,
     ) -> None:
         """`pacing` (rig.emu.pacing.Pacing, e.g. `Pacing.real_bench()`) charges real UART, air and
-        device time; None (the default) runs as fast as the host can talk."""
+        device time; None (the default) runs as fast as the host can talk. `xncp` makes the stick a
+        firmware build with the XNCP extension (rig.emu.ncp_xncp); the default is stock EmberZNet."""
         if transport not in ("pty", "tcp"):
             raise ValueError(f"transport must be 'pty' or 'tcp', got {transport!r}")
         self.clock = clock or RealClock()
@@ -128,6 +130,7 @@ class Emulator:
             rng=random.Random(f"{seed}:ncp"),
             errors=self.errors,
             trace=self.trace,
+            xncp=xncp,
         )
         self.pacing = pacing
         self.network = SimNetwork(self.ncp, self.clock, random.Random(f"{seed}:air"), pacing=pacing)

@@ -70,6 +70,7 @@ class EzspNcp:
         rng: random.Random,
         errors: list[str],
         trace: list[tuple[str, str]] | None = None,
+        xncp: bool = False,
     ) -> None:
         if version not in EZSP._BY_VERSION:
             raise ValueError(
@@ -82,6 +83,7 @@ class EzspNcp:
         self.rng = rng
         self.errors = errors
         self.trace = trace
+        self.xncp = xncp  # answer customFrame as an XNCP firmware build (combined send) instead of refusing
         self.nv = NvState(eui64=eui64)
         self.ram = RamState()
         self.network: Any = None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import bellows.types as bt
 import zigpy.types as zt
 
+from rig.emu import ncp_xncp
 from rig.emu.air import AirFrame
 from rig.emu.ncp_state import MULTICAST_TABLE_SIZE, Endpoint
 
@@ -75,6 +76,8 @@ def _echo(ncp: EzspNcp, req: dict) -> dict:
 
 @handles("customFrame")
 def _custom_frame(ncp: EzspNcp, req: dict) -> dict:
+    if ncp.xncp:  # a firmware build with the XNCP extension (rig.emu.ncp_xncp)
+        return ncp_xncp.answer(ncp, bytes(req["payload"]), _send_unicast)
     # No XNCP extension in a stock EmberZNet image: the default custom-frame callback refuses.
     return {"status": S.NOT_AVAILABLE, "reply": b""}
 
