@@ -150,7 +150,12 @@ def _load_marked(path: Path) -> _MarkedDict:
     if node is None:
         raise ProfileError(f"{path}:1: empty file, expected a mapping of profile keys")
     constructor = yaml.SafeLoader("")  # only used for scalar construction (ints, bools, hex)
-    value = _build(node, str(path), constructor)
+    try:
+        value = _build(node, str(path), constructor)
+    except yaml.YAMLError as exc:  # e.g. a tag the safe loader will not construct (!!python/object)
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ProfileError(f"{path}{where}: {getattr(exc, 'problem', None) or exc}; expected plain YAML values") from None
     if not isinstance(value, _MarkedDict):
         raise ProfileError(f"{path}:{node.start_mark.line + 1}: found a {type(value).__name__}, expected a mapping")
     return value

@@ -96,6 +96,11 @@ def test_structural_errors(tmp_path: Path) -> None:
         load_profile(_write(tmp_path, "kind: [ppmid\n"))
     with pytest.raises(ProfileError, match=r"expected a mapping"):
         load_profile(_write(tmp_path, "- 1\n- 2\n"))
+    # a tag the safe loader refuses (found by the profile fuzzer): a profile error with its line
+    with pytest.raises(ProfileError, match=r"bad\.yaml:1: could not determine a constructor.*expected plain YAML"):
+        load_profile(_write(tmp_path, "!!python/object:x Emulated GSME\n"))
+    with pytest.raises(ProfileError, match=r"bad\.yaml:2: .*expected plain YAML"):
+        load_profile(_write(tmp_path, "name: x\nmodel: !!python/object:os.system y\n"))
 
 
 def test_extends_errors_point_at_the_variant(tmp_path: Path) -> None:
