@@ -25,16 +25,23 @@ from harness import HubRig, ppmid_image, wait_installed, wait_until
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     hub_options = {"max_concurrent_downloads": args.max_concurrent, "wait_for_data_delay_s": args.wait_s}
     async with HubRig(hub_options=hub_options) as rig:
+        # The reference the goal compares with: one device upgrading the same size alone, on the same
+        # hub, in the same run, before the fleet joins (offer to SUCCESS outcome, as for the fleet).
+        app = rig.hub.app
+        await rig.hub.permit(254)
+        solo = rig.emu.add_device("ppmid")
+        rig.hub.allow_device(str(solo.ieee), "ppmid")
+        await rig.emu.join(solo)
+        await wait_until(lambda: (z := app.devices.get(solo.ieee)) is not None and z.is_initialized,
+                         timeout=30, what="the reference device interviewed")
+        solo_s = next(iter((await rig.upgrade([solo], ppmid_image(args.size, version=3))).values()))
         t_join = time.perf_counter()
         devices = []
-        assert rig.hub is not None
-        await rig.hub.permit(254)
         for _ in range(args.devices):
             dev = rig.emu.add_device("ppmid")
             rig.hub.allow_device(str(dev.ieee), "ppmid")
             await rig.emu.join(dev)
             devices.append(dev)
-        app = rig.hub.app
         await wait_until(lambda: all((z := app.devices.get(d.ieee)) is not None and z.is_initialized for d in devices),
                          timeout=30 + args.devices, what=f"{args.devices} devices interviewed")
         join_s = time.perf_counter() - t_join
@@ -61,6 +68,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "join_and_interview_s": round(join_s, 2),
             "seconds": round(total_s, 2),
             "aggregate_bytes_per_s": round(len(data) * len(times) / total_s, 1),
+            "one_device_bytes_per_s": round(len(data) / solo_s, 1),
+            "aggregate_vs_one_device": round(len(data) * len(times) / total_s / (len(data) / solo_s), 2),
             "device_min_s": round(times[0], 2) if times else None,
             "device_median_s": round(statistics.median(times), 2) if times else None,
             "device_max_s": round(times[-1], 2) if times else None,

@@ -266,7 +266,7 @@ class OtaServer:
             self._default_response(peer, hdr, Status.ABORT)
             return
         now = self.clock.now()
-        self.limiter.finish(peer.ieee)
+        self.limiter.finish(peer.ieee, now)  # a completed download: it teaches the limiter how long one takes
         if offer.state == "offered":
             self._transfer_outcome(offer, image, TransferResult.SUCCESS, "", new_state="transferred", ended_at=now)
             activation_at = self._activation_time(offer, now)

@@ -4,6 +4,11 @@ The server throttles with WAIT_FOR_DATA (CurrentTime 0, RequestTime relative sec
 devices download at once, when the manual busy switch is on, or once to push a device model's
 MinimumBlockPeriod to a client that advertises rate-limit support. It then watches the client: did it
 wait at least RequestTime and re-request the same offset, and do its later gaps respect the period?
+
+Devices turned away because every download slot is taken queue up in arrival order. Each is told to
+come back when its turn is likely (its place in the queue / the slots x the typical download time seen
+so far, never less than the configured delay), so a fleet does not re-ask every second: each re-ask is
+a radio exchange that costs the stick as much as a block, and slots sat idle between waves.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from rig.hub.config import HubConfig
 _TOLERANCE_S = 0.01  # for WAIT_FOR_DATA waits (seconds long)
 _GAP_JITTER_S = 0.025  # for MinimumBlockPeriod gaps: absolute floor ...
 _GAP_JITTER_SHARE = 0.2  # ... or this share of the period, whichever is larger
+MAX_QUEUE_WAIT_S = 600  # a queued device is told to come back within 10 minutes at most
+_TYPICAL_WEIGHT = 0.3  # share of the newest download in the running typical duration
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +82,7 @@ class _State:
     wait_requested: float = 0.0
     told_period: bool = False
     skip_next_gap: bool = False
+    started_at: float | None = None  # when its current download took a slot
 
 
 class RateLimiter:
@@ -83,6 +91,8 @@ class RateLimiter:
         self.busy = False  # manual "busy" switch
         self._state: dict[str, _State] = {}
         self._conformance: dict[str, Conformance] = {}
+        self._queue: dict[str, float] = {}  # turned away for want of a slot, in arrival order -> told to return at
+        self.typical_download_s: float | None = None  # running estimate over finished downloads (rig s)
 
     def conformance(self, ieee: str) -> Conformance:
         return self._conformance.setdefault(ieee, Conformance(ieee))
@@ -112,19 +122,31 @@ class RateLimiter:
         if self.busy:
             return self._issue(st, conf, offset, now, client_period, period.value, "server busy")
         if not st.active and len(self._active(now)) >= self.config.max_concurrent_downloads:
-            return self._issue(st, conf, offset, now, client_period, period.value,
-                               f"{self.config.max_concurrent_downloads} downloads already running")
+            wait = self._issue(st, conf, offset, now, client_period, period.value,
+                               f"{self.config.max_concurrent_downloads} downloads already running",
+                               delay=self._queue_delay(ieee, now))
+            self._queue[ieee] = now + wait.request_time_s
+            return wait
+        self._queue.pop(ieee, None)
         if client_period is not None and period.value and client_period != period.value and not st.told_period:
             st.told_period = True
             return self._issue(st, conf, offset, now, client_period, period.value, "push MinimumBlockPeriod")
+        if not st.active:
+            st.started_at = now
         st.active = True
         st.last_request = now
         return None
 
-    def finish(self, ieee: str) -> None:
+    def finish(self, ieee: str, now: float | None = None) -> None:
         """The download ended (Upgrade End, abort): it no longer counts as concurrent."""
+        self._queue.pop(ieee, None)
         st = self._state.get(ieee)
         if st is not None:
+            if now is not None and st.active and st.started_at is not None and now > st.started_at:
+                took = now - st.started_at
+                old = self.typical_download_s
+                self.typical_download_s = took if old is None else old + _TYPICAL_WEIGHT * (took - old)
+            st.started_at = None
             st.active = False
             st.wait_until = None
             st.last_request = None
@@ -143,9 +165,30 @@ class RateLimiter:
         if now - st.last_request + max(_GAP_JITTER_S, _GAP_JITTER_SHARE * period_s) < period_s:
             conf.gap_violations += 1
 
+    def _queue_delay(self, ieee: str, now: float) -> int | None:
+        """Seconds until this queued device's turn is likely (None: no download has finished yet).
+
+        The running downloads should end at start + typical; the first in line gets the slot that frees
+        first, the next the one after, and once every slot has been handed on, a round later again.
+        """
+        typical = self.typical_download_s
+        if typical is None:
+            return None
+        # entries long past their return time belong to devices that went away: they hold no place
+        grace = self.config.download_idle_s
+        for gone in [q for q, due in self._queue.items() if due + grace < now and q != ieee]:
+            del self._queue[gone]
+        ahead = list(self._queue).index(ieee) if ieee in self._queue else len(self._queue)
+        slots = max(1, self.config.max_concurrent_downloads)
+        frees = sorted(st.started_at + typical for q in self._active(now)
+                       if (st := self._state[q]).started_at is not None)
+        frees += [now] * (slots - len(frees))  # a slot nobody holds is free now
+        turn = frees[ahead % slots] + (ahead // slots) * typical
+        return min(MAX_QUEUE_WAIT_S, int(math.ceil(max(0.0, turn - now))))
+
     def _issue(self, st: _State, conf: Conformance, offset: int, now: float, client_period: int | None,
-               period_value: int, reason: str) -> Wait:
-        delay = max(1, int(math.ceil(self.config.wait_for_data_delay_s)))
+               period_value: int, reason: str, delay: int | None = None) -> Wait:
+        delay = max(1, int(math.ceil(self.config.wait_for_data_delay_s)), delay or 0)
         st.wait_until = now + delay
         st.wait_sent_at = now
         st.wait_offset = offset

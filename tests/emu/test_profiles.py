@@ -18,9 +18,11 @@ def test_shipped_profiles(name: str, image_type: int, rx_on: bool) -> None:
     assert p.rx_on_when_idle is rx_on and p.sleepy is (not rx_on)
     ep = p.ota_endpoint
     assert ep.profile_id == 0x0109 and 0x0019 in ep.out_clusters and 0x0019 not in ep.in_clusters
-    assert p.ota.query_interval_s == 86400 and p.ota.max_data_size == 40
+    assert p.ota.max_data_size == 40
+    # mains devices ask daily and are notified; the sleepy GSME gets no notify, so it asks every 5 min
+    assert p.ota.query_interval_s == (300 if name == "gsme" else 86400)
     if name == "gsme":
-        assert 0 < p.poll_interval_s <= 10
+        assert 0 < p.poll_interval_s <= 10 and p.short_poll_interval_s == 0.25
 
 
 def test_variants_extend_their_base() -> None:
