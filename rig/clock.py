@@ -143,9 +143,10 @@ class VirtualClock:
             done, _ = await asyncio.wait({task, timed_out}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             handle.cancel()
+            if not task.done():  # timed out, or we were cancelled: never leave the inner wait behind
+                task.cancel()
         if task in done:
             return task.result()
-        task.cancel()
         raise asyncio.TimeoutError(f"no result within {timeout} s of rig time")
 
     def next_deadline(self) -> float | None:

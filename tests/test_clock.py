@@ -91,3 +91,25 @@ async def test_a_failing_timer_does_not_stop_the_others():
     await clock.advance(3)
     assert fired == ["after"]
     assert len(errors) == 1 and isinstance(errors[0], TypeError)
+
+
+async def test_cancelled_wait_for_cancels_what_it_waited_on() -> None:
+    """A device task stopped mid-wait must not leave its inner Queue.get() behind (seen as 'Task was
+    destroyed but it is pending' when the loop closed under the benches)."""
+    clock = VirtualClock()
+    queue: asyncio.Queue = asyncio.Queue()
+    inner: list[asyncio.Task] = []
+    real_get = queue.get
+
+    def tracked_get():
+        task = asyncio.ensure_future(real_get())
+        inner.append(task)
+        return task
+
+    waiter = asyncio.ensure_future(clock.wait_for(tracked_get(), 60))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0)
+    assert inner and inner[0].cancelled()
