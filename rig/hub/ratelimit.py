@@ -6,9 +6,10 @@ MinimumBlockPeriod to a client that advertises rate-limit support. It then watch
 wait at least RequestTime and re-request the same offset, and do its later gaps respect the period?
 
 Devices turned away because every download slot is taken queue up in arrival order. Each is told to
-come back when its turn is likely (its place in the queue / the slots x the typical download time seen
-so far, never less than the configured delay), so a fleet does not re-ask every second: each re-ask is
-a radio exchange that costs the stick as much as a block, and slots sat idle between waves.
+come back when its turn is likely (when the running downloads should end, going by the typical
+completed download, and a round later per full set of slots ahead of it; never less than the
+configured delay), so a fleet does not re-ask every second: each re-ask is a radio exchange that costs
+the stick as much as a block, and slots sat idle between waves.
 """
 
 from __future__ import annotations
