@@ -34,9 +34,7 @@ DEFAULT_SIZES = (50_000, 350_000, 750_000)
 
 async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: Any,
                        profile: Any = None, remote: bool = False, xncp: bool = False) -> dict[str, Any]:
-    opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
-    if xncp:
-        opts["xncp"] = True
+    opts = _emulator_options(pacing, xncp)
     async with HubRig(clock=clock, hub_options={"block_size_cap": block}, remote=remote, **opts) as rig:
         dev = await rig.add_device("ppmid", block=block, link=link)
         data = ppmid_image(size)
@@ -59,22 +57,9 @@ async def rig_transfer(size: int, block: int, *, clock: str, pacing: Any, link: 
         emu_cpu = rig.emu.process_cpu_s() - emu_cpu0 if remote else None
         await wait_installed(dev, data)
         blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
-        return {
-            "stack": "rig",
-            "stick": "xncp" if xncp else "stock",
-            "emulator": "remote" if remote else "in-process",
-            "size_bytes": len(data),
-            "block": block,
-            "blocks": blocks,
-            "seconds": round(download_s, 3),
-            "to_outcome_s": round(next(iter(outcome.values())), 3),
-            "bytes_per_s": round(len(data) / download_s, 1),
-            "blocks_per_s": round(blocks / download_s, 1),
-            "startup_s": round(rig.startup_s, 3),
-            "process_cpu_s": round(cpu, 3),
-            "emu_process_cpu_s": None if emu_cpu is None else round(emu_cpu, 3),
-            "cpu_s": _split(sampler.seconds()),
-        }
+        return _row("rig", xncp=xncp, remote=remote, size=len(data), block=block, blocks=blocks,
+                    download_s=download_s, to_outcome_s=round(next(iter(outcome.values())), 3),
+                    startup_s=rig.startup_s, cpu=cpu, emu_cpu=emu_cpu, sampler=sampler)
 
 
 async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remote: bool = False,
@@ -93,9 +78,7 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remot
     import hashlib  # noqa: PLC0415
 
     zigpy.device.AFTER_OTA_ATTR_READ_DELAY = 0.1  # after the transfer; not part of what is timed
-    opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
-    if xncp:
-        opts["xncp"] = True
+    opts = _emulator_options(pacing, xncp)
     emu = make_emulator(remote, make_clock("virtual"), ezsp_version=13, trace=False, **opts)
     await emu.start()
     app = None
@@ -140,26 +123,43 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remot
             raise RuntimeError(f"zigpy update_firmware returned {result!r}")
         await wait_installed(dev, data)
         blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
-        return {
-            "stack": "zigpy",
-            "stick": "xncp" if xncp else "stock",
-            "emulator": "remote" if remote else "in-process",
-            "size_bytes": len(data),
-            "block": block,
-            "blocks": blocks,
-            "seconds": round(download_s, 3),
-            "to_outcome_s": None,
-            "bytes_per_s": round(len(data) / download_s, 1),
-            "blocks_per_s": round(blocks / download_s, 1),
-            "startup_s": round(startup, 3),
-            "process_cpu_s": round(cpu, 3),
-            "emu_process_cpu_s": None if emu_cpu is None else round(emu_cpu, 3),
-            "cpu_s": _split(sampler.seconds()),
-        }
+        return _row("zigpy", xncp=xncp, remote=remote, size=len(data), block=block, blocks=blocks,
+                    download_s=download_s, to_outcome_s=None, startup_s=startup, cpu=cpu, emu_cpu=emu_cpu,
+                    sampler=sampler)
     finally:
         if app is not None:
             await app.shutdown()
         await emu.stop()
+
+
+def _emulator_options(pacing: Any, xncp: bool) -> dict[str, Any]:
+    """Emulator keywords for a run: charged real time (paced) and/or an XNCP stick, else the defaults."""
+    opts: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
+    if xncp:
+        opts["xncp"] = True
+    return opts
+
+
+def _row(stack: str, *, xncp: bool, remote: bool, size: int, block: int, blocks: int, download_s: float,
+         to_outcome_s: float | None, startup_s: float, cpu: float, emu_cpu: float | None,
+         sampler: Sampler) -> dict[str, Any]:
+    """One result row, the same fields for the rig and for zigpy's own serving."""
+    return {
+        "stack": stack,
+        "stick": "xncp" if xncp else "stock",
+        "emulator": "remote" if remote else "in-process",
+        "size_bytes": size,
+        "block": block,
+        "blocks": blocks,
+        "seconds": round(download_s, 3),
+        "to_outcome_s": to_outcome_s,
+        "bytes_per_s": round(size / download_s, 1),
+        "blocks_per_s": round(blocks / download_s, 1),
+        "startup_s": round(startup_s, 3),
+        "process_cpu_s": round(cpu, 3),
+        "emu_process_cpu_s": None if emu_cpu is None else round(emu_cpu, 3),
+        "cpu_s": _split(sampler.seconds()),
+    }
 
 
 async def wait_downloaded(dev: Any, size: int, *, since: int) -> None:
