@@ -161,7 +161,6 @@ class Emulator:
     async def start(self) -> Emulator:
         if self._started:
             return self
-        self.ncp.start()
         await self._server.start()
         self.port = self._server.url
         self._started = True
@@ -178,7 +177,6 @@ class Emulator:
                 LOGGER.exception("device %s failed to power off", getattr(device, "ieee", device))
         self.network.stop()
         await self._server.stop()
-        await self.ncp.stop()
 
     async def __aenter__(self) -> Emulator:
         return await self.start()

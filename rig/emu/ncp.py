@@ -3,8 +3,9 @@
 The behaviour of each command lives in rig.emu.ncp_handlers; this module owns the wire rules:
 
 * every session starts in the legacy v4 frame format and switches after `version`;
-* one FIFO carries responses and callbacks, so a callback a handler raises goes out after its
-  response (NETWORK_UP after formNetwork, messageSent after sendUnicast);
+* responses and callbacks go to ASH in the order they arise, so a callback a handler raises goes out
+  after its response (NETWORK_UP after formNetwork, messageSent after sendUnicast); ASH's transmit
+  window then lets them leave back to back, as EmberZNet's does;
 * callbacks are stamped with the sequence number of the last response sent: with bellows' single
   outstanding command that number is never awaited, so a callback is never taken for a response;
 * an unknown or unimplemented command gets `invalidCommand` AND is recorded in `errors` and logged
@@ -13,9 +14,7 @@ The behaviour of each command lives in rig.emu.ncp_handlers; this module owns th
 
 from __future__ import annotations
 
-import asyncio
 import binascii
-import collections
 import dataclasses
 import logging
 import random
@@ -98,28 +97,11 @@ class EzspNcp:
         self._fmt = 4
         self._negotiated = False  # until `version`, EmberZNet answers nothing else
         self._last_seq = 0xFF
-        self._out: collections.deque[_Outgoing] = collections.deque()
-        self._wake: asyncio.Event | None = None
-        self._writer: asyncio.Task | None = None
         self._deferred: list[Callable[[], None]] | None = None
         self.commands_received = 0
         self.duplicate_commands = 0  # identical consecutive frames executed: must stay 0 (ASH dedups)
         self._last_rx: bytes | None = None
         self.resets = 0
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._wake = asyncio.Event()
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="ezsp-ncp-writer")
-
-    async def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
-            self._writer = None
 
     def attach_ash(self, ash: Any) -> None:
         self._ash = ash
@@ -131,7 +113,6 @@ class EzspNcp:
     def reboot(self) -> None:
         """What a reset does: RAM gone, network down (still formed in NVRAM), legacy framing."""
         self.resets += 1
-        self._out.clear()
         self._fmt = 4
         self._negotiated = False
         self._last_seq = 0xFF
@@ -254,11 +235,19 @@ class EzspNcp:
         payload = ncp_codec.encode(rx_schema, fields)
         self._queue(_Outgoing(name, frame_id, payload, self._fmt, None))
 
-    # -- writer ---------------------------------------------------------------------------------
+    # -- to the host --------------------------------------------------------------------------------
     def _queue(self, item: _Outgoing) -> None:
-        self._out.append(item)
-        if self._wake is not None:
-            self._wake.set()
+        """Hand the frame to ASH now: its transmit window, not a writer task, paces the line."""
+        ash = self._ash
+        if ash is None or ash._transport is None:
+            LOGGER.debug("NCP frame %s dropped: no host connected", item.name)
+            return
+        frame = self._render(item)
+        if self.trace is not None:
+            self.trace.append(("ncp->host", item.name))
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("EZSP -> %s %s", item.name, binascii.hexlify(item.payload))
+        ash.send(frame)
 
     def _render(self, item: _Outgoing) -> bytes:
         if item.seq is None:
@@ -273,24 +262,3 @@ class EzspNcp:
         else:
             header = bytes([seq, fc, item.frame_id])
         return header + item.payload
-
-    async def _write_loop(self) -> None:
-        assert self._wake is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._out:
-                item = self._out.popleft()
-                ash = self._ash
-                if ash is None or ash._transport is None:
-                    continue
-                frame = self._render(item)
-                if self.trace is not None:
-                    self.trace.append(("ncp->host", item.name))
-                LOGGER.debug("EZSP -> %s %s", item.name, binascii.hexlify(item.payload))
-                try:
-                    await ash.send_data(frame)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # reset/line drop mid-send: the frame is gone, as on a real NCP
-                    LOGGER.debug("NCP frame %s not delivered: %r", item.name, exc)
