@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import bellows.types as bt
 import zigpy.types as zt
 
-from rig.emu import ncp_xncp
+from rig.emu import ncp_codec, ncp_xncp
 from rig.emu.air import AirFrame
 from rig.emu.ncp_state import MULTICAST_TABLE_SIZE, Endpoint
 
@@ -570,7 +570,7 @@ def _send_unicast(ncp: EzspNcp, req: dict) -> dict:
         entry = ncp.ram.address_table.get(dst)
         dst = entry[1] if entry else 0xFFFF
     counter = ncp.ram.next_aps_counter()
-    aps = aps.replace(sequence=counter)
+    aps = ncp_codec.ApsFields.of(aps, sequence=counter)
     on_sent = _sent_callback(ncp, msg_type, int(_get(req, "indexOrDestination", "nwk")), aps, tag, payload)
     frame = _air_frame(ncp, aps, dst, payload, counter)
     want_ack = bool(aps.options & bt.EmberApsOption.APS_OPTION_RETRY)
@@ -587,7 +587,7 @@ def _send_broadcast(ncp: EzspNcp, req: dict) -> dict:
     if _not_up(ncp):
         return {"status": S.NETWORK_DOWN, "sequence": 0}
     counter = ncp.ram.next_aps_counter()
-    aps = aps.replace(sequence=counter)
+    aps = ncp_codec.ApsFields.of(aps, sequence=counter)
     on_sent = _sent_callback(ncp, bt.EmberOutgoingMessageType.OUTGOING_BROADCAST, dst, aps, tag, payload)
     frame = _air_frame(ncp, aps, dst, payload, counter)
     ncp.after_response(lambda: ncp.network.host_broadcast(frame, on_sent=on_sent))
@@ -602,7 +602,7 @@ def _send_multicast(ncp: EzspNcp, req: dict) -> dict:
     if _not_up(ncp):
         return {"status": S.NETWORK_DOWN, "sequence": 0}
     counter = ncp.ram.next_aps_counter()
-    aps = aps.replace(sequence=counter)
+    aps = ncp_codec.ApsFields.of(aps, sequence=counter)
     group = int(aps.groupId)
     on_sent = _sent_callback(ncp, bt.EmberOutgoingMessageType.OUTGOING_MULTICAST, group, aps, tag, payload)
     frame = _air_frame(ncp, aps, 0xFFFD, payload, counter, group=group)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import bellows.types as bt
 import zigpy.types as zt
 
-from rig.emu import ncp_zdo
+from rig.emu import ncp_codec, ncp_zdo
 from rig.emu.air import BROADCAST_ALL, BROADCAST_ROUTERS, BROADCAST_RX_ON, COORDINATOR_NWK, AirFrame, RadioNode
 
 if TYPE_CHECKING:
@@ -569,15 +569,9 @@ class SimNetwork:
             msg_type = bt.EmberIncomingMessageType.INCOMING_BROADCAST
         else:
             msg_type = bt.EmberIncomingMessageType.INCOMING_UNICAST
-        aps = bt.EmberApsFrame(
-            profileId=frame.profile_id,
-            clusterId=frame.cluster_id,
-            sourceEndpoint=frame.src_ep,
-            destinationEndpoint=frame.dst_ep,
-            options=options if options is not None else bt.EmberApsOption.APS_OPTION_NONE,
-            groupId=frame.group_id or 0,
-            sequence=frame.aps_counter % 256,
-        )
+        aps = ncp_codec.ApsFields(frame.profile_id, frame.cluster_id, frame.src_ep, frame.dst_ep,
+                                  int(options) if options is not None else 0, frame.group_id or 0,
+                                  frame.aps_counter % 256)
         lqi = node.link.lqi if node else 255
         rssi = node.link.rssi if node else 0
         ieee = node.device.ieee if node else self._ncp.nv.eui64
