@@ -34,6 +34,7 @@ class _FdTransport(asyncio.Transport):
         self._protocol = protocol
         self._closing = False
         self._out = bytearray()
+        self._writer_armed = False
         os.set_blocking(fd, False)
         loop.add_reader(fd, self._on_readable)
         protocol.connection_made(self)
@@ -62,13 +63,17 @@ class _FdTransport(asyncio.Transport):
             try:
                 n = os.write(self._fd, self._out)
             except BlockingIOError:
-                self._loop.add_writer(self._fd, self._on_writable)
+                if not self._writer_armed:
+                    self._loop.add_writer(self._fd, self._on_writable)
+                    self._writer_armed = True
                 return
             except OSError as exc:
                 self._force_close(exc)
                 return
             del self._out[:n]
-        self._loop.remove_writer(self._fd)
+        if self._writer_armed:  # (an unconditional remove_writer costs a selector lookup per frame)
+            self._loop.remove_writer(self._fd)
+            self._writer_armed = False
 
     def _on_writable(self) -> None:
         self._flush()
