@@ -62,21 +62,31 @@ class RealClock:
         return await asyncio.wait_for(aw, timeout)
 
 
-class _VirtualTimer:
-    __slots__ = ("deadline", "seq", "callback", "args", "cancelled")
+_COMPACT_AT = 256  # cancelled timers tolerated before a compaction is considered
 
-    def __init__(self, deadline: float, seq: int, callback: Callable[..., Any], args: tuple) -> None:
+
+class _VirtualTimer:
+    __slots__ = ("deadline", "seq", "callback", "args", "cancelled", "clock")
+
+    def __init__(self, deadline: float, seq: int, callback: Callable[..., Any], args: tuple,
+                 clock: VirtualClock) -> None:
         self.deadline = deadline
         self.seq = seq
         self.callback = callback
         self.args = args
         self.cancelled = False
+        self.clock: VirtualClock | None = clock  # dropped once the timer leaves the heap
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            if self.clock is not None:
+                self.clock._cancelled += 1
 
     def __lt__(self, other: _VirtualTimer) -> bool:
-        return (self.deadline, self.seq) < (other.deadline, other.seq)
+        if self.deadline != other.deadline:
+            return self.deadline < other.deadline
+        return self.seq < other.seq
 
 
 class VirtualClock:
@@ -96,6 +106,8 @@ class VirtualClock:
         self._timers: list[_VirtualTimer] = []
         self._seq = itertools.count()
         self._pump: asyncio.TimerHandle | None = None
+        self._pump_for = 0.0  # the rig-time deadline the armed pump is for
+        self._cancelled = 0  # cancelled timers still in the heap (a response timeout per frame adds up)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._advancing = False
         self._frozen: float | None = None  # while advancing, time stands at the cursor
@@ -118,10 +130,14 @@ class VirtualClock:
         return self.call_at(self.now() + max(0.0, delay), callback, *args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        timer = _VirtualTimer(when, next(self._seq), callback, args)
+        timer = _VirtualTimer(when, next(self._seq), callback, args, self)
+        if self._cancelled > _COMPACT_AT and 2 * self._cancelled > len(self._timers):
+            self._compact()
         heapq.heappush(self._timers, timer)
         self._loop = asyncio.get_running_loop()
-        if not self._advancing:
+        # Re-arm only for a new earliest deadline: cancelling and re-creating the loop timer on every
+        # call left the loop's heap full of cancelled handles (the emulator schedules a few per frame).
+        if not self._advancing and (self._pump is None or when < self._pump_for):
             self._arm()
         return timer
 
@@ -189,12 +205,28 @@ class VirtualClock:
     # -- internals -----------------------------------------------------------------------------
     def _drop_cancelled(self) -> None:
         while self._timers and self._timers[0].cancelled:
-            heapq.heappop(self._timers)
+            self._pop()
+
+    def _pop(self) -> _VirtualTimer:
+        timer = heapq.heappop(self._timers)
+        timer.clock = None
+        if timer.cancelled:
+            self._cancelled -= 1
+        return timer
+
+    def _compact(self) -> None:
+        """Drop every cancelled timer at once, as asyncio's own loop does past half its heap."""
+        for timer in self._timers:
+            if timer.cancelled:
+                timer.clock = None
+        self._timers = [t for t in self._timers if not t.cancelled]
+        heapq.heapify(self._timers)
+        self._cancelled = 0
 
     def _fire_due(self) -> None:
         now = self.now()
         while self._timers and self._timers[0].deadline <= now:
-            timer = heapq.heappop(self._timers)
+            timer = self._pop()
             if timer.cancelled:
                 continue
             try:
@@ -213,7 +245,8 @@ class VirtualClock:
         self._drop_cancelled()
         if not self._timers or self._loop is None or self._loop.is_closed():
             return
-        delay = max(0.0, (self._timers[0].deadline - self.now()) / self._rate)
+        self._pump_for = self._timers[0].deadline
+        delay = max(0.0, (self._pump_for - self.now()) / self._rate)
         self._pump = self._loop.call_later(delay, self._on_pump)
 
     def _on_pump(self) -> None:

@@ -113,3 +113,16 @@ async def test_cancelled_wait_for_cancels_what_it_waited_on() -> None:
         await waiter
     await asyncio.sleep(0)
     assert inner and inner[0].cancelled()
+
+
+async def test_cancelled_timers_do_not_pile_up_in_the_heap():
+    """A response timeout armed and cancelled per frame must not grow the heap for the whole run."""
+    clock = VirtualClock(start=0)
+    fired = []
+    keep = clock.call_later(3600, fired.append, "kept")
+    for i in range(5000):
+        clock.call_later(30, fired.append, i).cancel()
+    assert len(clock._timers) < 600
+    await clock.advance(3600)
+    assert fired == ["kept"]
+    keep.cancel()

@@ -393,7 +393,10 @@ class SimNetwork:
         return report
 
     def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
-        self._clock.call_later(delay, fn, *args)
+        if delay <= 0:  # the next loop turn: no rig-clock timer needed (most hops off the paced path)
+            asyncio.get_running_loop().call_soon(fn, *args)
+        else:
+            self._clock.call_later(delay, fn, *args)
 
     def _lost(self, node: _Node) -> bool:
         if node.link.loss and self._rng.random() < node.link.loss:
