@@ -13,6 +13,7 @@ Every step leaves an `OtaEvent(time, name, data)` in `records`; tests await them
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import random
@@ -98,7 +99,7 @@ class OtaClient:
         self.flash: OtaFlash = device.flash
         self.records: list[OtaEvent] = []
         self.page_fallback = False  # server refused Image Page Requests: block requests from now on
-        self._inbox: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._inbox = _Inbox(self.clock)
         self._task: asyncio.Task | None = None
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future]] = []
         self._zdo_waiters: dict[int, asyncio.Future] = {}
@@ -185,7 +186,7 @@ class OtaClient:
 
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._inbox = asyncio.Queue()
+            self._inbox = _Inbox(self.clock)
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ota-client-{self.device.ieee}")
 
     def stop(self) -> None:
@@ -362,10 +363,7 @@ class OtaClient:
             await self._upgrade_end_phase()
 
     async def _recv(self, timeout: float | None) -> Incoming | None:
-        try:
-            return await self.clock.wait_for(self._inbox.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
+        return await self._inbox.get(timeout)
 
     async def _await(self, wanted: Callable[[Incoming], bool], timeout: float) -> Incoming | None:
         """The next wanted message within `timeout`; everything else is recorded and dropped."""
@@ -861,3 +859,49 @@ def _name(status: Any) -> str:
         return Status(status).name
     except ValueError:
         return f"0x{int(status):02X}"
+
+
+class _Inbox:
+    """The client's incoming messages: a deque and one waiter, with the timeout on the rig clock.
+
+    clock.wait_for(queue.get(), t) costs a Task, a future and asyncio.wait per message (twice per
+    block); this is one future and one clock timer.
+    """
+
+    def __init__(self, clock: Any) -> None:
+        self._clock = clock
+        self._items: collections.deque[Incoming] = collections.deque()
+        self._waiter: asyncio.Future | None = None
+
+    def put_nowait(self, item: Incoming) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self, timeout: float | None) -> Incoming | None:
+        """The next message, or None once `timeout` rig seconds pass without one."""
+        if not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            timer = self._clock.call_later(timeout, _wake, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self._items:
+                return None
+        return self._items.popleft()
+
+
+def _wake(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
