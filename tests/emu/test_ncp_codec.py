@@ -65,8 +65,12 @@ def test_compiled_decode_matches_bellows_types_for_every_request(version):
             values = {key: _random_value(typ, rng) for key, typ in tx.items()}
             data = ncp_codec.encode_generic(tx, values) + (b"\x01\x02" if rng.random() < 0.2 else b"")
             fast, generic = ncp_codec.decode(tx, data), ncp_codec.decode_generic(tx, data)
-            assert fast == generic, (version, name)
-            assert [type(x) for x in fast.values()] == [type(x) for x in generic.values()], (version, name)
+            for key, value in generic.items():
+                if isinstance(value, bt.EmberApsFrame):  # handed to the send handlers as ApsFields
+                    assert fast[key] == ncp_codec.ApsFields.of(value), (version, name)
+                else:
+                    assert fast[key] == value and type(fast[key]) is type(value), (version, name, key)
+            assert fast.keys() == generic.keys()
 
 
 def test_aps_frame_packs_from_any_object_with_its_fields():
