@@ -67,6 +67,7 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
 
     ota_handler: PacketHandler | None = None
     formed_network_now = False
+    closing = False  # set by Hub.stop: incoming frames are dropped while the port closes
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +78,8 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
         await super().form_network(*args, **kwargs)
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
+        if self.closing:
+            return
         try:
             if packet.cluster_id == zcl.OTA_CLUSTER and packet.dst_ep != 0 and self.ota_handler is not None:
                 if self.ota_handler(packet):

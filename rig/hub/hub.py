@@ -23,6 +23,7 @@ from rig.hub.events import (
     VersionSource,
 )
 from rig.hub.inventory import Inventory
+from rig.hub.notify_pacer import NotifyPacer
 from rig.hub.ota_server import FrameRecord, OtaServer, Peer
 from rig.hub.ratelimit import Conformance
 from rig.hub.store import Store
@@ -85,6 +86,9 @@ class Hub:
         self.server = OtaServer(self.store, self.config, self.clock, self.inventory, self.versions, self.checker,
                                 self._emit)
         self.server.locate = self._locate
+        self.pacer = NotifyPacer(self.config, self.clock, self.server.limiter, self._notify_offer)
+        self.server.limiter.on_finish = self.pacer.slot_freed
+        self.server.waiting_for_slot = self.pacer.is_waiting
         self._app: HubApplication | None = None
         # Radio supervision: zigpy 2.4 reports a lost stick (NCP reset, ASH ERROR, serial line gone) with a
         # `connection_lost` listener event and nothing more, so the hub reopens the port itself.
@@ -176,10 +180,11 @@ class Hub:
         self.inventory.stop()
         self.checker.stop()
         self.server.stop()
+        self.pacer.stop()
         app, self._app = self._app, None
         self.server.transport = None
         if app is not None:
-            app.ota_handler = None
+            app.closing = True  # frames from now on are dropped: zigpy's handlers would answer into a closing port
             await app.drain_sends()
             await app.shutdown()
         self.store.close()
@@ -273,8 +278,19 @@ class Hub:
         for event in events:
             self._emit(event)
         if self._app is not None and self._rx_on(ieee):
-            self.server.notify(ieee, image)
+            if self.config.notify_within_slots:
+                self.pacer.offer(ieee)
+            else:
+                self.server.notify(ieee, image)
         return offer_id
+
+    def _notify_offer(self, ieee: str) -> bool:
+        """Image Notify for the device's newest offer if it still waits to be fetched (the pacer's turn)."""
+        offers = [o for o in self.store.open_offers(ieee=ieee) if o.state == "offered"]
+        image = self.store.image(offers[-1].image_id) if offers else None
+        if image is None or not image.live or self._app is None:
+            return False
+        return self.server.notify(ieee, image)
 
     def activate(self, ieee: str, offer_id: int, *, at: float | None = None) -> None:
         ieee = normalize_ieee(ieee)
@@ -399,3 +415,4 @@ class Hub:
         device = self._zigpy_device(ieee)
         node_desc = getattr(device, "node_desc", None)
         return bool(node_desc is not None and node_desc.is_receiver_on_when_idle)
+
