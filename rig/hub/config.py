@@ -51,6 +51,7 @@ class HubConfig:
     max_concurrent_downloads: int = 4  # R-CH-05
     wait_for_data_delay_s: int = 1  # RequestTime (relative seconds) in WAIT_FOR_DATA
     download_idle_s: float = 60.0  # a download counts as concurrent until this long without a request
+    notify_within_slots: bool = False  # hold Image Notify for offers beyond the free slots (notify_pacer)
     min_block_period: dict[str, BlockPeriod] = dataclasses.field(default_factory=dict)  # per device kind
     block_size_cap: int = 40  # R-PLAT-07
     upgrade_time_mode: str = "relative"  # "relative" (CurrentTime 0) | "utc"
@@ -126,7 +127,7 @@ _HUB_KEYS = {"image_pages", "max_concurrent_downloads", "wait_for_data_delay_s",
              "min_block_period", "block_size_cap", "upgrade_time_mode", "version_check_delay_s",
              "version_check_retries", "version_check_retry_interval_s", "read_timeout_s", "retention_days",
              "ppmid_max_image_bytes", "allow_oversize_ppmid", "image_types", "db_path", "use_thread",
-             "zigpy_database"}
+             "zigpy_database", "notify_within_slots"}
 
 
 def _load_bench(path: Path) -> HubConfig:
@@ -197,7 +198,7 @@ def _hub_options(lines: _Lines, hub: dict) -> dict[str, Any]:
     for key in hub:
         if key not in _HUB_KEYS:
             raise lines.error(f"hub.{key}", key, f"one of {sorted(_HUB_KEYS)}")
-    for key in ("image_pages", "allow_oversize_ppmid", "use_thread"):
+    for key in ("image_pages", "allow_oversize_ppmid", "use_thread", "notify_within_slots"):
         if key in hub:
             kw[key] = _typed(lines, f"hub.{key}", hub[key], bool, "true or false")
     for key in ("max_concurrent_downloads", "wait_for_data_delay_s", "block_size_cap", "version_check_retries",

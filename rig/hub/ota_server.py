@@ -135,7 +135,10 @@ class OtaServer:
         if decision.hardware_mismatch and offer is not None and image is not None:
             self._transfer_outcome(offer, image, TransferResult.HARDWARE_VERSION_MISMATCH, decision.reason,
                                    new_state="failed")
-        if decision.status is Status.SUCCESS and offer is not None and image is not None:
+        if decision.status is Status.SUCCESS and self.waiting_for_slot(peer.ieee):
+            self._reply(peer, hdr, Cmd.QUERY_NEXT_IMAGE_RSP, zcl.qni_response(Status.NO_IMAGE_AVAILABLE),
+                        Status.NO_IMAGE_AVAILABLE, "offer waits for a download slot (notify_within_slots)")
+        elif decision.status is Status.SUCCESS and offer is not None and image is not None:
             self._reply(peer, hdr, Cmd.QUERY_NEXT_IMAGE_RSP,
                         zcl.qni_response(Status.SUCCESS, _image_id(image), image.total_size), Status.SUCCESS,
                         f"offer {offer.id} v=0x{image.file_version:08x} size={image.total_size}")
@@ -324,6 +327,9 @@ class OtaServer:
         self._log(peer, "tx", "IMAGE_NOTIFY", None, f"v=0x{image.file_version:08x}")
         self.transport.send(peer, tsn, frame)
         return True
+
+    # set by the hub: an offer the notify pacer holds until a download slot frees
+    waiting_for_slot: Callable[[str], bool] = staticmethod(lambda ieee: False)  # type: ignore[assignment]
 
     # set by the app: where an idle device's OTA client is (for unsolicited frames)
     locate: Callable[[str], Peer | None] = staticmethod(lambda ieee: None)  # type: ignore[assignment]

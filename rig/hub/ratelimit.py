@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 from rig.hub.config import HubConfig
 
@@ -94,6 +95,7 @@ class RateLimiter:
         self._conformance: dict[str, Conformance] = {}
         self._queue: dict[str, float] = {}  # turned away for want of a slot, in arrival order -> told to return at
         self.typical_download_s: float | None = None  # running estimate over finished downloads (rig s)
+        self.on_finish: Callable[[str], None] | None = None  # told when a download ends (a slot frees)
 
     def conformance(self, ieee: str) -> Conformance:
         return self._conformance.setdefault(ieee, Conformance(ieee))
@@ -152,6 +154,12 @@ class RateLimiter:
             st.wait_until = None
             st.last_request = None
             st.told_period = False
+        if self.on_finish is not None:
+            self.on_finish(ieee)
+
+    def active(self, now: float) -> list[str]:
+        """Devices holding a download slot now."""
+        return self._active(now)
 
     def _active(self, now: float) -> list[str]:
         idle = self.config.download_idle_s

@@ -53,6 +53,23 @@ async def test_concurrent_download_limit(make_rig) -> None:
     assert {o[3] for o in rig.hub.outcomes()} == {TransferResult.SUCCESS}
 
 
+async def test_notify_within_slots_keeps_offers_in_line_without_wait_for_data(make_rig) -> None:
+    """notify_within_slots: one slot, three offers; the second and third are notified in turn as the
+    download before them ends, and nobody is sent WAIT_FOR_DATA."""
+    rig = await make_rig(max_concurrent_downloads=1, notify_within_slots=True)
+    devs = [await rig.device("ppmid") for _ in range(3)]
+    img = rig.hub.store_image(image(PPMID, 2, 2000))
+    for dev in devs:
+        rig.hub.offer(str(dev.ieee), img, plan=ActivationPlan.NOW)
+    assert rig.hub.pacer.waiting == [str(d.ieee) for d in devs[1:]]
+    await wait_for(lambda: len(rig.hub.outcomes()) == 3, timeout=60, what="three transfers")
+    assert {o[3] for o in rig.hub.outcomes()} == {TransferResult.SUCCESS}
+    assert not [f for f in rig.hub.frames if f.command == "IMAGE_BLOCK_RSP" and f.status == Status.WAIT_FOR_DATA]
+    notified = [f.ieee for f in rig.hub.frames if f.command == "IMAGE_NOTIFY" and f.direction == "tx"]
+    assert notified[-3:] == [str(d.ieee) for d in devs]  # in offer order, one per freed slot
+    assert rig.hub.pacer.held == 2
+
+
 async def test_page_requests_off_falls_back_to_blocks(make_rig) -> None:
     rig = await make_rig(image_pages=False)
     dev = await rig.device("ppmid", profile="ppmid-paged")
