@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -104,6 +105,11 @@ class Store:
         self._db = sqlite3.connect(path or ":memory:", isolation_level=None)
         self._db.executescript(_SCHEMA)
         self._data_cache: dict[int, bytes] = {}
+        # Row reads repeated for every block (device kind, offers, image) are cached until this connection
+        # changes anything: sqlite3's total_changes counts every row inserted, updated or deleted through
+        # it, committed or not. The hub is the store's only writer.
+        self._reads: dict[tuple, Any] = {}
+        self._reads_at = -1
 
     def close(self) -> None:
         self._db.close()
@@ -115,6 +121,7 @@ class Store:
             yield self._db
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._reads_at = -1  # total_changes does not go back: forget what was read inside
             raise
         self._db.execute("COMMIT")
 
@@ -129,7 +136,21 @@ class Store:
              stored_at, request_id))
         return int(cur.lastrowid)
 
+    def _cached(self, key: tuple, load: Callable[[], Any]) -> Any:
+        stamp = self._db.total_changes
+        if stamp != self._reads_at:
+            self._reads.clear()
+            self._reads_at = stamp
+        try:
+            return self._reads[key]
+        except KeyError:
+            value = self._reads[key] = load()
+            return value
+
     def image(self, image_id: int) -> ImageRow | None:
+        return self._cached(("image", image_id), lambda: self._image(image_id))
+
+    def _image(self, image_id: int) -> ImageRow | None:
         row = self._db.execute(f"SELECT {_IMAGE_COLS} FROM images WHERE id=?", (image_id,)).fetchone()
         return ImageRow(*row) if row else None
 
@@ -165,6 +186,9 @@ class Store:
                          (ieee, kind, when))
 
     def device_kind(self, ieee: str) -> tuple[bool, str | None]:
+        return self._cached(("device_kind", ieee), lambda: self._device_kind(ieee))
+
+    def _device_kind(self, ieee: str) -> tuple[bool, str | None]:
         row = self._db.execute("SELECT kind FROM devices WHERE ieee=?", (ieee,)).fetchone()
         return (row is not None, row[0] if row else None)
 
@@ -192,13 +216,16 @@ class Store:
         return _offer(row) if row else None
 
     def latest_offer(self, ieee: str) -> OfferRow | None:
+        return self._cached(("latest_offer", ieee), lambda: self._latest_offer(ieee))
+
+    def _latest_offer(self, ieee: str) -> OfferRow | None:
         row = self._db.execute(f"SELECT {_OFFER_COLS} FROM offers WHERE ieee=? ORDER BY id DESC LIMIT 1",
                                (ieee,)).fetchone()
         return _offer(row) if row else None
 
     def offers_for(self, ieee: str) -> list[OfferRow]:
-        return [_offer(r) for r in self._db.execute(
-            f"SELECT {_OFFER_COLS} FROM offers WHERE ieee=? ORDER BY id DESC", (ieee,))]
+        return list(self._cached(("offers_for", ieee), lambda: tuple(_offer(r) for r in self._db.execute(
+            f"SELECT {_OFFER_COLS} FROM offers WHERE ieee=? ORDER BY id DESC", (ieee,)))))
 
     def open_offers(self, *, image_id: int | None = None, ieee: str | None = None) -> list[OfferRow]:
         """Offers still able to serve bytes or an Upgrade End (offered or transferred)."""
