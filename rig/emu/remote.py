@@ -85,7 +85,8 @@ class RemoteEmulator:
 
     def __init__(self, ezsp_version: int = 13, transport: str = "pty", clock: Any = None, seed: int = 0,
                  eui64: zt.EUI64 | str | None = None, *, tcp_port: int = 0, trace: bool = True,
-                 pacing: Any = None, startup_timeout: float = 60.0, call_timeout: float = 60.0) -> None:
+                 pacing: Any = None, xncp: bool = False, startup_timeout: float = 60.0,
+                 call_timeout: float = 60.0) -> None:
         if clock is not None and not isinstance(clock, RealClock):
             raise ValueError(
                 f"RemoteEmulator runs on real time in its own process; got clock={type(clock).__name__}. "
@@ -95,7 +96,7 @@ class RemoteEmulator:
         self.clock = RealClock()
         self._options = dict(ezsp_version=ezsp_version, transport=transport, seed=seed,
                              eui64=None if eui64 is None else str(eui64), tcp_port=tcp_port, trace=trace,
-                             pacing=pacing)
+                             pacing=pacing, xncp=xncp)
         self._startup_timeout = startup_timeout
         self._call_timeout = call_timeout
         self._proc: subprocess.Popen | None = None
