@@ -109,6 +109,7 @@ class NcpAshProtocol(asyncio.Protocol):
         self._unacked: collections.deque[_Sent] = collections.deque()
         self._backlog: collections.deque[bytes] = collections.deque()
         self._ack_timer: asyncio.TimerHandle | None = None
+        self._ack_deadline: float | None = None  # loop time by which the oldest unacked frame must be ACKed
         self._t_rx_ack = T_RX_ACK_INIT
         self._timeouts = 0
         self.failed = False  # after ERROR: only RST is answered
@@ -249,8 +250,8 @@ class NcpAshProtocol(asyncio.Protocol):
             self._tx_seq = (self._tx_seq + 1) % 8
             self._unacked.append(sent)
             self._write_data(sent, re_tx=False)
-        if self._unacked and self._ack_timer is None:
-            self._arm_timer()
+        if self._unacked and self._ack_deadline is None:
+            self._restart_ack_timer()
 
     def _write_data(self, sent: _Sent, *, re_tx: bool) -> None:
         self._ack_due = False  # its ackNum acknowledges everything received so far
@@ -275,10 +276,10 @@ class NcpAshProtocol(asyncio.Protocol):
             if not sent.resent:  # Karn: only a frame sent once gives a clean round trip
                 self._adapt(0.875 * self._t_rx_ack + 0.5 * (now - sent.sent_at))
         self._timeouts = 0
-        self._disarm_timer()
+        self._ack_deadline = None
         self._pump()
-        if unacked and self._ack_timer is None:
-            self._arm_timer()
+        if unacked:
+            self._restart_ack_timer()  # for the frame now oldest
 
     def _resend_all(self) -> None:
         for sent in self._unacked:
@@ -286,19 +287,39 @@ class NcpAshProtocol(asyncio.Protocol):
             self.frames_resent += 1
             self._write_data(sent, re_tx=True)
         if self._unacked:
-            self._disarm_timer()
-            self._arm_timer()
+            self._restart_ack_timer()
 
-    def _arm_timer(self) -> None:
-        self._ack_timer = asyncio.get_running_loop().call_later(self._t_rx_ack, self._ack_timeout)
+    # The ACK timer restarts with nearly every frame. Rather than cancel and re-create a loop timer each
+    # time (a heap entry per frame), one timer runs and, when it fires early, re-arms for the deadline.
+    def _restart_ack_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._ack_deadline = loop.time() + self._t_rx_ack
+        if self._ack_timer is not None and self._ack_timer.when() > self._ack_deadline:  # t_rx_ack shrank
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        if self._ack_timer is None:
+            self._ack_timer = loop.call_at(self._ack_deadline, self._on_ack_timer)
 
     def _disarm_timer(self) -> None:
+        self._ack_deadline = None
         if self._ack_timer is not None:
             self._ack_timer.cancel()
             self._ack_timer = None
 
-    def _ack_timeout(self) -> None:
+    def _on_ack_timer(self) -> None:
         self._ack_timer = None
+        deadline = self._ack_deadline
+        if deadline is None or not self._unacked:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:
+            self._ack_timer = loop.call_at(deadline, self._on_ack_timer)
+            return
+        self._ack_timeout()
+
+    def _ack_timeout(self) -> None:
+        """t_rx_ack passed with the oldest frame unacknowledged."""
+        self._ack_deadline = None
         if not self._unacked:
             return
         self._timeouts += 1

@@ -103,7 +103,7 @@ async def test_up_to_five_data_frames_leave_before_the_first_ack():
     proto.data_received(codec.encode_ack(2))  # frames 0 and 1 delivered: two more may go
     assert _data_numbers(line.frames()) == [(5, False), (6, False)]
     proto.data_received(codec.encode_ack(7))
-    assert not proto._unacked and proto._ack_timer is None
+    assert not proto._unacked and proto._ack_deadline is None  # nothing left to time out
 
 
 async def test_nak_resends_every_unacknowledged_frame_from_its_ack_number():
@@ -154,3 +154,16 @@ async def test_a_response_carries_the_ack_for_its_command():
     await asyncio.sleep(0)
     frames = line.frames()
     assert len(frames) == 1 and frames[0][0] == 0x01  # DATA frmNum 0, ackNum 1: no separate ACK
+
+
+async def test_the_ack_timer_re_arms_when_early_and_resends_when_due():
+    """One loop timer serves the ACK clock: fired before the deadline (an ACK moved it on) it re-arms;
+    at the deadline the unacknowledged frames go again."""
+    proto, line, _ = _ncp()
+    proto.send(b"\x00\x80\x00")
+    line.frames()
+    proto._on_ack_timer()
+    assert line.frames() == [] and proto._ack_timer is not None
+    proto._ack_deadline = asyncio.get_running_loop().time() - 0.001
+    proto._on_ack_timer()
+    assert _data_numbers(line.frames()) == [(0, True)]
