@@ -2,8 +2,8 @@
 
 cProfile slows this asyncio-heavy stack by about 2x and so distorts the very throughput being
 measured. Instead SIGPROF fires every `interval_s` of CPU time (setitimer ITIMER_PROF) and the handler
-charges the interrupted stack to the emulator if any rig.emu frame is on it (the NCP side runs
-bellows' own ASH code), else to the innermost frame with an owner (rig.hub/rig.plan/rig.backend,
+charges the interrupted stack to the emulator if any rig.emu frame is on it (zigpy types and stdlib
+code it calls count as emulator work), else to the innermost frame with an owner (rig.hub/rig.plan/rig.backend,
 bellows/zigpy/serialx); stdlib frames (asyncio, struct, enum...) are charged to whoever called them,
 and a stack with no owner at all is the event loop itself. Idle = wall time - sampled CPU time.
 (A sampling *thread* would be biased: it can only take the GIL where the loop releases it, i.e. in
@@ -35,8 +35,8 @@ def owner_of(filename: str) -> str | None:
 
 
 def classify(frame: FrameType | None) -> str:
-    """Emulator if any frame on the stack is rig.emu (the NCP runs bellows' own ASH code, and its
-    frames should count as emulator work); else the innermost owner; else the loop itself."""
+    """Emulator if any frame on the stack is rig.emu (zigpy types and stdlib code called by the NCP
+    count as emulator work); else the innermost owner; else the loop itself."""
     if frame is None:
         return "idle"
     if frame.f_code.co_name in ("select", "poll") and "selectors" in frame.f_code.co_filename:

@@ -153,7 +153,8 @@ def predict_transfer(
     incomingMessageHandler on the UART, the host's ACK + getExtendedTimeout + sendUnicast exchanges
     (bellows checks the extended timeout before every unicast), the response over the air and the
     device's APS ACK, the device's processing, and messageSentHandler (which shares the NCP->host line
-    with the next request's callback, TX window 1). `host_s_per_block` is host CPU; the default is what
+    with the next request's callback; the NCP's TX window of 5 lets them leave back to back, so the
+    UART time is the sum of the bytes). `host_s_per_block` is host CPU; the default is what
     bench/ota_throughput.py measures on a desktop-class CPU (a Raspberry Pi is about 3x that).
     The block period is a floor: a device never asks sooner than MinimumBlockPeriod after its last ask.
     """
