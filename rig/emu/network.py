@@ -513,7 +513,10 @@ class SimNetwork:
         if self._pacing is not None:  # it transmits once done processing, when the channel is free
             busy = max(0.0, node.busy_until - self._clock.now())
             delay += self._air_slot(self._pacing.frame_air_s(len(frame.payload)), not_before=busy)
-        self._later(delay, self._route_from_device, node, frame)
+        if delay <= 0:  # on its way now: no loop turn between the device sending and the stick hearing it
+            self._route_from_device(node, frame)
+        else:
+            self._later(delay, self._route_from_device, node, frame)
 
     def _route_from_device(self, node: _Node, frame: AirFrame) -> None:
         if not node.joined:
