@@ -124,7 +124,7 @@ class RateLimiter:
 
         if self.busy:
             return self._issue(st, conf, offset, now, client_period, period.value, "server busy")
-        if not st.active and len(self._active(now)) >= self.config.max_concurrent_downloads:
+        if not st.active and len(self.active(now)) >= self.config.max_concurrent_downloads:
             wait = self._issue(st, conf, offset, now, client_period, period.value,
                                f"{self.config.max_concurrent_downloads} downloads already running",
                                delay=self._queue_delay(ieee, now))
@@ -159,9 +159,6 @@ class RateLimiter:
 
     def active(self, now: float) -> list[str]:
         """Devices holding a download slot now."""
-        return self._active(now)
-
-    def _active(self, now: float) -> list[str]:
         idle = self.config.download_idle_s
         return [ieee for ieee, st in self._state.items()
                 if st.active and st.last_request is not None and now - st.last_request <= idle]
@@ -189,7 +186,7 @@ class RateLimiter:
             del self._queue[gone]
         ahead = list(self._queue).index(ieee) if ieee in self._queue else len(self._queue)
         slots = max(1, self.config.max_concurrent_downloads)
-        frees = sorted(st.started_at + typical for q in self._active(now)
+        frees = sorted(st.started_at + typical for q in self.active(now)
                        if (st := self._state[q]).started_at is not None)
         frees += [now] * (slots - len(frees))  # a slot nobody holds is free now
         turn = frees[ahead % slots] + (ahead // slots) * typical
