@@ -143,7 +143,7 @@ class VirtualClock:
 
     async def sleep(self, seconds: float) -> None:
         fut = asyncio.get_running_loop().create_future()
-        handle = self.call_later(seconds, _set_result_unless_done, fut)
+        handle = self.call_later(seconds, wake, fut)
         try:
             await fut
         finally:
@@ -154,7 +154,7 @@ class VirtualClock:
             return await aw
         task = asyncio.ensure_future(aw)
         timed_out = asyncio.get_running_loop().create_future()
-        handle = self.call_later(timeout, _set_result_unless_done, timed_out)
+        handle = self.call_later(timeout, wake, timed_out)
         try:
             done, _ = await asyncio.wait({task, timed_out}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -255,7 +255,8 @@ class VirtualClock:
         self._arm()
 
 
-def _set_result_unless_done(fut: asyncio.Future) -> None:
+def wake(fut: asyncio.Future) -> None:
+    """Resolve a waiter future unless something else already did (a timer and an event can race)."""
     if not fut.done():
         fut.set_result(None)
 

@@ -24,6 +24,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import ImageUpgradeStatus
 
+from rig.clock import wake
 from rig.emu import ota_codec as oc
 from rig.emu.ota_verify import verify_image
 
@@ -879,17 +880,11 @@ class _Inbox:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def qsize(self) -> int:
-        return len(self._items)
-
-    def empty(self) -> bool:
-        return not self._items
-
     async def get(self, timeout: float | None) -> Incoming | None:
         """The next message, or None once `timeout` rig seconds pass without one."""
         if not self._items:
             waiter = self._waiter = asyncio.get_running_loop().create_future()
-            timer = self._clock.call_later(timeout, _wake, waiter) if timeout is not None else None
+            timer = self._clock.call_later(timeout, wake, waiter) if timeout is not None else None
             try:
                 await waiter
             finally:
@@ -899,9 +894,3 @@ class _Inbox:
             if not self._items:
                 return None
         return self._items.popleft()
-
-
-def _wake(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
