@@ -113,7 +113,7 @@ class NcpAshProtocol(asyncio.Protocol):
         self._t_rx_ack = T_RX_ACK_INIT
         self._timeouts = 0
         self.failed = False  # after ERROR: only RST is answered
-        self.frames_sent = 0
+        self.frames_sent = 0  # DATA frames written, retransmissions included
         self.frames_resent = 0
 
     # -- transport ----------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ async def test_nak_resends_every_unacknowledged_frame_from_its_ack_number():
     line.frames()
     proto.data_received(codec.encode_ack(1, nak=True))  # 0 arrived, 1 was damaged
     assert _data_numbers(line.frames()) == [(1, True), (2, True), (3, True)]
+    assert (proto.frames_sent, proto.frames_resent) == (7, 3)  # the counters a bench or test can read
 
 
 async def test_ack_timeouts_resend_then_fail_with_error_until_rst():
