@@ -256,11 +256,10 @@ class NcpAshProtocol(asyncio.Protocol):
     def _write_data(self, sent: _Sent, *, re_tx: bool) -> None:
         self._ack_due = False  # its ackNum acknowledges everything received so far
         self.frames_sent += 1
-        raw = codec.encode_data(sent.frm_num, re_tx, self._rx_seq, sent.payload)
-        if self._faults.corrupt():
+        broken = self._faults.corrupt()  # the host must NAK it and we resend
+        if broken:
             LOGGER.debug("fault: corrupting the CRC of DATA frame %d", sent.frm_num)
-            raw = _break_crc(sent.frm_num, re_tx, self._rx_seq, sent.payload)
-        self._write(raw)
+        self._write(codec.frame(codec.data_body(sent.frm_num, re_tx, self._rx_seq, sent.payload), broken_crc=broken))
 
     def _acknowledged(self, ack_num: int) -> None:
         """ackNum is the host's next expected frame: every unacked frame before it is delivered."""
@@ -368,12 +367,4 @@ class NcpAshProtocol(asyncio.Protocol):
         self.send_rstack(code)
 
     def _write_short(self, control: int, code: bt.NcpResetCode) -> None:
-        body = bytes((control, ASH_VERSION, int(code)))
-        self._write(codec.stuff(body + codec.crc(body)) + b"\x7e")
-
-
-def _break_crc(frm_num: int, re_tx: bool, ack_num: int, payload: bytes) -> bytes:
-    """The DATA frame with its last CRC byte inverted: the host must NAK it and we resend."""
-    body = bytes(((frm_num & 7) << 4 | (0x08 if re_tx else 0) | (ack_num & 7),)) + codec.randomize(payload)
-    good = codec.crc(body)
-    return codec.stuff(body + good[:1] + bytes((good[1] ^ 0xFF,))) + b"\x7e"
+        self._write(codec.frame(bytes((control, ASH_VERSION, int(code)))))

@@ -3,7 +3,7 @@
 bellows' own helpers walk every byte in Python (about 40 us per 70-byte frame each way); the NCP
 handles some ten frames per OTA block, so here each step is one C-level call: binascii.crc_hqx for the
 CRC-CCITT, one big-integer XOR against the pseudo-random sequence, and a regular expression that finds
-the (rare) reserved bytes. The results are byte-identical to bellows' (tests/emu/test_ash_codec.py).
+the (rare) reserved bytes. The results are byte-identical to bellows' (tests/emu/test_ash_ncp.py).
 """
 
 from __future__ import annotations
@@ -80,15 +80,25 @@ def unstuff(data: bytes) -> bytes:
     return _ESCAPED.sub(_unescape, data)
 
 
+def frame(body: bytes, *, broken_crc: bool = False) -> bytes:
+    """A frame on the line: control + field, CRC (last byte inverted if `broken_crc`), stuffed, then FLAG."""
+    check_bytes = crc(body)
+    if broken_crc:
+        check_bytes = check_bytes[:1] + bytes((check_bytes[1] ^ 0xFF,))
+    return stuff(body + check_bytes) + b"\x7e"
+
+
+def data_body(frm_num: int, re_tx: bool, ack_num: int, ezsp_frame: bytes) -> bytes:
+    """A DATA frame's control byte and randomised EZSP frame, before CRC and stuffing."""
+    return bytes(((frm_num & 7) << 4 | (0x08 if re_tx else 0) | (ack_num & 7),)) + randomize(ezsp_frame)
+
+
 def encode_data(frm_num: int, re_tx: bool, ack_num: int, ezsp_frame: bytes) -> bytes:
-    """A whole DATA frame on the line: stuffed control + randomised payload + CRC, then FLAG."""
-    body = bytes(((frm_num & 7) << 4 | (0x08 if re_tx else 0) | (ack_num & 7),)) + randomize(ezsp_frame)
-    return stuff(body + crc(body)) + b"\x7e"
+    return frame(data_body(frm_num, re_tx, ack_num, ezsp_frame))
 
 
-def encode_ack(ack_num: int, *, nak: bool = False, not_ready: bool = False) -> bytes:
-    body = bytes(((NAK_VALUE if nak else ACK_VALUE) | (0x08 if not_ready else 0) | (ack_num & 7),))
-    return stuff(body + crc(body)) + b"\x7e"
+def encode_ack(ack_num: int, *, nak: bool = False) -> bytes:
+    return frame(bytes(((NAK_VALUE if nak else ACK_VALUE) | (ack_num & 7),)))
 
 
 def check(raw: bytes) -> bytes:

@@ -13,14 +13,11 @@ Off by default because WAIT_FOR_DATA is the CH behaviour the GB plans check (R-C
 from __future__ import annotations
 
 import collections
-import logging
 from collections.abc import Callable
 
 from rig.clock import Clock, TimerHandle
 from rig.hub.config import HubConfig
 from rig.hub.ratelimit import RateLimiter
-
-LOGGER = logging.getLogger(__name__)
 
 RESERVATION_S = 30.0  # a notified device that has not started downloading by then gives its slot back
 RECHECK_S = 5.0  # while offers wait, look again this often (a slot can also free by a download going idle)
