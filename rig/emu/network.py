@@ -138,6 +138,7 @@ class SimNetwork:
         self._pacing = pacing
         self._air_free_at = 0.0  # paced: when the one shared channel is next free (clock time)
         self._nodes: dict[zt.EUI64, _Node] = {}
+        self._nwk_hint: dict[int, _Node] = {}  # last node found per NWK, checked on use (a fleet is 100+ nodes)
         self._epoch = 0  # bumped when the NCP's network goes down: in-flight reports are void
         self._permit_event = asyncio.Event()
         self._up_event = asyncio.Event()
@@ -180,8 +181,12 @@ class SimNetwork:
             raise ValueError(f"device {device.ieee} is not attached to this network") from None
 
     def _by_nwk(self, nwk: int) -> _Node | None:
+        node = self._nwk_hint.get(nwk)
+        if node is not None and node.joined and node.device.nwk == nwk:
+            return node
         for node in self._nodes.values():
             if node.joined and node.device.nwk == nwk:
+                self._nwk_hint[nwk] = node
                 return node
         return None
 

@@ -145,6 +145,19 @@ async def test_leave_and_rejoin(make_emulator, make_app, make_node):
     await wait_until(lambda: _interviewed(app, node))
 
 
+async def test_nwk_lookup_follows_leave_and_reuse(make_emulator, make_app, make_node):
+    """The NWK -> node index is a hint: a node that left, or whose NWK moved on, is never returned."""
+    emu, app, first = await _joined_app(make_emulator, make_app, make_node)
+    assert emu.network.ieee_of(first.nwk) == first.ieee
+    emu.leave(first)
+    assert emu.network.ieee_of(first.nwk) is None
+    second = make_node(emu, index=2)
+    second.nwk = first.nwk  # the trust centre hands the freed address to a new device
+    await app.permit(30)
+    await emu.join(second)
+    assert emu.network.ieee_of(first.nwk) == second.ieee
+
+
 async def test_broadcast_and_multicast_reach_devices(make_emulator, make_app, make_node):
     emu, app, node = await _joined_app(make_emulator, make_app, make_node)
     node.groups = {0x1234}
