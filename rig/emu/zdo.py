@@ -99,6 +99,8 @@ def answer(profile: DeviceProfile, ieee: t.EUI64, nwk: int, command: int, payloa
     """The (response cluster, frame) this device sends for a ZDO request, or None to stay silent."""
     if command >= 0x8000:
         return None  # responses are handled by whoever asked
+    if command == Cmd.Device_annce:
+        return None  # every device hears each rejoin's broadcast: no answer, so no need to parse it
     try:
         tsn, args = decode(command, payload)
     except MalformedZdo:
@@ -132,7 +134,7 @@ def answer(profile: DeviceProfile, ieee: t.EUI64, nwk: int, command: int, payloa
         if broadcast and not hits:
             return None
         return rsp, encode(Cmd.Match_Desc_rsp, tsn, ZStatus.SUCCESS, me, hits)
-    if command == Cmd.Device_annce or broadcast:
+    if broadcast:
         return None
     # Bind, Mgmt_Leave, Mgmt_Lqi, ...: not supported by these simple devices
     return rsp, bytes([tsn, ZStatus.NOT_SUPPORTED])
