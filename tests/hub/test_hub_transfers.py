@@ -217,3 +217,24 @@ def test_upgrade_end_response_layout() -> None:
     from rig.hub import zcl
     payload = zcl.upgrade_end_response(zcl.ImageId(0x1234, PPMID, 2), 0, zcl.UPGRADE_TIME_WAIT)
     assert struct.unpack("<HHIII", payload)[-1] == 0xFFFFFFFF
+
+
+async def test_ota_frames_follow_a_nwk_handed_to_another_device(make_rig) -> None:
+    """The hub remembers which device sent from a NWK; when that device moves to a new address and the
+    old one is given to a newcomer, the newcomer's frames are its own, not the first device's."""
+    rig = await make_rig()
+    first = await rig.device("ppmid")
+    qni = bytes([0]) + struct.pack("<HHI", 0x1234, PPMID, 1)
+    first.ota.send_raw(0x01, qni)
+    await wait_for(lambda: frames(rig.hub, str(first.ieee), "QUERY_NEXT_IMAGE", direction="rx"), what="first QNI")
+    freed = first.nwk
+    first.nwk = freed ^ 0x0F0F  # a secured rejoin with a new address
+    rig.emu.rejoin(first)
+    await wait_for(lambda: rig.hub.app.devices[first.ieee].nwk == first.nwk, what="zigpy sees the new NWK")
+    newcomer = rig.emu.add_device("ppmid", nwk=freed)
+    rig.hub.allow_device(str(newcomer.ieee), "ppmid")
+    await rig.hub.permit(60)
+    await rig.emu.join(newcomer)
+    newcomer.ota.send_raw(0x01, qni)
+    await wait_for(lambda: frames(rig.hub, str(newcomer.ieee), "QUERY_NEXT_IMAGE", direction="rx"),
+                   what="the newcomer's QNI under its own IEEE")
