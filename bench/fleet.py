@@ -11,7 +11,8 @@ and the next one when a download ends; with `--notify all` every device is notif
 requests beyond the slots are answered WAIT_FOR_DATA (`--wait-s` seconds) until a slot frees.
 
 Prints aggregate throughput against one device upgrading alone on the same hub in the same run (the
-median of --solo-runs upgrades), per-device completion time (min/median/max, from the offer to the hub's
+median of --solo-runs upgrades, half before the fleet and half after), CPU per OTA frame for the lone
+device and for the fleet, per-device completion time (min/median/max, from the offer to the hub's
 TransferOutcome), WAIT_FOR_DATA answers sent, notifies held, and failures (must be 0: every device ends
 with the image installed).
 """
@@ -47,12 +48,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await rig.emu.join(solo)
         await wait_until(lambda: (z := app.devices.get(solo.ieee)) is not None and z.is_initialized,
                          timeout=30, what="the reference device interviewed")
-        # a 2 kB upgrade takes a fraction of a second, so one run is at the mercy of the machine's noise:
-        # the median of --solo-runs consecutive upgrades (versions 3, 4, ...) is the reference
-        solo_runs = []
-        for n in range(args.solo_runs):
-            solo_runs.append(next(iter((await rig.upgrade([solo], ppmid_image(args.size, version=3 + n))).values())))
-        solo_s = statistics.median(solo_runs)
+        # A 2 kB upgrade takes a fraction of a second and this VM's speed drifts over minutes, so the
+        # reference is the median of --solo-runs upgrades (versions 3, 4, ...), half taken before the
+        # fleet joins and half after it has finished, to straddle the fleet's own minutes.
+        version = iter(range(3, 3 + args.solo_runs))
+        reference = Solo(rig, solo)
+        await reference.upgrades(args.solo_runs // 2, args.size, version)
         t_join = time.perf_counter()
         devices = []
         for _ in range(args.devices):
@@ -64,7 +65,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                          timeout=30 + args.devices, what=f"{args.devices} devices interviewed")
         join_s = time.perf_counter() - t_join
         data = ppmid_image(args.size)
-        t0 = time.perf_counter()
+        t0, frames0, cpu0 = time.perf_counter(), _sent_frames(rig), time.process_time()
         failures: list[str] = []
         try:
             per_device = await rig.upgrade(devices, data, timeout=args.timeout)
@@ -72,11 +73,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             failures.append(repr(exc))
             per_device = {}
         total_s = time.perf_counter() - t0
+        fleet_cpu_per_frame = (time.process_time() - cpu0) / max(1, _sent_frames(rig) - frames0)
         for dev in devices:
             try:
                 await wait_installed(dev, data, timeout=30)
             except (RuntimeError, TimeoutError) as exc:
                 failures.append(f"{dev.ieee}: {exc}")
+        await reference.upgrades(args.solo_runs - args.solo_runs // 2, args.size, version)
+        solo_s = statistics.median(reference.runs)
         waits = sum(1 for f in rig.hub.frames if f.command == "IMAGE_BLOCK_RSP" and f.status == 0x97)
         times = sorted(per_device.values())
         return {
@@ -87,8 +91,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(total_s, 2),
             "aggregate_bytes_per_s": round(len(data) * len(times) / total_s, 1),
             "one_device_bytes_per_s": round(len(data) / solo_s, 1),
-            "one_device_runs_s": [round(x, 3) for x in solo_runs],
+            "one_device_runs_s": [round(x, 3) for x in reference.runs],
             "aggregate_vs_one_device": round(len(data) * len(times) / total_s / (len(data) / solo_s), 2),
+            # CPU of this process (with --remote: hub + bellows/zigpy only) per OTA frame the hub sent: the
+            # rig's cost per frame must not grow with the number of devices on the network
+            "cpu_ms_per_frame_one_device": round(reference.cpu_per_frame * 1e3, 2),
+            "cpu_ms_per_frame_fleet": round(fleet_cpu_per_frame * 1e3, 2),
             "device_min_s": round(times[0], 2) if times else None,
             "device_median_s": round(statistics.median(times), 2) if times else None,
             "device_max_s": round(times[-1], 2) if times else None,
@@ -99,6 +107,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "failures": len(failures),
             "failure_detail": failures[:5],
         }
+
+
+def _sent_frames(rig: HubRig) -> int:
+    assert rig.hub is not None
+    return sum(1 for f in rig.hub.frames if f.direction == "tx")
+
+
+class Solo:
+    """The reference device upgrading alone: wall seconds per upgrade, and CPU per OTA frame sent."""
+
+    def __init__(self, rig: HubRig, device: Any) -> None:
+        self.rig, self.device = rig, device
+        self.runs: list[float] = []
+        self._cpu = 0.0
+        self._frames = 0
+
+    async def upgrades(self, count: int, size: int, versions: Any) -> None:
+        for _ in range(count):
+            frames0, cpu0 = _sent_frames(self.rig), time.process_time()
+            seconds = await self.rig.upgrade([self.device], ppmid_image(size, version=next(versions)))
+            self._cpu += time.process_time() - cpu0
+            self._frames += _sent_frames(self.rig) - frames0
+            self.runs.append(next(iter(seconds.values())))
+
+    @property
+    def cpu_per_frame(self) -> float:
+        return self._cpu / max(1, self._frames)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,15 +147,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="the emulated stick and devices in their own process (a core each, as a real stick has)")
     p.add_argument("--paced", action="store_true",
                    help="charge real UART (115200 baud), air (250 kbit/s) and device time, as on a bench")
-    p.add_argument("--solo-runs", type=int, default=5,
-                   help="upgrades of the lone reference device; their median is the one-device figure")
+    p.add_argument("--solo-runs", type=int, default=10,
+                   help="upgrades of the lone reference device, half before the fleet and half after; their "
+                        "median is the one-device figure")
     p.add_argument("--notify", choices=("within-slots", "all"), default="within-slots",
                    help="within-slots (default): hub setting notify_within_slots, Image Notify only as download "
                         "slots free; all: every device notified at once, WAIT_FOR_DATA queues the rest")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    if args.devices < 1 or args.max_concurrent < 1 or args.solo_runs < 1:
-        p.error("--devices, --max-concurrent and --solo-runs must be >= 1")
+    if args.devices < 1 or args.max_concurrent < 1 or args.solo_runs < 2:
+        p.error("--devices and --max-concurrent must be >= 1, --solo-runs >= 2")
     result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result))
