@@ -69,7 +69,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                          timeout=30 + args.devices, what=f"{args.devices} devices interviewed")
         join_s = time.perf_counter() - t_join
         data = ppmid_image(args.size)
-        t0, frames0, cpu0 = time.perf_counter(), _sent_frames(rig), time.process_time()
+        t0, frames0, cpu0, emu0 = time.perf_counter(), _sent_frames(rig), time.process_time(), _emu_cpu(rig)
         failures: list[str] = []
         try:
             per_device = await rig.upgrade(devices, data, timeout=args.timeout)
@@ -77,7 +77,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             failures.append(repr(exc))
             per_device = {}
         total_s = time.perf_counter() - t0
-        fleet_cpu_per_frame = (time.process_time() - cpu0) / max(1, _sent_frames(rig) - frames0)
+        fleet_frames = max(1, _sent_frames(rig) - frames0)
+        fleet_cpu_per_frame = (time.process_time() - cpu0) / fleet_frames
+        fleet_emu_per_frame = (_emu_cpu(rig) - emu0) / fleet_frames if emu0 is not None else None
         for dev in devices:
             try:
                 await wait_installed(dev, data, timeout=30)
@@ -101,6 +103,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # rig's cost per frame must not grow with the number of devices on the network
             "cpu_ms_per_frame_one_device": round(reference.cpu_per_frame * 1e3, 2),
             "cpu_ms_per_frame_fleet": round(fleet_cpu_per_frame * 1e3, 2),
+            # the emulator's own process (default layout): the stick and every device
+            "emu_cpu_ms_per_frame_one_device": _ms(reference.emu_per_frame),
+            "emu_cpu_ms_per_frame_fleet": _ms(fleet_emu_per_frame),
             "device_min_s": round(times[0], 2) if times else None,
             "device_median_s": round(statistics.median(times), 2) if times else None,
             "device_max_s": round(times[-1], 2) if times else None,
@@ -118,6 +123,15 @@ def _sent_frames(rig: HubRig) -> int:
     return sum(1 for f in rig.hub.frames if f.direction == "tx")
 
 
+def _emu_cpu(rig: HubRig) -> float | None:
+    """CPU seconds of the emulator's own process so far (None when it runs in this one)."""
+    return rig.emu.process_cpu_s() if rig.remote else None
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1e3, 2)
+
+
 class Solo:
     """The reference device upgrading alone: wall seconds per upgrade, and CPU per OTA frame sent."""
 
@@ -125,19 +139,26 @@ class Solo:
         self.rig, self.device = rig, device
         self.runs: list[float] = []
         self._cpu = 0.0
+        self._emu: float | None = 0.0 if rig.remote else None
         self._frames = 0
 
     async def upgrades(self, count: int, size: int, versions: Any) -> None:
         for _ in range(count):
-            frames0, cpu0 = _sent_frames(self.rig), time.process_time()
+            frames0, cpu0, emu0 = _sent_frames(self.rig), time.process_time(), _emu_cpu(self.rig)
             seconds = await self.rig.upgrade([self.device], ppmid_image(size, version=next(versions)))
             self._cpu += time.process_time() - cpu0
+            if self._emu is not None:
+                self._emu += _emu_cpu(self.rig) - emu0
             self._frames += _sent_frames(self.rig) - frames0
             self.runs.append(next(iter(seconds.values())))
 
     @property
     def cpu_per_frame(self) -> float:
         return self._cpu / max(1, self._frames)
+
+    @property
+    def emu_per_frame(self) -> float | None:
+        return None if self._emu is None else self._emu / max(1, self._frames)
 
 
 def main(argv: list[str] | None = None) -> int:
