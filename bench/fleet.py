@@ -44,7 +44,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         emulator_options["pacing"] = Pacing.real_bench()
     async with HubRig(hub_options=hub_options, remote=not args.in_process, **emulator_options) as rig:
         # The reference the goal compares with: one device upgrading the same size alone, on the same
-        # hub, in the same run, before the fleet joins (offer to SUCCESS outcome, as for the fleet).
+        # hub, in the same run (offer to SUCCESS outcome, as for the fleet).
         app = rig.hub.app
         await rig.hub.permit(254)
         solo = rig.emu.add_device("ppmid")
@@ -99,8 +99,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "one_device_bytes_per_s": round(len(data) / solo_s, 1),
             "one_device_runs_s": [round(x, 3) for x in reference.runs],
             "aggregate_vs_one_device": round(len(data) * len(times) / total_s / (len(data) / solo_s), 2),
-            # CPU of this process (hub + bellows/zigpy; with --in-process the emulator too) per OTA frame the hub sent: the
-            # rig's cost per frame must not grow with the number of devices on the network
+            # CPU of this process (hub + bellows/zigpy; with --in-process the emulator too) per OTA frame the
+            # hub sent: the cost of a frame must not grow with the number of devices on the network
             "cpu_ms_per_frame_one_device": round(reference.cpu_per_frame * 1e3, 2),
             "cpu_ms_per_frame_fleet": round(fleet_cpu_per_frame * 1e3, 2),
             # the emulator's own process (default layout): the stick and every device
