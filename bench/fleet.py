@@ -43,6 +43,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         emulator_options["pacing"] = Pacing.real_bench()
     async with HubRig(hub_options=hub_options, remote=not args.in_process, **emulator_options) as rig:
+        sent = SentFrames(rig)
         # The reference the goal compares with: one device upgrading the same size alone, on the same
         # hub, in the same run (offer to SUCCESS outcome, as for the fleet).
         app = rig.hub.app
@@ -56,7 +57,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # reference is the median of --solo-runs upgrades (versions 3, 4, ...), half taken before the
         # fleet joins and half after it has finished, to straddle the fleet's own minutes.
         version = iter(range(3, 3 + args.solo_runs))
-        reference = Solo(rig, solo)
+        reference = Solo(rig, solo, sent)
         await reference.upgrades(args.solo_runs // 2, args.size, version)
         t_join = time.perf_counter()
         devices = []
@@ -69,7 +70,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                          timeout=30 + args.devices, what=f"{args.devices} devices interviewed")
         join_s = time.perf_counter() - t_join
         data = ppmid_image(args.size)
-        t0, frames0, cpu0, emu0 = time.perf_counter(), _sent_frames(rig), time.process_time(), _emu_cpu(rig)
+        t0, frames0, cpu0, emu0 = time.perf_counter(), sent.count, time.process_time(), _emu_cpu(rig)
         failures: list[str] = []
         try:
             per_device = await rig.upgrade(devices, data, timeout=args.timeout)
@@ -77,7 +78,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             failures.append(repr(exc))
             per_device = {}
         total_s = time.perf_counter() - t0
-        fleet_frames = max(1, _sent_frames(rig) - frames0)
+        fleet_frames = max(1, sent.count - frames0)
         fleet_cpu_per_frame = (time.process_time() - cpu0) / fleet_frames
         fleet_emu_per_frame = (_emu_cpu(rig) - emu0) / fleet_frames if emu0 is not None else None
         for dev in devices:
@@ -87,7 +88,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 failures.append(f"{dev.ieee}: {exc}")
         await reference.upgrades(args.solo_runs - args.solo_runs // 2, args.size, version)
         solo_s = statistics.median(reference.runs)
-        waits = sum(1 for f in rig.hub.frames if f.command == "IMAGE_BLOCK_RSP" and f.status == 0x97)
         times = sorted(per_device.values())
         return {
             "devices": args.devices,
@@ -109,7 +109,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "device_min_s": round(times[0], 2) if times else None,
             "device_median_s": round(statistics.median(times), 2) if times else None,
             "device_max_s": round(times[-1], 2) if times else None,
-            "wait_for_data_sent": waits,
+            "wait_for_data_sent": sent.waits,
             "notify": args.notify,
             "notifies_held": rig.hub.pacer.held,
             "emulator": ("in-process" if args.in_process else "remote") + (", paced" if args.paced else ""),
@@ -118,9 +118,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
 
-def _sent_frames(rig: HubRig) -> int:
-    assert rig.hub is not None
-    return sum(1 for f in rig.hub.frames if f.direction == "tx")
+class SentFrames:
+    """Counts the OTA frames the hub sends as it sends them (its frame log is trimmed on long runs)."""
+
+    def __init__(self, rig: HubRig) -> None:
+        assert rig.hub is not None
+        self.count = 0
+        self.waits = 0  # Image Block Responses with WAIT_FOR_DATA
+        rig.hub.server.frame_listeners.append(self._on_frame)
+
+    def _on_frame(self, frame: Any) -> None:
+        if frame.direction == "tx":
+            self.count += 1
+            self.waits += frame.command == "IMAGE_BLOCK_RSP" and frame.status == 0x97
 
 
 def _emu_cpu(rig: HubRig) -> float | None:
@@ -135,8 +145,8 @@ def _ms(seconds: float | None) -> float | None:
 class Solo:
     """The reference device upgrading alone: wall seconds per upgrade, and CPU per OTA frame sent."""
 
-    def __init__(self, rig: HubRig, device: Any) -> None:
-        self.rig, self.device = rig, device
+    def __init__(self, rig: HubRig, device: Any, sent: SentFrames) -> None:
+        self.rig, self.device, self.sent = rig, device, sent
         self.runs: list[float] = []
         self._cpu = 0.0
         self._emu: float | None = 0.0 if rig.remote else None
@@ -144,12 +154,12 @@ class Solo:
 
     async def upgrades(self, count: int, size: int, versions: Any) -> None:
         for _ in range(count):
-            frames0, cpu0, emu0 = _sent_frames(self.rig), time.process_time(), _emu_cpu(self.rig)
+            frames0, cpu0, emu0 = self.sent.count, time.process_time(), _emu_cpu(self.rig)
             seconds = await self.rig.upgrade([self.device], ppmid_image(size, version=next(versions)))
             self._cpu += time.process_time() - cpu0
             if self._emu is not None:
                 self._emu += _emu_cpu(self.rig) - emu0
-            self._frames += _sent_frames(self.rig) - frames0
+            self._frames += self.sent.count - frames0
             self.runs.append(next(iter(seconds.values())))
 
     @property
