@@ -22,7 +22,13 @@ if str(ROOT) not in sys.path:  # run as `python bench/x.py` from a checkout with
 
 from rig.clock import RealClock, VirtualClock  # noqa: E402
 from rig.hub import Hub, HubConfig  # noqa: E402
-from rig.hub.events import ActivationPlan, TransferOutcome, TransferResult  # noqa: E402
+from rig.hub.events import (  # noqa: E402
+    ActivationPlan,
+    TransferOutcome,
+    TransferResult,
+    VersionObserved,
+    VersionSource,
+)
 from rig.image import build_image  # noqa: E402
 
 BENCH_FILE = ROOT / "fixtures" / "benches" / "emulated.yaml"
@@ -139,19 +145,34 @@ class HubRig:
         await wait_until(lambda: _interviewed(self.hub, dev), timeout=30, what=f"{profile} interviewed")
         return dev
 
-    async def upgrade(self, devices: list[Any], data: bytes | int, *, timeout: float = 3600) -> dict[str, float]:
+    async def upgrade(self, devices: list[Any], data: bytes | int, *, timeout: float = 3600,
+                      until: str = "transferred") -> dict[str, float]:
         """Offer `data` (an image, or the id of one already stored) to every device at once; returns
-        {ieee: seconds from the offers to its SUCCESS outcome}."""
+        {ieee: seconds from the offers to ...}: with until="transferred", its SUCCESS transfer outcome
+        (the hub's answer to Upgrade End); with until="running", the first Query Next Image after that
+        which reports the new version (the device activated, rebooted, rejoined and asked again)."""
         assert self.hub is not None
+        if until not in ("transferred", "running"):
+            raise ValueError(f"until: found {until!r}, expected 'transferred' or 'running'")
         hub = self.hub
         loop = asyncio.get_running_loop()
         pending = {str(d.ieee): loop.create_future() for d in devices}
+        transferred: dict[str, int] = {}  # ieee -> the new file version, once its transfer succeeded
         image_id = data if isinstance(data, int) else hub.store_image(data)  # validation is not transfer time
         t0 = time.perf_counter()
 
         def on_event(event: Any) -> None:
-            if isinstance(event, TransferOutcome) and event.ieee in pending and not pending[event.ieee].done():
-                pending[event.ieee].set_result((event.result, time.perf_counter() - t0, event.detail))
+            fut = pending.get(getattr(event, "ieee", None))
+            if fut is None or fut.done():
+                return
+            if isinstance(event, TransferOutcome):
+                if until == "transferred" or event.result != TransferResult.SUCCESS:
+                    fut.set_result((event.result, time.perf_counter() - t0, event.detail))
+                else:
+                    transferred[event.ieee] = event.file_version
+            elif (isinstance(event, VersionObserved) and event.source is VersionSource.QUERY_NEXT_IMAGE
+                  and transferred.get(event.ieee) == event.version):
+                fut.set_result((TransferResult.SUCCESS, time.perf_counter() - t0, "running"))
 
         hub.subscribe(on_event)
         for ieee in pending:
