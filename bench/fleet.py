@@ -14,21 +14,31 @@ The hub lets `--max-concurrent` downloads run (hub max_concurrent_downloads). Wi
 and the next one when a download ends; with `--notify all` every device is notified at once and block
 requests beyond the slots are answered WAIT_FOR_DATA (`--wait-s` seconds) until a slot frees.
 
-Prints aggregate throughput against one device upgrading alone on the same hub in the same run (the
-median of --solo-runs upgrades, half before the fleet and half after), CPU per OTA frame for the lone
-device and for the fleet, per-device completion time (min/median/max, from the offer to the hub's
-TransferOutcome), WAIT_FOR_DATA answers sent, notifies held, and failures (must be 0: every device ends
-with the image installed).
+The fleet upgrades --repeats times (versions 2, 3, ...) on a settled network (no frame for 1 s: joins,
+interviews and power-up queries are over). Each fleet upgrade is compared side by side with one device
+upgrading alone on the same hub: the median of the --solo-runs upgrades just before it and just after
+it. An upgrade is done, for the fleet's devices and the lone one alike, when the device runs the new
+image (its first Query Next Image reporting the new version, after activating and rejoining), or with
+`--until transferred` when the hub answers its Upgrade End.
+
+Prints, per fleet upgrade, its time, aggregate throughput, the one-device figure beside it and their
+ratio, and the median ratio (`aggregate_vs_one_device`); CPU per OTA frame for the lone device and for
+the fleet; per-device completion time (min/median/max over all fleet upgrades); WAIT_FOR_DATA answers
+sent, notifies held, and failures (must be 0: every device ends with the image installed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import itertools
 import json
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from harness import HubRig, ppmid_image, wait_installed, wait_until
@@ -45,7 +55,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with HubRig(hub_options=hub_options, remote=not args.in_process, **emulator_options) as rig:
         sent = SentFrames(rig)
         # The reference the goal compares with: one device upgrading the same size alone, on the same
-        # hub, in the same run (offer to SUCCESS outcome, as for the fleet).
+        # hub, in the same run, to the same end point (--until) as the fleet's devices.
         app = rig.hub.app
         await rig.hub.permit(254)
         solo = rig.emu.add_device("ppmid")
@@ -53,12 +63,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await rig.emu.join(solo)
         await wait_until(lambda: (z := app.devices.get(solo.ieee)) is not None and z.is_initialized,
                          timeout=30, what="the reference device interviewed")
-        # A 2 kB upgrade takes a fraction of a second and this VM's speed drifts over minutes, so the
-        # reference is the median of --solo-runs upgrades (versions 3, 4, ...), half taken before the
-        # fleet joins and half after it has finished, to straddle the fleet's own minutes.
-        version = iter(range(3, 3 + args.solo_runs))
-        reference = Solo(rig, solo, sent)
-        await reference.upgrades(args.solo_runs // 2, args.size, version)
+        await sent.settled()
+        # This VM's speed drifts by a third within a minute, so each fleet upgrade is compared with the
+        # lone device's runs just before and just after it (--solo-runs on each side), and the figure is
+        # the median of --repeats such side-by-side pairs.
+        reference = Solo(rig, solo, sent, args.until, itertools.count(1000))
+        await reference.upgrades(args.solo_runs, args.size)
         t_join = time.perf_counter()
         devices = []
         for _ in range(args.devices):
@@ -69,53 +79,103 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await wait_until(lambda: all((z := app.devices.get(d.ieee)) is not None and z.is_initialized for d in devices),
                          timeout=30 + args.devices, what=f"{args.devices} devices interviewed")
         join_s = time.perf_counter() - t_join
-        data = ppmid_image(args.size)
-        t0, frames0, cpu0, emu0 = time.perf_counter(), sent.count, time.process_time(), _emu_cpu(rig)
         failures: list[str] = []
-        try:
-            per_device = await rig.upgrade(devices, data, timeout=args.timeout)
-        except (RuntimeError, asyncio.TimeoutError) as exc:
-            failures.append(repr(exc))
-            per_device = {}
-        total_s = time.perf_counter() - t0
-        fleet_frames = max(1, sent.count - frames0)
-        fleet_cpu_per_frame = (time.process_time() - cpu0) / fleet_frames
-        fleet_emu_per_frame = (_emu_cpu(rig) - emu0) / fleet_frames if emu0 is not None else None
-        for dev in devices:
-            try:
-                await wait_installed(dev, data, timeout=30)
-            except (RuntimeError, TimeoutError) as exc:
-                failures.append(f"{dev.ieee}: {exc}")
-        await reference.upgrades(args.solo_runs - args.solo_runs // 2, args.size, version)
-        solo_s = statistics.median(reference.runs)
-        times = sorted(per_device.values())
+        rounds: list[FleetRound] = []
+        fleet = FleetCost()
+        for repeat in range(args.repeats):
+            # A bench upgrades a network that joined (or last upgraded) a while ago, as the reference
+            # device's runs do: wait out the tail (zigpy's reads, each device's power-up Query Next
+            # Image) so the fleet's time is upgrading, not 100 devices' join chatter.
+            t_settle = time.perf_counter()
+            await sent.settled(timeout=30 + args.devices)
+            settle_s = time.perf_counter() - t_settle
+            first_solo = len(reference.runs) - args.solo_runs
+            data = ppmid_image(args.size, version=2 + repeat)
+            with fleet.measure(rig, sent):
+                t0 = time.perf_counter()
+                try:
+                    per_device = await rig.upgrade(devices, data, timeout=args.timeout, until=args.until)
+                except (RuntimeError, asyncio.TimeoutError) as exc:
+                    failures.append(repr(exc))
+                    per_device = {}
+                total_s = time.perf_counter() - t0
+            for dev in devices:
+                try:
+                    await wait_installed(dev, data, timeout=30)
+                except (RuntimeError, TimeoutError) as exc:
+                    failures.append(f"{dev.ieee}: {exc}")
+            await reference.upgrades(args.solo_runs, args.size)
+            rounds.append(FleetRound(total_s, settle_s, sorted(per_device.values()),
+                                     statistics.median(reference.runs[first_solo:])))
+        size = len(data)
+        ratios = [r.aggregate_bytes_per_s(size) / (size / r.solo_s) for r in rounds]
+        times = sorted(t for r in rounds for t in r.device_s)
         return {
             "devices": args.devices,
-            "size_bytes": len(data),
+            "size_bytes": size,
             "max_concurrent": args.max_concurrent,
             "join_and_interview_s": round(join_s, 2),
-            "seconds": round(total_s, 2),
-            "aggregate_bytes_per_s": round(len(data) * len(times) / total_s, 1),
-            "one_device_bytes_per_s": round(len(data) / solo_s, 1),
+            "settle_s": [round(r.settle_s, 2) for r in rounds],
+            "seconds": [round(r.seconds, 2) for r in rounds],
+            "aggregate_bytes_per_s": [round(r.aggregate_bytes_per_s(size), 1) for r in rounds],
+            "one_device_bytes_per_s": [round(size / r.solo_s, 1) for r in rounds],
             "one_device_runs_s": [round(x, 3) for x in reference.runs],
-            "aggregate_vs_one_device": round(len(data) * len(times) / total_s / (len(data) / solo_s), 2),
+            "aggregate_vs_one_device_runs": [round(x, 2) for x in ratios],
+            "aggregate_vs_one_device": round(statistics.median(ratios), 2),
             # CPU of this process (hub + bellows/zigpy; with --in-process the emulator too) per OTA frame the
             # hub sent: the cost of a frame must not grow with the number of devices on the network
             "cpu_ms_per_frame_one_device": round(reference.cpu_per_frame * 1e3, 2),
-            "cpu_ms_per_frame_fleet": round(fleet_cpu_per_frame * 1e3, 2),
+            "cpu_ms_per_frame_fleet": round(fleet.cpu_per_frame * 1e3, 2),
             # the emulator's own process (default layout): the stick and every device
             "emu_cpu_ms_per_frame_one_device": _ms(reference.emu_per_frame),
-            "emu_cpu_ms_per_frame_fleet": _ms(fleet_emu_per_frame),
+            "emu_cpu_ms_per_frame_fleet": _ms(fleet.emu_per_frame),
             "device_min_s": round(times[0], 2) if times else None,
             "device_median_s": round(statistics.median(times), 2) if times else None,
             "device_max_s": round(times[-1], 2) if times else None,
             "wait_for_data_sent": sent.waits,
             "notify": args.notify,
+            "until": args.until,
             "notifies_held": rig.hub.pacer.held,
             "emulator": ("in-process" if args.in_process else "remote") + (", paced" if args.paced else ""),
             "failures": len(failures),
             "failure_detail": failures[:5],
         }
+
+
+@dataclasses.dataclass
+class FleetRound:
+    seconds: float  # offers to the last device done
+    settle_s: float
+    device_s: list[float]  # per device, offer to done
+    solo_s: float  # the lone device's median upgrade just before and after this round
+
+    def aggregate_bytes_per_s(self, size: int) -> float:
+        return size * len(self.device_s) / self.seconds
+
+
+class FleetCost:
+    """CPU per OTA frame the hub sent during the fleet's upgrades (this process and the emulator's)."""
+
+    def __init__(self) -> None:
+        self.cpu = 0.0
+        self.emu: float | None = 0.0
+        self.frames = 0
+
+    @contextlib.contextmanager
+    def measure(self, rig: HubRig, sent: SentFrames) -> Iterator[None]:
+        frames0, cpu0, emu0 = sent.count, time.process_time(), _emu_cpu(rig)
+        yield
+        self.cpu += time.process_time() - cpu0
+        self.frames += sent.count - frames0
+        self.emu = None if emu0 is None or self.emu is None else self.emu + _emu_cpu(rig) - emu0
+
+    @property
+    def cpu_per_frame(self) -> float:
+        return self.cpu / max(1, self.frames)
+
+    @property
+    def emu_per_frame(self) -> float | None:
+        return None if self.emu is None else self.emu / max(1, self.frames)
 
 
 class SentFrames:
@@ -127,10 +187,25 @@ class SentFrames:
         self.waits = 0  # Image Block Responses with WAIT_FOR_DATA
         rig.hub.server.frame_listeners.append(self._on_frame)
 
+        self.heard_at = time.perf_counter()  # the last frame of any cluster the hub received
+        app = rig.hub.app
+        hear = app.packet_received
+
+        def heard(packet: Any) -> None:
+            self.heard_at = time.perf_counter()
+            hear(packet)
+
+        app.packet_received = heard  # (an instance attribute: the bench's own ears, not a hub change)
+
     def _on_frame(self, frame: Any) -> None:
         if frame.direction == "tx":
             self.count += 1
             self.waits += frame.command == "IMAGE_BLOCK_RSP" and frame.status == 0x97
+
+    async def settled(self, *, quiet_s: float = 1.0, timeout: float = 60.0) -> None:
+        """No frame from any device for `quiet_s`: joins, interviews and power-up queries are over."""
+        await wait_until(lambda: time.perf_counter() - self.heard_at >= quiet_s,
+                         timeout=timeout, what="the network to settle after joining")
 
 
 def _emu_cpu(rig: HubRig) -> float | None:
@@ -145,17 +220,17 @@ def _ms(seconds: float | None) -> float | None:
 class Solo:
     """The reference device upgrading alone: wall seconds per upgrade, and CPU per OTA frame sent."""
 
-    def __init__(self, rig: HubRig, device: Any, sent: SentFrames) -> None:
-        self.rig, self.device, self.sent = rig, device, sent
+    def __init__(self, rig: HubRig, device: Any, sent: SentFrames, until: str, versions: Iterator[int]) -> None:
+        self.rig, self.device, self.sent, self.until, self.versions = rig, device, sent, until, versions
         self.runs: list[float] = []
         self._cpu = 0.0
         self._emu: float | None = 0.0 if rig.remote else None
         self._frames = 0
 
-    async def upgrades(self, count: int, size: int, versions: Any) -> None:
+    async def upgrades(self, count: int, size: int) -> None:
         for _ in range(count):
             frames0, cpu0, emu0 = self.sent.count, time.process_time(), _emu_cpu(self.rig)
-            seconds = await self.rig.upgrade([self.device], ppmid_image(size, version=next(versions)))
+            seconds = await self.rig.upgrade([self.device], ppmid_image(size, version=next(self.versions)), until=self.until)
             self._cpu += time.process_time() - cpu0
             if self._emu is not None:
                 self._emu += _emu_cpu(self.rig) - emu0
@@ -183,16 +258,23 @@ def main(argv: list[str] | None = None) -> int:
                         "of their own as a real stick has)")
     p.add_argument("--paced", action="store_true",
                    help="charge real UART (115200 baud), air (250 kbit/s) and device time, as on a bench")
-    p.add_argument("--solo-runs", type=int, default=10,
-                   help="upgrades of the lone reference device, half before the fleet and half after; their "
-                        "median is the one-device figure")
+    p.add_argument("--solo-runs", type=int, default=5,
+                   help="upgrades of the lone reference device before and after each fleet upgrade; the median "
+                        "of those either side of it is that fleet upgrade's one-device figure")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="fleet upgrades (versions 2, 3, ...), each compared with the lone device side by side; "
+                        "aggregate_vs_one_device is the median of their ratios")
     p.add_argument("--notify", choices=("within-slots", "all"), default="within-slots",
                    help="within-slots (default): hub setting notify_within_slots, Image Notify only as download "
                         "slots free; all: every device notified at once, WAIT_FOR_DATA queues the rest")
+    p.add_argument("--until", choices=("running", "transferred"), default="running",
+                   help="when an upgrade counts as done, for the fleet and the lone device alike: running "
+                        "(default): the device's first Query Next Image with the new version, after it "
+                        "activated and rejoined; transferred: the hub's answer to its Upgrade End")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    if args.devices < 1 or args.max_concurrent < 1 or args.solo_runs < 2:
-        p.error("--devices and --max-concurrent must be >= 1, --solo-runs >= 2")
+    if min(args.devices, args.max_concurrent, args.solo_runs, args.repeats) < 1:
+        p.error("--devices, --max-concurrent, --solo-runs and --repeats must be >= 1")
     result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result))
