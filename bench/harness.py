@@ -29,7 +29,7 @@ from rig.hub.events import (  # noqa: E402
     VersionObserved,
     VersionSource,
 )
-from rig.image import build_image  # noqa: E402
+from rig.image import build_image, parse_image  # noqa: E402
 
 BENCH_FILE = ROOT / "fixtures" / "benches" / "emulated.yaml"
 MFR, PPMID_TYPE, HW = 0x1234, 0x0101, 0x0100
@@ -198,8 +198,11 @@ async def wait_until(predicate: Any, timeout: float = 30.0, what: str = "conditi
 
 
 async def wait_installed(dev: Any, data: bytes, timeout: float = 60.0) -> None:
-    """The device activated the image and it is byte-identical to what was offered."""
-    await wait_until(lambda: dev.flash.installed_image is not None, timeout, "device activates the image")
+    """The device activated the image (it runs its version: a device upgraded before holds the older
+    image until then) and it is byte-identical to what was offered."""
+    version = parse_image(data).header.file_version
+    await wait_until(lambda: dev.flash.current_file_version == version, timeout,
+                     f"device activates version {version}")
     if hashlib.sha256(bytes(dev.flash.installed_image)).digest() != hashlib.sha256(data).digest():
         raise RuntimeError(f"device {dev.ieee} installed an image that differs from the one offered")
 

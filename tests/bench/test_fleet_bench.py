@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -40,14 +42,17 @@ async def test_until_must_name_an_end_point():
             raise AssertionError("an unknown end point was accepted")
 
 
-def test_fleet_bench_compares_each_fleet_upgrade_with_the_lone_device_beside_it():
+@pytest.mark.parametrize("until", ["running", "transferred"])
+def test_fleet_bench_compares_each_fleet_upgrade_with_the_lone_device_beside_it(until):
+    # (transferred: the second upgrade returns before the devices activate it, so the check that each
+    # device installed the image must wait for the new version, not take the one installed before)
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "fleet.py"), "--devices", "3", "--size", "1000", "--solo-runs", "1",
-         "--repeats", "2", "--in-process", "--timeout", "60", "--json"],
+         "--repeats", "2", "--in-process", "--timeout", "60", "--until", until, "--json"],
         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["failures"] == 0 and result["until"] == "running"
+    assert result["failures"] == 0 and result["until"] == until
     assert len(result["seconds"]) == len(result["aggregate_vs_one_device_runs"]) == 2
     assert len(result["one_device_runs_s"]) == 3  # one before the first fleet upgrade, one after each
     for fleet_s, agg, one, ratio in zip(result["seconds"], result["aggregate_bytes_per_s"],
