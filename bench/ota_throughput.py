@@ -122,7 +122,16 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remot
         if int(result) != 0:
             raise RuntimeError(f"zigpy update_firmware returned {result!r}")
         await wait_installed(dev, data)
-        blocks = sum(1 for e in dev.ota.records[since:] if e.name == "block_received")
+        records = dev.ota.records
+        blocks = sum(1 for e in records[since:] if e.name == "block_received")
+        # The rebooted device asks again and zigpy notifies it once more; let that exchange finish before
+        # the port closes under zigpy's answers (else a "Transport is closed" traceback ends the run).
+        seen = len(records)
+        for _ in range(20):
+            await asyncio.sleep(0.5)
+            if len(now := dev.ota.records) == seen:
+                break
+            seen = len(now)
         return _row("zigpy", xncp=xncp, remote=remote, size=len(data), block=block, blocks=blocks,
                     download_s=download_s, to_outcome_s=None, startup_s=startup, cpu=cpu, emu_cpu=emu_cpu,
                     sampler=sampler)
