@@ -23,8 +23,10 @@ image (its first Query Next Image reporting the new version, after activating an
 
 Prints, per fleet upgrade, its time, aggregate throughput, the one-device figure beside it and their
 ratio, and the median ratio (`aggregate_vs_one_device`); CPU per OTA frame for the lone device and for
-the fleet; per-device completion time (min/median/max over all fleet upgrades); WAIT_FOR_DATA answers
-sent, notifies held, and failures (must be 0: every device ends with the image installed).
+the fleet; per-device completion time (min/median/max over all fleet upgrades); the share of the
+machine's CPU its hypervisor took during each fleet upgrade and each block of lone runs (steal: on a
+shared VM it is the noise); WAIT_FOR_DATA answers sent, notifies held, and failures (must be 0: every
+device ends with the image installed).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness import HubRig, ppmid_image, wait_installed, wait_until
+from sampler import StealMeter
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,7 +94,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             settle_s = time.perf_counter() - t_settle
             first_solo = len(reference.runs) - args.solo_runs
             data = ppmid_image(args.size, version=2 + repeat)
-            with fleet.measure(rig, sent):
+            with fleet.measure(rig, sent), StealMeter() as steal:
                 t0 = time.perf_counter()
                 try:
                     per_device = await rig.upgrade(devices, data, timeout=args.timeout, until=args.until)
@@ -106,7 +109,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     failures.append(f"{dev.ieee}: {exc}")
             await reference.upgrades(args.solo_runs, args.size)
             rounds.append(FleetRound(total_s, settle_s, sorted(per_device.values()),
-                                     statistics.median(reference.runs[first_solo:])))
+                                     statistics.median(reference.runs[first_solo:]), steal.percent))
         size = len(data)
         ratios = [r.aggregate_bytes_per_s(size) / (size / r.solo_s) for r in rounds]
         times = sorted(t for r in rounds for t in r.device_s)
@@ -122,6 +125,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "one_device_runs_s": [round(x, 3) for x in reference.runs],
             "aggregate_vs_one_device_runs": [round(x, 2) for x in ratios],
             "aggregate_vs_one_device": round(statistics.median(ratios), 2),
+            # the machine's CPU its hypervisor took during each fleet upgrade and each block of lone runs
+            # (before the first, then after each): a pair with much more in one than the other is noise
+            "steal_pct_fleet": [r.steal_pct for r in rounds],
+            "steal_pct_one_device": reference.steal_pct,
             # CPU of this process (hub + bellows/zigpy; with --in-process the emulator too) per OTA frame the
             # hub sent: the cost of a frame must not grow with the number of devices on the network
             "cpu_ms_per_frame_one_device": round(reference.cpu_per_frame * 1e3, 2),
@@ -148,6 +155,7 @@ class FleetRound:
     settle_s: float
     device_s: list[float]  # per device, offer to done
     solo_s: float  # the lone device's median upgrade just before and after this round
+    steal_pct: float | None  # the machine's CPU its hypervisor took during this round (sampler.StealMeter)
 
     def aggregate_bytes_per_s(self, size: int) -> float:
         return size * len(self.device_s) / self.seconds
@@ -226,11 +234,18 @@ class Solo:
         self._cpu = 0.0
         self._emu: float | None = 0.0 if rig.remote else None
         self._frames = 0
+        self.steal_pct: list[float | None] = []  # per call of upgrades()
 
     async def upgrades(self, count: int, size: int) -> None:
+        with StealMeter() as steal:
+            await self._upgrades(count, size)
+        self.steal_pct.append(steal.percent)
+
+    async def _upgrades(self, count: int, size: int) -> None:
         for _ in range(count):
             frames0, cpu0, emu0 = self.sent.count, time.process_time(), _emu_cpu(self.rig)
-            seconds = await self.rig.upgrade([self.device], ppmid_image(size, version=next(self.versions)), until=self.until)
+            image = ppmid_image(size, version=next(self.versions))
+            seconds = await self.rig.upgrade([self.device], image, until=self.until)
             self._cpu += time.process_time() - cpu0
             if self._emu is not None:
                 self._emu += _emu_cpu(self.rig) - emu0

@@ -168,6 +168,7 @@ def _row(stack: str, *, xncp: bool, remote: bool, size: int, block: int, blocks:
         "process_cpu_s": round(cpu, 3),
         "emu_process_cpu_s": None if emu_cpu is None else round(emu_cpu, 3),
         "cpu_s": _split(sampler.seconds()),
+        "steal_pct": sampler.steal.percent,  # the machine's CPU its hypervisor took meanwhile (see sampler.py)
     }
 
 
@@ -267,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("to_outcome_s", "outcome s", ".2f"), ("startup_s", "startup s", ".2f"),
                 ("process_cpu_s", "cpu s", ".2f"), ("cpu_rig", "rig", ".2f"), ("cpu_bellows_zigpy", "bellows+zigpy", ".2f"),
                 ("cpu_emulator", "emu", ".2f"), ("cpu_loop_stdlib", "loop", ".2f"), ("cpu_idle", "idle", ".2f")]
+        if any(r.get("steal_pct") is not None for r in rows):
+            cols.append(("steal_pct", "steal %", ".1f"))
         if any(r.get("emu_process_cpu_s") is not None for r in rows):
             cols.append(("emu_process_cpu_s", "emu proc cpu s", ".2f"))
         if any("ratio" in r for r in rows):

@@ -53,8 +53,39 @@ def classify(frame: FrameType | None) -> str:
     return innermost or "loop/stdlib"
 
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) clock ticks of all CPUs so far, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    return ticks[7], sum(ticks)
+
+
+class StealMeter:
+    """`with StealMeter() as m: ...` then `m.percent`: the share of the machine's CPU time its hypervisor
+    gave to other guests meanwhile (vmstat's "st"; None off Linux). On a shared VM a run with a high
+    figure measured the neighbours as much as the rig, and a fleet (two busy processes) loses more of
+    its second core to it than a lone device does."""
+
+    def __init__(self) -> None:
+        self.percent: float | None = None
+        self._start: tuple[int, int] | None = None
+
+    def __enter__(self) -> StealMeter:
+        self._start = _cpu_ticks()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = _cpu_ticks()
+        if self._start is not None and end is not None and end[1] > self._start[1]:
+            self.percent = round(100.0 * (end[0] - self._start[0]) / (end[1] - self._start[1]), 1)
+
+
 class Sampler:
-    """`with Sampler() as s: ...` then `s.seconds()` -> {owner: seconds}."""
+    """`with Sampler() as s: ...` then `s.seconds()` -> {owner: seconds}; `s.steal.percent` as StealMeter's."""
 
     # 5 ms: a 20 s transfer still gets about 4,000 samples, and the handler (a Python stack walk each
     # time) costs the measured run a fifth of what 1 ms sampling did
@@ -64,12 +95,14 @@ class Sampler:
         self._elapsed = 0.0
         self._cpu = 0.0
         self._previous: Any = None
+        self.steal = StealMeter()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._counts[classify(frame)] += 1
 
     def __enter__(self) -> Sampler:
         self._previous = signal.signal(signal.SIGPROF, self._on_signal)
+        self.steal.__enter__()
         self._t0, self._c0 = time.perf_counter(), time.process_time()
         signal.setitimer(signal.ITIMER_PROF, self.interval_s, self.interval_s)
         return self
@@ -79,6 +112,7 @@ class Sampler:
         signal.signal(signal.SIGPROF, self._previous or signal.SIG_DFL)
         self._elapsed = time.perf_counter() - self._t0
         self._cpu = time.process_time() - self._c0
+        self.steal.__exit__()
 
     def seconds(self) -> dict[str, float]:
         """Seconds per owner: CPU samples scaled to the process CPU time; idle is the rest of the wall time."""

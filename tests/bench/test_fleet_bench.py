@@ -55,6 +55,8 @@ def test_fleet_bench_compares_each_fleet_upgrade_with_the_lone_device_beside_it(
     assert result["failures"] == 0 and result["until"] == until
     assert len(result["seconds"]) == len(result["aggregate_vs_one_device_runs"]) == 2
     assert len(result["one_device_runs_s"]) == 3  # one before the first fleet upgrade, one after each
+    assert len(result["steal_pct_fleet"]) == 2 and len(result["steal_pct_one_device"]) == 3
+    assert all(p is None or 0 <= p <= 100 for p in result["steal_pct_fleet"] + result["steal_pct_one_device"])
     for fleet_s, agg, one, ratio in zip(result["seconds"], result["aggregate_bytes_per_s"],
                                         result["one_device_bytes_per_s"], result["aggregate_vs_one_device_runs"]):
         assert abs(agg * fleet_s / (3 * result["size_bytes"]) - 1) < 0.1  # (seconds are rounded to 10 ms)
