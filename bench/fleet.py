@@ -84,7 +84,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         join_s = time.perf_counter() - t_join
         failures: list[str] = []
         rounds: list[FleetRound] = []
-        fleet = FleetCost()
+        fleet = FrameCost()
         for repeat in range(args.repeats):
             # A bench upgrades a network that joined (or last upgraded) a while ago, as the reference
             # device's runs do: wait out the tail (zigpy's reads, each device's power-up Query Next
@@ -131,10 +131,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "steal_pct_one_device": reference.steal_pct,
             # CPU of this process (hub + bellows/zigpy; with --in-process the emulator too) per OTA frame the
             # hub sent: the cost of a frame must not grow with the number of devices on the network
-            "cpu_ms_per_frame_one_device": round(reference.cpu_per_frame * 1e3, 2),
+            "cpu_ms_per_frame_one_device": round(reference.cost.cpu_per_frame * 1e3, 2),
             "cpu_ms_per_frame_fleet": round(fleet.cpu_per_frame * 1e3, 2),
             # the emulator's own process (default layout): the stick and every device
-            "emu_cpu_ms_per_frame_one_device": _ms(reference.emu_per_frame),
+            "emu_cpu_ms_per_frame_one_device": _ms(reference.cost.emu_per_frame),
             "emu_cpu_ms_per_frame_fleet": _ms(fleet.emu_per_frame),
             "device_min_s": round(times[0], 2) if times else None,
             "device_median_s": round(statistics.median(times), 2) if times else None,
@@ -161,8 +161,8 @@ class FleetRound:
         return size * len(self.device_s) / self.seconds
 
 
-class FleetCost:
-    """CPU per OTA frame the hub sent during the fleet's upgrades (this process and the emulator's)."""
+class FrameCost:
+    """CPU per OTA frame the hub sent while measured (this process and the emulator's)."""
 
     def __init__(self) -> None:
         self.cpu = 0.0
@@ -226,39 +226,22 @@ def _ms(seconds: float | None) -> float | None:
 
 
 class Solo:
-    """The reference device upgrading alone: wall seconds per upgrade, and CPU per OTA frame sent."""
+    """The reference device upgrading alone: wall seconds per upgrade, CPU per OTA frame sent, steal."""
 
     def __init__(self, rig: HubRig, device: Any, sent: SentFrames, until: str, versions: Iterator[int]) -> None:
         self.rig, self.device, self.sent, self.until, self.versions = rig, device, sent, until, versions
         self.runs: list[float] = []
-        self._cpu = 0.0
-        self._emu: float | None = 0.0 if rig.remote else None
-        self._frames = 0
+        self.cost = FrameCost()
         self.steal_pct: list[float | None] = []  # per call of upgrades()
 
     async def upgrades(self, count: int, size: int) -> None:
         with StealMeter() as steal:
-            await self._upgrades(count, size)
+            for _ in range(count):
+                image = ppmid_image(size, version=next(self.versions))
+                with self.cost.measure(self.rig, self.sent):
+                    seconds = await self.rig.upgrade([self.device], image, until=self.until)
+                self.runs.append(next(iter(seconds.values())))
         self.steal_pct.append(steal.percent)
-
-    async def _upgrades(self, count: int, size: int) -> None:
-        for _ in range(count):
-            frames0, cpu0, emu0 = self.sent.count, time.process_time(), _emu_cpu(self.rig)
-            image = ppmid_image(size, version=next(self.versions))
-            seconds = await self.rig.upgrade([self.device], image, until=self.until)
-            self._cpu += time.process_time() - cpu0
-            if self._emu is not None:
-                self._emu += _emu_cpu(self.rig) - emu0
-            self._frames += self.sent.count - frames0
-            self.runs.append(next(iter(seconds.values())))
-
-    @property
-    def cpu_per_frame(self) -> float:
-        return self._cpu / max(1, self._frames)
-
-    @property
-    def emu_per_frame(self) -> float | None:
-        return None if self._emu is None else self._emu / max(1, self._frames)
 
 
 def main(argv: list[str] | None = None) -> int:
