@@ -175,9 +175,12 @@ class HubRig:
                 fut.set_result((TransferResult.SUCCESS, time.perf_counter() - t0, "running"))
 
         hub.subscribe(on_event)
-        for ieee in pending:
-            hub.offer(ieee, image_id, plan=ActivationPlan.NOW)
-        done = await asyncio.wait_for(asyncio.gather(*pending.values()), timeout)
+        try:
+            for ieee in pending:
+                hub.offer(ieee, image_id, plan=ActivationPlan.NOW)
+            done = await asyncio.wait_for(asyncio.gather(*pending.values()), timeout)
+        finally:
+            hub.unsubscribe(on_event)  # a bench upgrades hundreds of times on one hub
         failures = [(ieee, r, d) for ieee, (r, _, d) in zip(pending, done) if r != TransferResult.SUCCESS]
         if failures:
             raise RuntimeError(f"transfers failed: {failures}")

@@ -329,6 +329,11 @@ class Hub:
     def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
         self._sinks.append(sink)
 
+    def unsubscribe(self, sink: Callable[[HubEvent], None]) -> None:
+        """Stop telling `sink` (a no-op if it is not subscribed)."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
     def replay_outcomes(self) -> int:
         """Emit every persisted transfer/activation outcome again (to every subscriber).
 

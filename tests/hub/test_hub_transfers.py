@@ -120,6 +120,8 @@ async def test_hub_restart_mid_transfer(make_rig, tmp_path) -> None:
     rig.hub.subscribe(heard.append)
     assert rig.hub.replay_outcomes() == 1
     assert heard == [e for e in events_of(restarted, TransferOutcome, ieee)]
+    rig.hub.unsubscribe(heard.append)  # an unsubscribed sink hears no more
+    assert rig.hub.replay_outcomes() == 1 and len(heard) == 1
 
 
 async def test_gsme_preempts_ppmid_mid_transfer(make_rig) -> None:
