@@ -187,14 +187,14 @@ class FrameCost:
 
 
 class SentFrames:
-    """Counts the OTA frames the hub sends as it sends them (its frame log is trimmed on long runs)."""
+    """Counts the OTA frames the hub sends as it sends them (its frame log is trimmed on long runs), and
+    notes when the hub last heard any frame (`settled()`)."""
 
     def __init__(self, rig: HubRig) -> None:
         assert rig.hub is not None
         self.count = 0
         self.waits = 0  # Image Block Responses with WAIT_FOR_DATA
         rig.hub.server.frame_listeners.append(self._on_frame)
-
         self.heard_at = time.perf_counter()  # the last frame of any cluster the hub received
         app = rig.hub.app
         hear = app.packet_received
