@@ -20,6 +20,7 @@ from rig.clock import Clock
 from rig.emu import zcl, zdo
 from rig.emu.air import BROADCAST_RX_ON, AirFrame, Medium
 from rig.emu.device_faults import DeviceFaults
+from rig.emu.event_log import EventLog
 from rig.emu.ota_client import OtaClient, OtaFlash
 from rig.emu.profiles import OTA_CLUSTER_ID, DeviceProfile
 
@@ -51,7 +52,7 @@ class EmulatedDevice:
         self.short_poll_interval_s = profile.short_poll_interval_s
         self.short_poll_window_s = profile.short_poll_window_s
         self.powered = False
-        self.records: list[DeviceEvent] = []  # device-level: power, ZDO/ZCL requests answered
+        self.records: EventLog[DeviceEvent] = EventLog()  # device-level: power, ZDO/ZCL requests answered
         self.flash = OtaFlash(current_file_version=profile.current_file_version)
         self.faults = DeviceFaults(self)
         self.ota = OtaClient(self)

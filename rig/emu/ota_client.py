@@ -26,6 +26,7 @@ from zigpy.zcl.clusters.general import ImageUpgradeStatus
 
 from rig.clock import wake
 from rig.emu import ota_codec as oc
+from rig.emu.event_log import EventLog
 from rig.emu.ota_verify import verify_image
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class OtaClient:
         self.settings = device.profile.ota
         self.clock = device.clock
         self.flash: OtaFlash = device.flash
-        self.records: list[OtaEvent] = []
+        self.records: EventLog[OtaEvent] = EventLog()  # the newest 100,000; indices stay absolute
         self.page_fallback = False  # server refused Image Page Requests: block requests from now on
         self._inbox = _Inbox(self.clock)
         self._task: asyncio.Task | None = None
@@ -146,13 +147,13 @@ class OtaClient:
 
         # Incremental: each wake-up looks only at the records added since the last look, so waiting
         # through a long transfer costs O(records), not O(records^2).
+        # Indices are absolute (EventLog); events dropped from the log's far end are not searched.
         state = {"next": range(len(self.records))[since:].start if since < 0 else since, "found": None}
 
         def find() -> OtaEvent | None:
             if state["found"] is None:
                 records = self.records
-                for i in range(state["next"], len(records)):
-                    e = records[i]
+                for e in records[state["next"]:]:
                     if e.name == name and (where is None or where(e)):
                         state["found"] = e
                         break

@@ -7,9 +7,9 @@ Requests are tuples `(call_id, op, target, path, args, kwargs)`:
 Replies are `(call_id, ok, value)`; on failure `value` is the exception (or a RemoteError describing it).
 
 Values are pickled by multiprocessing.connection. Plain data (numbers, text, bytes, enums, zigpy
-types, frozen dataclasses such as OtaEvent, and lists/tuples/dicts of those) travel by value; a
-device travels as a `DeviceRef`, a method as a `MethodRef`, any other live object (a device's
-flash, faults, OTA client...) as an `ObjectRef` the host turns into a proxy.
+types, frozen dataclasses such as OtaEvent, lists/tuples/dicts of those, and a device's EventLog of
+them) travel by value; a device travels as a `DeviceRef`, a method as a `MethodRef`, any other live
+object (a device's flash, faults, OTA client...) as an `ObjectRef` the host turns into a proxy.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import enum
 from typing import Any
 
 import zigpy.types as zt
+
+from rig.emu.event_log import EventLog
 
 
 class RemoteError(RuntimeError):
@@ -57,6 +59,8 @@ def encode(value: Any) -> Any:
         return type(value)(encode(v) for v in value)
     if type(value) is dict:
         return {k: encode(v) for k, v in value.items()}
+    if isinstance(value, EventLog):  # a snapshot: len(), slices and absolute indices work on the host too
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type) and value.__dataclass_params__.frozen:
         return value
     if is_device(value):
