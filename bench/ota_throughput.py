@@ -7,11 +7,17 @@
     .venv/bin/python bench/ota_throughput.py --sizes 20000 --paced  # charged real UART/air/flash time
     .venv/bin/python bench/ota_throughput.py --remote               # emulator in its own process (real time)
     .venv/bin/python bench/ota_throughput.py --remote --both        # in-process and remote, same run
+    .venv/bin/python bench/ota_throughput.py --sizes 750000 --repeats 3 --vs-zigpy  # 3 passes, min/median/max
 
 `seconds` runs from the offer to the device's last block (download complete); `to_outcome_s` to the
 hub's TransferOutcome (after the device verified the image and sent Upgrade End). The CPU split is a
 sampling profile of the event-loop thread (bench/sampler.py), in seconds, by owning package; with
 --remote the emulator's own process is not sampled, its CPU seconds are the `emu proc` column.
+
+On a shared VM one run measures the neighbours too (the same 100 kB transfer took 3.4 s and 8.9 s
+within ten minutes here), so `--repeats N` runs the whole sweep N times, each pass with every size
+and stack side by side, and adds a summary per size and stack: the fastest, median and slowest run
+and, with --vs-zigpy, the median of the per-pass ratios.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import statistics
 import sys
 import time
 from typing import Any
@@ -209,7 +216,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--both", action="store_true",
                    help="run each size in-process first, then with the remote emulator (side by side, same run)")
     p.add_argument("--cprofile", metavar="FILE", help="also write a cProfile of the rig transfers to FILE")
+    p.add_argument("--repeats", type=_positive, default=1,
+                   help="run the whole sweep N times and summarise each size and stack (default 1)")
     return p.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"found {text!r}, expected a whole number >= 1")
+    return value
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -235,22 +254,47 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     modes = [False, True] if args.both else [args.remote]
     sticks = {"stock": [False], "xncp": [True], "both": [False, True]}[args.stick]
-    for size in args.sizes:
-        for remote, xncp in ((r, x) for r in modes for x in sticks):
-            row = await rig_transfer(size, args.block, clock=args.clock, pacing=pacing, link=link, profile=profile,
-                                     remote=remote, xncp=xncp)
-            if pacing is not None:
-                row["predicted_s"] = round(pacing.predict_transfer_seconds(row["size_bytes"], args.block), 1)
-            rows.append(row)
-            _emit(args, row)
-            if args.vs_zigpy:
-                zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link, remote=remote, xncp=xncp)
-                zrow["ratio"] = round(row["bytes_per_s"] / zrow["bytes_per_s"], 2)
-                rows.append(zrow)
-                _emit(args, zrow)
+    for repeat in range(1, args.repeats + 1):
+        for size in args.sizes:
+            for remote, xncp in ((r, x) for r in modes for x in sticks):
+                row = await rig_transfer(size, args.block, clock=args.clock, pacing=pacing, link=link,
+                                         profile=profile, remote=remote, xncp=xncp)
+                row["repeat"] = repeat
+                if pacing is not None:
+                    row["predicted_s"] = round(pacing.predict_transfer_seconds(row["size_bytes"], args.block), 1)
+                rows.append(row)
+                _emit(args, row)
+                if args.vs_zigpy:
+                    zrow = await zigpy_transfer(size, args.block, pacing=pacing, link=link, remote=remote,
+                                                xncp=xncp)
+                    zrow["repeat"] = repeat
+                    zrow["ratio"] = round(row["bytes_per_s"] / zrow["bytes_per_s"], 2)
+                    rows.append(zrow)
+                    _emit(args, zrow)
     if profile is not None:
         profile.dump_stats(args.cprofile)
     return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per stack, stick, emulator and size: how many runs, the fastest, median and slowest seconds, the
+    median steal and (zigpy rows) the median rig/zigpy ratio of the passes."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["stack"], r["stick"], r["emulator"], r["size_bytes"]), []).append(r)
+    out = []
+    for (stack, stick, emulator, size), runs in groups.items():
+        seconds = sorted(r["seconds"] for r in runs)
+        steal = [r["steal_pct"] for r in runs if r.get("steal_pct") is not None]
+        ratios = [r["ratio"] for r in runs if "ratio" in r]
+        out.append({
+            "summary": True, "stack": stack, "stick": stick, "emulator": emulator, "size_bytes": size,
+            "runs": len(runs), "seconds_min": seconds[0], "seconds_median": round(statistics.median(seconds), 3),
+            "seconds_max": seconds[-1], "bytes_per_s_best": round(size / seconds[0], 1),
+            "steal_pct_median": round(statistics.median(steal), 1) if steal else None,
+            "ratio_median": round(statistics.median(ratios), 2) if ratios else None,
+        })
+    return out
 
 
 def _emit(args: argparse.Namespace, row: dict[str, Any]) -> None:
@@ -268,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("to_outcome_s", "outcome s", ".2f"), ("startup_s", "startup s", ".2f"),
                 ("process_cpu_s", "cpu s", ".2f"), ("cpu_rig", "rig", ".2f"), ("cpu_bellows_zigpy", "bellows+zigpy", ".2f"),
                 ("cpu_emulator", "emu", ".2f"), ("cpu_loop_stdlib", "loop", ".2f"), ("cpu_idle", "idle", ".2f")]
+        if args.repeats > 1:
+            cols.insert(0, ("repeat", "pass", "d"))
         if any(r.get("steal_pct") is not None for r in rows):
             cols.append(("steal_pct", "steal %", ".1f"))
         if any(r.get("emu_process_cpu_s") is not None for r in rows):
@@ -277,6 +323,20 @@ def main(argv: list[str] | None = None) -> int:
         if any("predicted_s" in r for r in rows):
             cols.append(("predicted_s", "predicted s", ".1f"))
         print(table(flat, cols))
+    if args.repeats > 1:
+        summary = summarise(rows)
+        if args.json:
+            for row in summary:
+                print(json.dumps(row), flush=True)
+        else:
+            cols = [("stack", "stack", ""), ("stick", "stick", ""), ("emulator", "emulator", ""),
+                    ("size_bytes", "bytes", "d"), ("runs", "runs", "d"), ("seconds_min", "fastest s", ".2f"),
+                    ("seconds_median", "median s", ".2f"), ("seconds_max", "slowest s", ".2f"),
+                    ("bytes_per_s_best", "best B/s", ".0f"), ("steal_pct_median", "median steal %", ".1f")]
+            if any(r["ratio_median"] is not None for r in summary):
+                cols.append(("ratio_median", "median rig/zigpy", ".2f"))
+            print()
+            print(table(summary, cols))
     return 0
 
 
