@@ -2,7 +2,7 @@
 
 A block costs a device two OTA events (requested, received), so a GB-maximum image at 40-byte blocks
 leaves about 38,000 and a soak of many transfers leaves millions. The log keeps the newest `keep` events
-and drops older ones in chunks (so appending stays O(1) on average).
+and drops older ones in chunks.
 
 Indices are absolute: `len(log)` counts every event ever appended, so a `since = len(log)` taken before
 a step still finds that step's events after older ones were dropped, and `log[since:]` returns them.
@@ -26,10 +26,11 @@ class EventLog(Generic[E]):
         self.keep = keep
         self.dropped = 0  # events appended and since dropped: the absolute index of the oldest kept
         self._events: list[E] = []
+        self._trim_above = keep + max(keep // 4, 1)  # trim in chunks of a quarter: O(1) per append on average
 
-    def append(self, event: E) -> None:
+    def append(self, event: E) -> None:  # once per OTA block and more: keep it to one comparison
         self._events.append(event)
-        if len(self._events) > self.keep + max(self.keep // 4, 1):
+        if len(self._events) > self._trim_above:
             cut = len(self._events) - self.keep
             del self._events[:cut]
             self.dropped += cut
