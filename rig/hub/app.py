@@ -117,10 +117,10 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
 
     # -- sending -----------------------------------------------------------------------------
     def send_raw(self, nwk: int, *, dst_ep: int, src_ep: int, profile: int, cluster: int, tsn: int, data: bytes,
-                 ack: bool = True) -> asyncio.Task:
+                 ack: bool = True, broadcast: bool = False) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(
             self.send_raw_now(nwk, dst_ep=dst_ep, src_ep=src_ep, profile=profile, cluster=cluster, tsn=tsn,
-                              data=data, ack=ack))
+                              data=data, ack=ack, broadcast=broadcast))
         self.sends_in_flight.add(task)
         task.add_done_callback(self.sends_in_flight.discard)
         return task
@@ -132,17 +132,20 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
             await asyncio.wait(set(self.sends_in_flight), timeout=timeout)
 
     async def send_raw_now(self, nwk: int, *, dst_ep: int, src_ep: int, profile: int, cluster: int, tsn: int,
-                           data: bytes, ack: bool = True) -> bool:
+                           data: bytes, ack: bool = True, broadcast: bool = False) -> bool:
+        """One frame to a NWK address, or with broadcast=True to 0xFFFF / 0xFFFD / 0xFFFC (no APS ack)."""
+        dst = (t.AddrModeAddress(addr_mode=t.AddrMode.Broadcast, address=t.BroadcastAddress(nwk)) if broadcast
+               else t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(nwk)))
         packet = t.ZigbeePacket(
             src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.state.node_info.nwk),
             src_ep=src_ep,
-            dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(nwk)),
+            dst=dst,
             dst_ep=dst_ep,
             tsn=tsn,
             profile_id=profile,
             cluster_id=cluster,
             data=t.SerializableBytes(data),
-            tx_options=t.TransmitOptions.ACK if ack else t.TransmitOptions.NONE,
+            tx_options=t.TransmitOptions.ACK if ack and not broadcast else t.TransmitOptions.NONE,
             radius=0,
         )
         try:

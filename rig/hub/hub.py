@@ -11,6 +11,7 @@ import zigpy.device
 import zigpy.types as t
 
 from rig.clock import Clock, RealClock
+from rig.hub import zcl
 from rig.hub.app import SE_ENDPOINT, HubApplication, zigpy_config
 from rig.hub.config import DEVICE_KINDS, HubConfig
 from rig.hub.errors import HubError, HubNotRunning, UnknownImage, UnknownOffer
@@ -29,11 +30,12 @@ from rig.hub.ota_server import FrameRecord, OtaServer, Peer
 from rig.hub.ratelimit import Conformance
 from rig.hub.store import Store
 from rig.hub.versions import VersionChecker, VersionRegister
-from rig.hub.zcl import OTA_CLUSTER
+from rig.hub.zcl import OTA_CLUSTER, SE_PROFILE
 
 LOGGER = logging.getLogger(__name__)
 
 VERSION_ATTRIBUTE = 0x0002  # CurrentFileVersion on the device's OTA client cluster
+NOTIFY_BROADCASTS = {"all": 0xFFFF, "rx_on": 0xFFFD, "routers": 0xFFFC}  # Zigbee broadcast addresses
 
 
 def normalize_ieee(ieee: str | t.EUI64) -> str:
@@ -54,6 +56,10 @@ class _AppTransport:
     async def send_now(self, peer: Peer, tsn: int, data: bytes, *, ack: bool = True) -> bool:
         return await self.app.send_raw_now(peer.nwk, dst_ep=peer.endpoint, src_ep=peer.local_endpoint,
                                            profile=peer.profile, cluster=OTA_CLUSTER, tsn=tsn, data=data, ack=ack)
+
+    def broadcast(self, address: int, tsn: int, data: bytes) -> None:
+        self.app.send_raw(address, dst_ep=0xFF, src_ep=SE_ENDPOINT, profile=SE_PROFILE, cluster=OTA_CLUSTER, tsn=tsn,
+                          data=data, broadcast=True)
 
     def new_tsn(self) -> int:
         return self.app.get_sequence()
@@ -235,6 +241,27 @@ class Hub:
         if kind is not None and kind not in DEVICE_KINDS:
             raise HubError(f"device kind {kind!r} unknown, expected one of {list(DEVICE_KINDS)}")
         self.store.allow_device(normalize_ieee(ieee), kind, self.clock.now())
+
+    def send_image_notify(self, *, ieee: str | None = None, broadcast: str | None = None, payload_type: int = 3,
+                          jitter: int = 100, manufacturer_code: int | None = None, image_type: int | None = None,
+                          file_version: int | None = None) -> None:
+        """Image Notify on demand, for plans that test how a device handles one (R-CH-08): unicast to `ieee`,
+        or broadcast to 'all' (0xFFFF), 'rx_on' (0xFFFD) or 'routers' (0xFFFC). The offers' own notifies
+        go out unicast by themselves; this one is the test's, whatever the offers are."""
+        if (ieee is None) == (broadcast is None):
+            raise HubError("Image Notify: give exactly one of ieee= or broadcast=")
+        try:
+            payload = zcl.image_notify_payload(payload_type, jitter, manufacturer_code=manufacturer_code,
+                                               image_type=image_type, file_version=file_version)
+        except ValueError as exc:
+            raise HubError(f"Image Notify: {exc}") from None
+        self.app  # noqa: B018 - raises HubNotRunning before anything is logged
+        if broadcast is not None:
+            if broadcast not in NOTIFY_BROADCASTS:
+                raise HubError(f"Image Notify: broadcast {broadcast!r} unknown, expected one of {list(NOTIFY_BROADCASTS)}")
+            self.server.broadcast_notify(NOTIFY_BROADCASTS[broadcast], payload)
+        elif not self.server.send_notify(normalize_ieee(ieee), payload):
+            raise HubError(f"Image Notify: no OTA client known for {ieee} (not joined, or no OTA client cluster)")
 
     def set_busy(self, busy: bool) -> None:
         """Manual rate-limit switch: every block request gets WAIT_FOR_DATA while on (R-CH-05)."""

@@ -44,6 +44,9 @@ class Transport(Protocol):
 
     async def send_now(self, peer: Peer, tsn: int, data: bytes, *, ack: bool = True) -> bool: ...
 
+    def broadcast(self, address: int, tsn: int, data: bytes) -> None:
+        """Queue a frame to every OTA client behind a broadcast address (0xFFFF, 0xFFFD, 0xFFFC)."""
+
     def new_tsn(self) -> int: ...
 
 
@@ -75,6 +78,7 @@ class OtaServer:
         self.limiter = RateLimiter(config)
         self.transport: Transport | None = None
         self.frames: list[FrameRecord] = []
+        self.frames_logged = 0  # every frame ever logged: a mark for frames_since()
         self.frame_listeners: list[Callable[[FrameRecord], None]] = []  # progress bars, timelines
         self._tasks: set[asyncio.Task] = set()
         self._expiry_checked_at = float("-inf")
@@ -318,15 +322,32 @@ class OtaServer:
 
     def notify(self, ieee: str, image: ImageRow) -> bool:
         """Unicast Image Notify (payload type 3, jitter 100) to an awake device (R-CH-08)."""
+        return self.send_notify(ieee, zcl.image_notify(image.manufacturer_code, image.image_type, image.file_version))
+
+    def send_notify(self, ieee: str, payload: bytes) -> bool:
+        """Unicast Image Notify with this payload; False if the device's OTA client is not known."""
         peer = self.locate(ieee)
         if peer is None or self.transport is None:
             return False
         tsn = self.transport.new_tsn()
-        frame = zcl.cluster_frame(tsn, Cmd.IMAGE_NOTIFY,
-                                  zcl.image_notify(image.manufacturer_code, image.image_type, image.file_version))
-        self._log(peer, "tx", "IMAGE_NOTIFY", None, f"v=0x{image.file_version:08x}")
-        self.transport.send(peer, tsn, frame)
+        self._log(peer, "tx", "IMAGE_NOTIFY", None, _notify_detail(payload))
+        self.transport.send(peer, tsn, zcl.cluster_frame(tsn, Cmd.IMAGE_NOTIFY, payload))
         return True
+
+    def broadcast_notify(self, address: int, payload: bytes) -> bool:
+        """Broadcast Image Notify, disable-default-response set (R-CH-08: only in tests that target it).
+        It is logged under the broadcast address ("broadcast 0xFFFF") in place of a device's IEEE."""
+        if self.transport is None:
+            return False
+        tsn = self.transport.new_tsn()
+        self._log(Peer(f"broadcast 0x{address:04X}", address, 0xFF, zcl.SE_PROFILE, 0), "tx", "IMAGE_NOTIFY", None,
+                  _notify_detail(payload))
+        self.transport.broadcast(address, tsn, zcl.cluster_frame(tsn, Cmd.IMAGE_NOTIFY, payload))
+        return True
+
+    def frames_since(self, mark: int) -> list[FrameRecord]:
+        """Frames logged after `frames_logged` read `mark` (the log keeps the newest 40,000-50,000)."""
+        return self.frames[len(self.frames) - min(len(self.frames), self.frames_logged - mark):]
 
     # set by the hub: an offer the notify pacer holds until a download slot frees
     waiting_for_slot: Callable[[str], bool] = staticmethod(lambda ieee: False)  # type: ignore[assignment]
@@ -362,6 +383,7 @@ class OtaServer:
              block: tuple[int, int, int] | None = None) -> None:
         record = FrameRecord(self.clock.now(), peer.ieee, direction, command, status, detail, *(block or ()))
         self.frames.append(record)
+        self.frames_logged += 1
         if len(self.frames) > 50_000:
             del self.frames[:10_000]
         for listener in self.frame_listeners:
@@ -395,3 +417,13 @@ def _image_id(image: ImageRow) -> zcl.ImageId:
 
 def _plan_detail(offer: OfferRow) -> str:
     return f"offer {offer.id} plan={offer.plan} activation_at={offer.activation_at}"
+
+
+def _notify_detail(payload: bytes) -> str:
+    """The frame log's text for an Image Notify payload: type, jitter and what the type carries."""
+    if len(payload) < 2:
+        return f"payload {payload.hex()}"
+    text = f"type={payload[0]} jitter={payload[1]}"
+    if payload[0] == 3 and len(payload) >= 10:
+        text = f"v=0x{int.from_bytes(payload[6:10], 'little'):08x} " + text
+    return text

@@ -195,6 +195,32 @@ def image_notify(mfr: int, itype: int, version: int, jitter: int = 100) -> bytes
     return struct.pack("<BBHHI", 3, jitter, mfr, itype, version)
 
 
+# Image Notify payload types: the fields each carries after PayloadType and QueryJitter (ZCL 11.13.3)
+NOTIFY_FIELDS = {0: (), 1: ("manufacturer_code",), 2: ("manufacturer_code", "image_type"),
+                 3: ("manufacturer_code", "image_type", "file_version")}
+_NOTIFY_FORMATS = {"manufacturer_code": "<H", "image_type": "<H", "file_version": "<I"}
+
+
+def image_notify_payload(payload_type: int, jitter: int, **fields: int | None) -> bytes:
+    """Image Notify with the fields its payload type carries. A type above 3 (no such type: a malformed
+    notify for negative tests) carries whichever fields are given, in the type-3 order."""
+    if not 0 <= payload_type <= 0xFF or not 0 <= jitter <= 0xFF:
+        raise ValueError(f"payload_type {payload_type} and jitter {jitter} must each fit in one octet")
+    names = NOTIFY_FIELDS.get(payload_type)
+    if names is None:
+        names = tuple(n for n in NOTIFY_FIELDS[3] if fields.get(n) is not None)
+    out = bytes([payload_type, jitter])
+    for name in names:
+        value = fields.get(name)
+        if value is None:
+            raise ValueError(f"payload type {payload_type} carries {name}: give it, or an image to take it from")
+        try:
+            out += struct.pack(_NOTIFY_FORMATS[name], value)
+        except struct.error:
+            raise ValueError(f"{name} 0x{value:x} does not fit its {struct.calcsize(_NOTIFY_FORMATS[name])}-octet field") from None
+    return out
+
+
 def qni_response(status: int, image: ImageId | None = None, size: int = 0) -> bytes:
     if status != Status.SUCCESS or image is None:
         return bytes([status])
