@@ -38,6 +38,7 @@ class PlanContext:
         self.log = log
         self.images: dict[str, bytes] = {}
         self.requests: dict[str, str] = {}  # save_as name -> request id
+        self.frame_marks: dict[str, int] = {}  # save_as name -> the hub's frames_logged when that step ran
         self.alert_cursor: dict[tuple, int] = {}  # what an await_alert already consumed
         self.hub_events: list[HubEvent] = []
         self._event_waiters: list[tuple[Callable[[HubEvent], bool], asyncio.Future]] = []

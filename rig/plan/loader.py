@@ -326,4 +326,8 @@ def _step_args(c: _Collector, raw: PosDict, kind: str, spec: StepSpec, where: st
         if fspec.kind is DURATION and field == "by" and converted <= 0:
             c.add(_value_pos(value, field), f"{where}.{field}", value[field], "a duration greater than 0")
         args[field] = converted
+    if spec.exactly_one_of:
+        given = [f for f in spec.exactly_one_of if f in value]
+        if len(given) != 1:
+            c.add(value.pos, where, sorted(given) or None, "exactly one of " + " or ".join(spec.exactly_one_of))
     return args

@@ -185,6 +185,7 @@ class StepSpec:
     fields: dict[str, FieldSpec]
     shorthand: str | None = None  # `- advance_clock: 15m` fills this field
     needs: tuple[str, ...] = ()  # bench features the step needs (e.g. emulated for fault injection)
+    exactly_one_of: tuple[str, ...] = ()  # fields of which a step must give exactly one
 
 
 def F(kind: Kind, required: bool = False, default: Any = None, help: str = "") -> FieldSpec:
@@ -317,7 +318,22 @@ STEPS: dict[str, StepSpec] = {
             "direction": F(choice("tx", "rx"), default="tx"),
             "min_count": F(INT, default=1),
             "max_count": F(INT),
+            "after": F(STR, help="a save_as name: count only frames logged since that step"),
+            "within": F(DURATION, default=0.0, help="wait this long on the rig clock for min_count (with "
+                                                     "max_count: watch the whole window)"),
         }),
+        StepSpec("send_image_notify", "the CH sends an Image Notify, unicast to a device or broadcast", {
+            "device": F(DEVICE, help="unicast to this device's OTA client"),
+            "broadcast": F(choice("all", "rx_on", "routers"), help="0xFFFF | 0xFFFD | 0xFFFC instead"),
+            "image": F(IMAGE, help="take manufacturer code, image type and file version from this image"),
+            "payload_type": F(INT, default=3, help="0 jitter only, 1 +manufacturer, 2 +image type, 3 +version; "
+                                                   "above 3: a malformed notify"),
+            "jitter": F(INT, default=100, help="QueryJitter (a client queries if its 1-100 draw is within it)"),
+            "manufacturer_code": F(INT, help="overrides the image's"),
+            "image_type": F(INT, help="overrides the image's"),
+            "file_version": F(INT, help="overrides the image's"),
+            "save_as": F(STR, help="name this notify for expect_hub_frame after:"),
+        }, exactly_one_of=("device", "broadcast")),
         StepSpec("measure", "record a measurement and check it against its limits", {
             "name": F(STR, required=True),
             "metric": F(choice("transfer_bytes_per_s", "transfer_seconds", "time_to_activate_s",

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 
 from rig.backend.fixtures import duis_eui
 from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem
+from rig.hub.errors import HubError
 from rig.hub.events import ActivationOutcome, ActivationResult, TransferOutcome, TransferResult
 from rig.image import parse_image
 from rig.plan.context import PlanContext, StepFailed
@@ -384,15 +385,51 @@ async def expect_hub_frame(ctx: PlanContext, a: dict[str, Any]) -> None:
     ieee = ctx.session.devices[a["device"]].ieee
     command = a["command"].upper()
     status = a.get("status", "any")
-    frames = [f for f in ctx.hub.frames if f.ieee == ieee and f.command == command
-              and f.direction == a.get("direction", "tx")
-              and (status == "any" or f.status == _STATUS_CODES[status])]
+    after = a.get("after")
+    if after is not None and after not in ctx.frame_marks:
+        raise StepFailed(f"after: no earlier step saved as '{after}'"
+                         + (f" (saved: {', '.join(ctx.frame_marks)})" if ctx.frame_marks else ""))
+
+    def logged() -> list:
+        return ctx.hub.frames if after is None else ctx.hub.server.frames_since(ctx.frame_marks[after])
+
+    def matching() -> list:
+        return [f for f in logged() if f.ieee == ieee and f.command == command
+                and f.direction == a.get("direction", "tx") and (status == "any" or f.status == _STATUS_CODES[status])]
+
     lo, hi = a.get("min_count", 1), a.get("max_count")
+    if a.get("within"):
+        # a ceiling holds only once the window is over; a floor as soon as it is reached
+        reached = (lambda: len(matching()) > hi) if hi is not None else (lambda: len(matching()) >= lo)
+        try:
+            await ctx.wait_until(reached, a["within"])
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+    frames = matching()
     if len(frames) < lo or (hi is not None and len(frames) > hi):
-        seen = sorted({f"{f.direction} {f.command}/{f.status}" for f in ctx.hub.frames if f.ieee == ieee})
+        seen = sorted({f"{f.direction} {f.command}/{f.status}" for f in logged() if f.ieee == ieee})
         raise StepFailed(f"{len(frames)} {a.get('direction', 'tx')} {command} frame(s) with status {status} for "
-                         f"{a['device']}, expected {lo}" + (f"..{hi}" if hi is not None else "+")
+                         f"{a['device']}" + (f" since '{after}'" if after else "")
+                         + (f" within {a['within']:g} s" if a.get("within") else "")
+                         + f", expected {lo}" + (f"..{hi}" if hi is not None else "+")
                          + f" (frames seen: {', '.join(seen) or 'none'})")
+
+
+@step("send_image_notify")
+async def send_image_notify(ctx: PlanContext, a: dict[str, Any]) -> None:
+    ids = {k: a.get(k) for k in ("manufacturer_code", "image_type", "file_version")}
+    if a.get("image"):
+        header = parse_image(ctx.images[a["image"]])
+        ids = {k: getattr(header, k) if v is None else v for k, v in ids.items()}
+    ieee = ctx.session.devices[a["device"]].ieee if a.get("device") else None
+    mark = ctx.hub.server.frames_logged
+    try:
+        ctx.hub.send_image_notify(ieee=ieee, broadcast=a.get("broadcast"), payload_type=a["payload_type"],
+                                  jitter=a["jitter"], **ids)
+    except HubError as exc:
+        raise StepFailed(str(exc)) from None
+    if a.get("save_as"):
+        ctx.frame_marks[a["save_as"]] = mark
 
 
 # ---- measurements ------------------------------------------------------------------------------

@@ -72,6 +72,29 @@ def test_unknown_key_inside_a_step(tmp_path):
     assert "await_alert.devcie: found 'devcie'" in errs[0] and "did you mean 'device'?" in errs[0]
 
 
+def test_a_notify_goes_to_exactly_one_of_a_device_or_a_broadcast(tmp_path):
+    both = "  - send_image_notify: {device: ppmid1, broadcast: all, payload_type: 0}\n"
+    neither = "  - send_image_notify: {image: v2, jitter: 50}\n"
+    errs = errors_of(GOOD + both + neither + "  - send_image_notify: {broadcast: everyone}\n", tmp_path)
+    assert len(errs) == 3
+    assert ":15:24: steps[5].send_image_notify: found ['broadcast', 'device']; allowed: exactly one of device or " \
+           "broadcast" in errs[0]
+    assert ":16:24: steps[6].send_image_notify: found None; allowed: exactly one of device or broadcast" in errs[1]
+    assert ":17:36: steps[7].send_image_notify.broadcast: found 'everyone'; allowed: all | rx_on | routers" in errs[2]
+    plan = load_plan(_write(tmp_path, GOOD + "  - send_image_notify: {broadcast: rx_on, image: v2, save_as: n}\n"
+                            "  - expect_hub_frame: {device: ppmid1, command: QUERY_NEXT_IMAGE, direction: rx, "
+                            "after: n, within: 1m, max_count: 0, min_count: 0}\n"))
+    notify, expect = plan.steps[-2].args, plan.steps[-1].args
+    assert (notify["payload_type"], notify["jitter"], notify["broadcast"]) == (3, 100, "rx_on")
+    assert (expect["after"], expect["within"], expect["max_count"]) == ("n", 60.0, 0)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ok.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_missing_required_field_and_wrong_schema_version(tmp_path):
     errs = errors_of(GOOD.replace("plan: 1", "plan: 7").replace("code: 0x8F8A, ", ""), tmp_path)
     assert ":1:7: plan: found 7; allowed: the schema version 1" in errs[0]
