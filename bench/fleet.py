@@ -133,6 +133,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # hub sent: the cost of a frame must not grow with the number of devices on the network
             "cpu_ms_per_frame_one_device": round(reference.cost.cpu_per_frame * 1e3, 2),
             "cpu_ms_per_frame_fleet": round(fleet.cpu_per_frame * 1e3, 2),
+            # OTA frames the hub sent per upgraded device: a fleet that needs more (notifies, refused
+            # queries while waiting for a slot, WAIT_FOR_DATA) loses throughput even at the same cost a frame
+            "frames_per_device_one_device": round(reference.cost.frames / max(1, len(reference.runs)), 1),
+            "frames_per_device_fleet": round(fleet.frames / max(1, args.devices * len(rounds)), 1),
             # the emulator's own process (default layout): the stick and every device
             "emu_cpu_ms_per_frame_one_device": _ms(reference.cost.emu_per_frame),
             "emu_cpu_ms_per_frame_fleet": _ms(fleet.emu_per_frame),

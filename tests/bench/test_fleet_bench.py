@@ -63,3 +63,7 @@ def test_fleet_bench_compares_each_fleet_upgrade_with_the_lone_device_beside_it(
                                         result["one_device_bytes_per_s"], result["aggregate_vs_one_device_runs"]):
         assert abs(agg * fleet_s / (3 * result["size_bytes"]) - 1) < 0.1  # (seconds are rounded to 10 ms)
         assert abs(ratio - agg / one) < 0.01
+    # 1000 bytes in 50-byte blocks plus the header is over 20 block responses a device, and three devices
+    # under four slots wait for none: the fleet needs the lone device's frames (a retried block aside)
+    assert result["frames_per_device_one_device"] > 20
+    assert abs(result["frames_per_device_fleet"] - result["frames_per_device_one_device"]) <= 2
