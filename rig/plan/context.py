@@ -209,9 +209,10 @@ class PlanContext:
                 marks["last_wait_event"] = self.rig_time()
                 self.event("wait_for_data", name, detail=frame.detail, actor="CH", to="device")
         elif frame.command in ("QUERY_NEXT_IMAGE", "UPGRADE_END", "IMAGE_NOTIFY", "UPGRADE_END_RSP"):
+            broadcast = frame.ieee.startswith("broadcast")  # logged under "broadcast 0xFFFF", not a device
             self.event(frame.command.lower(), name, detail=frame.detail,
                        actor="device" if frame.direction == "rx" else "CH",
-                       to="CH" if frame.direction == "rx" else "device")
+                       to="CH" if frame.direction == "rx" else frame.ieee if broadcast else "device")
         elif frame.status == 0x95:  # ABORT
             self.event("abort", name, detail=frame.detail, actor="CH", to="device")
 
