@@ -255,7 +255,8 @@ class Hub:
                                                image_type=image_type, file_version=file_version)
         except ValueError as exc:
             raise HubError(f"Image Notify: {exc}") from None
-        self.app  # noqa: B018 - raises HubNotRunning before anything is logged
+        if self._app is None:
+            raise HubNotRunning("hub not started")
         if broadcast is not None:
             if broadcast not in NOTIFY_BROADCASTS:
                 raise HubError(f"Image Notify: broadcast {broadcast!r} unknown, expected one of {list(NOTIFY_BROADCASTS)}")

@@ -322,7 +322,9 @@ class OtaServer:
 
     def notify(self, ieee: str, image: ImageRow) -> bool:
         """Unicast Image Notify (payload type 3, jitter 100) to an awake device (R-CH-08)."""
-        return self.send_notify(ieee, zcl.image_notify(image.manufacturer_code, image.image_type, image.file_version))
+        return self.send_notify(ieee, zcl.image_notify_payload(3, 100, manufacturer_code=image.manufacturer_code,
+                                                               image_type=image.image_type,
+                                                               file_version=image.file_version))
 
     def send_notify(self, ieee: str, payload: bytes) -> bool:
         """Unicast Image Notify with this payload; False if the device's OTA client is not known."""

@@ -191,10 +191,6 @@ def default_response(tsn: int, command_id: int, status: int, manufacturer: int |
     return bytes([fc, tsn & 0xFF, DEFAULT_RESPONSE, command_id & 0xFF, status])
 
 
-def image_notify(mfr: int, itype: int, version: int, jitter: int = 100) -> bytes:
-    return struct.pack("<BBHHI", 3, jitter, mfr, itype, version)
-
-
 # Image Notify payload types: the fields each carries after PayloadType and QueryJitter (ZCL 11.13.3)
 NOTIFY_FIELDS = {0: (), 1: ("manufacturer_code",), 2: ("manufacturer_code", "image_type"),
                  3: ("manufacturer_code", "image_type", "file_version")}
