@@ -1,0 +1,280 @@
+"""A labgrid place as the rig's bench: acquire and lock it, read its exported stick and power, release it.
+
+    async with LabPlace("ppmid-1", wait_s=600) as place:     # or LabPlace.matching({"kind": "ppmid"})
+        hub_port = place.serial_url()                      # rfc2217://exporter-host:port
+        await place.power.cycle(off_seconds=2)
+
+Release happens on normal end, on an exception and on Ctrl-C (the `async with` unwinds), and — when
+the holding process dies without unwinding (SIGTERM's default action, SIGKILL, a crash) — through a
+reaper process (rig.lab.reaper) that notices the dead holder and releases the place with labgrid's
+`release-from`, which only releases it if it is still held by the same host/user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import yaml
+
+from rig.lab import client
+from rig.lab.client import LabgridError
+from rig.lab.power import LabgridPower
+
+LOGGER = logging.getLogger(__name__)
+_TAG = re.compile(r"^[a-z][a-z0-9_]*$")  # labgrid's own rule for tag keys (TAG_KEY)
+
+
+class PlaceLocked(LabgridError):
+    def __init__(self, place: str, holder: str, waited_s: float = 0.0) -> None:
+        self.place, self.holder = place, holder
+        how = f" (waited {waited_s:.0f} s)" if waited_s else ""
+        super().__init__(f"place {place} is locked by {holder}{how}")
+
+
+class NoFreePlace(LabgridError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class PlaceInfo:
+    name: str
+    tags: dict[str, str]
+    acquired: str | None
+    reservation: str | None = None
+
+
+def parse_show(text: str) -> PlaceInfo:
+    """`labgrid-client -p NAME show`: "Place 'NAME':" then indented fields (tags, acquired, ...)."""
+    name, tags, acquired, reservation = "", {}, None, None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if line.startswith("Place '") and line.rstrip().endswith("':"):
+            name = line.rstrip()[len("Place '"):-2]
+        elif stripped.startswith("tags: "):
+            for pair in stripped[len("tags: "):].split(", "):
+                key, _, value = pair.partition("=")
+                tags[key] = value
+        elif stripped.startswith("acquired: "):
+            holder = stripped[len("acquired: "):]
+            acquired = None if holder == "None" else holder
+        elif stripped.startswith("reservation: "):
+            reservation = stripped[len("reservation: "):]
+        elif stripped.startswith("Acquired resource") or stripped.startswith("Matching resource"):
+            break  # resource dumps follow; their keys are not the place's
+    if not name:
+        raise LabgridError(f"labgrid-client show printed no place: {text.strip()[:200]!r}")
+    return PlaceInfo(name, tags, acquired, reservation)
+
+
+def parse_env(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """`labgrid-client -p NAME env`: the acquired place's resources as (class, arguments) pairs."""
+    doc = yaml.safe_load(text) or {}
+    targets = doc.get("targets") or {}
+    resources: list[tuple[str, dict[str, Any]]] = []
+    for target in targets.values():
+        for item in (target or {}).get("resources") or []:
+            for cls, args in item.items():
+                resources.append((str(cls), dict(args or {})))
+    return resources
+
+
+def parse_tags(spec: str) -> dict[str, str]:
+    """"kind=ppmid,site=lab2" -> {"kind": "ppmid", "site": "lab2"}; says which pair is wrong."""
+    tags = {}
+    for pair in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not _TAG.match(key) or not value:
+            raise LabgridError(f"tag {pair!r} in {spec!r}: expected key=value with a lower-case key")
+        tags[key] = value
+    return tags
+
+
+class LabPlace:
+    """One labgrid place held by this process for a run."""
+
+    def __init__(self, name: str, *, coordinator: str | None = None, wait_s: float = 0.0,
+                 poll_s: float = 1.0, reservation: str | None = None) -> None:
+        self.name = name
+        self.coordinator = client.coordinator_address(coordinator)
+        self.wait_s = wait_s
+        self.poll_s = poll_s
+        self.reservation = reservation  # token of the labgrid reservation that allocated it, if any
+        self.holder: str | None = None  # "host/user" as the coordinator records it
+        self.resources: list[tuple[str, dict[str, Any]]] = []
+        self.tags: dict[str, str] = {}
+        self._reaper: subprocess.Popen | None = None
+
+    # -- choosing a place -------------------------------------------------------------------------
+    @classmethod
+    async def matching(cls, tags: dict[str, str], *, coordinator: str | None = None,
+                       wait_s: float = 0.0) -> "LabPlace":
+        """A free place whose tags include `tags`, allocated by labgrid's reservation scheduler (so two
+        pytest-xdist workers asking at once get different places). Acquire it with `async with`."""
+        coordinator = client.coordinator_address(coordinator)
+        filters = [f"{k}={v}" for k, v in sorted(tags.items())]
+        _, out, _ = await client.run(["reserve", "--shell", *filters], coordinator=coordinator)
+        token = next((line.split("=", 1)[1] for line in out.splitlines() if line.startswith("export LG_TOKEN=")),
+                     None)
+        if not token:
+            raise LabgridError(f"labgrid-client reserve printed no token: {out.strip()!r}")
+        try:
+            # `wait` polls (and so keeps alive) the reservation until the scheduler allocates a place.
+            await client.run(["wait", token], coordinator=coordinator, timeout=max(wait_s, 0.0) + 5.0)
+            _, out, _ = await client.run(["-p", f"+{token}", "show"], coordinator=coordinator)
+        except LabgridError:
+            await _cancel_reservation(token, coordinator)
+            raise NoFreePlace(f"no free labgrid place with {' '.join(filters)} at {coordinator} "
+                              f"within {wait_s:g} s") from None
+        except BaseException:
+            await _cancel_reservation(token, coordinator)
+            raise
+        return cls(parse_show(out).name, coordinator=coordinator, wait_s=wait_s, reservation=token)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def __aenter__(self) -> "LabPlace":
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+    async def info(self) -> PlaceInfo:
+        _, out, _ = await client.run(["-p", self.name, "show"], coordinator=self.coordinator)
+        info = parse_show(out)
+        if info.name != self.name:  # labgrid matches place names by substring; the rig wants this one
+            raise LabgridError(f"labgrid place {self.name!r} not found at {self.coordinator} "
+                               f"(closest: {info.name!r})")
+        return info
+
+    async def acquire(self) -> None:
+        """Lock the place; if another holder has it, wait up to `wait_s`, then raise PlaceLocked."""
+        started = time.monotonic()
+        while True:
+            info = await self.info()
+            if info.acquired is None:
+                rc, _, err = await client.run(["-p", self.name, "acquire"], coordinator=self.coordinator,
+                                              check=False)
+                if rc == 0:
+                    break
+                if "already acquired" not in err:
+                    raise LabgridError(f"cannot acquire labgrid place {self.name}: {client.last_words(err)}")
+                info = await self.info()  # lost a race: someone acquired it in between
+            waited = time.monotonic() - started
+            if info.acquired is not None and waited >= self.wait_s:
+                raise PlaceLocked(self.name, info.acquired, waited)
+            # Real time: another job or person holds the bench; labgrid has no "wait for place" call.
+            await asyncio.sleep(self.poll_s)
+        info = await self.info()
+        self.holder, self.tags = info.acquired, info.tags
+        self._start_reaper()
+        try:
+            _, out, _ = await client.run(["-p", self.name, "env"], coordinator=self.coordinator)
+            self.resources = parse_env(out)
+        except BaseException:
+            await self.release()
+            raise
+        LOGGER.info("acquired labgrid place %s as %s: %s", self.name, self.holder,
+                    ", ".join(cls for cls, _ in self.resources))
+
+    async def release(self) -> None:
+        if self.holder is not None:
+            try:
+                await client.run(["-p", self.name, "release-from", self.holder], coordinator=self.coordinator)
+                LOGGER.info("released labgrid place %s", self.name)
+            finally:
+                self.holder = None
+                self._stop_reaper()
+        if self.reservation is not None:
+            token, self.reservation = self.reservation, None
+            await _cancel_reservation(token, self.coordinator)
+
+    # -- what the place offers --------------------------------------------------------------------
+    def serial_url(self, name: str | None = None) -> str:
+        """The stick: the place's NetworkSerialPort (ser2net on the exporter) as a URL serialx opens."""
+        ports = [(args.get("name", cls), args) for cls, args in self.resources if cls == "NetworkSerialPort"]
+        if name is not None:
+            ports = [p for p in ports if p[0] == name]
+        if len(ports) != 1:
+            have = ", ".join(n for n, _ in ports) or "none"
+            want = f"named {name!r}" if name else "exactly one"
+            raise LabgridError(f"labgrid place {self.name}: expected {want} NetworkSerialPort, found {have}")
+        args = ports[0][1]
+        protocol = args.get("protocol", "rfc2217")
+        if protocol == "rfc2217":
+            from rig.lab import rfc2217
+
+            rfc2217.install()  # ser2net 4 does not echo the state masks serialx waits for
+            return f"rfc2217://{args['host']}:{args['port']}"
+        if protocol == "raw":
+            return f"socket://{args['host']}:{args['port']}"
+        raise LabgridError(f"labgrid place {self.name}: serial protocol {protocol!r} (expected rfc2217 or raw)")
+
+    @property
+    def power(self) -> LabgridPower | None:
+        """The place's power switch through labgrid's power drivers; None if it has no power resource."""
+        powers = [cls for cls, _ in self.resources if cls in LabgridPower.RESOURCE_CLASSES]
+        if not powers:
+            return None
+        return LabgridPower(self.name, coordinator=self.coordinator)
+
+    def identity(self) -> dict[str, Any]:
+        """What a report names: the place, where its stick is exported from, its tags."""
+        hosts = sorted({str(args.get("host")) for cls, args in self.resources if cls == "NetworkSerialPort"})
+        return {"place": self.name, "coordinator": self.coordinator, "exporter_host": ",".join(hosts),
+                "tags": dict(self.tags), "holder": self.holder}
+
+    # -- crash safety -----------------------------------------------------------------------------
+    def _start_reaper(self) -> None:
+        cmd = [sys.executable, "-m", "rig.lab.reaper", "--coordinator", self.coordinator,
+               "--place", self.name, "--holder", str(self.holder), "--pid", str(os.getpid())]
+        # Its own session: a Ctrl-C to the terminal's process group must not take the reaper with us.
+        self._reaper = subprocess.Popen(cmd, stdin=subprocess.PIPE, start_new_session=True,
+                                        env=client.client_env())
+
+    def _stop_reaper(self) -> None:
+        reaper, self._reaper = self._reaper, None
+        if reaper is None:
+            return
+        with contextlib.suppress(OSError):
+            reaper.stdin.write(b"released\n")
+            reaper.stdin.close()
+        try:
+            reaper.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            reaper.kill()
+            reaper.wait()
+
+
+async def _cancel_reservation(token: str, coordinator: str) -> None:
+    rc, _, err = await client.run(["cancel-reservation", token], coordinator=coordinator, check=False)
+    if rc != 0:
+        LOGGER.warning("labgrid reservation %s not cancelled: %s", token, client.last_words(err))
+
+
+@contextlib.contextmanager
+def hold_place(name: str | None = None, *, tags: dict[str, str] | None = None, coordinator: str | None = None,
+               wait_s: float = 0.0) -> Iterator[LabPlace]:
+    """Synchronous form for pytest hooks (no event loop running): hold a place by name or by tags."""
+    if (name is None) == (tags is None):
+        raise ValueError("give a place name or tags, not both")
+
+    async def enter() -> LabPlace:
+        place = (LabPlace(name, coordinator=coordinator, wait_s=wait_s) if name is not None
+                 else await LabPlace.matching(tags or {}, coordinator=coordinator, wait_s=wait_s))
+        await place.acquire()
+        return place
+
+    place = asyncio.run(enter())
+    try:
+        yield place
+    finally:
+        asyncio.run(place.release())

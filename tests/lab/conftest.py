@@ -1,0 +1,165 @@
+"""A labgrid lab on localhost: coordinator, one exporter, an emulated stick behind ser2net, a power relay.
+
+Every piece is the real program in its own process: `labgrid-coordinator` (gRPC), `labgrid-exporter`
+(which starts ser2net for the stick's pty and serves it as RFC 2217), `rig emulate` (the stick, with an
+emulated PPMID), and `rig.lab.relay` (a simplerest power relay whose switch command records each call).
+Places:
+  lab-ppmid-a  the stick (NetworkSerialPort) + relay port 0, tags kind=ppmid
+  lab-ppmid-b  relay port 1 only, tags kind=ppmid (a second place for choosing by tag)
+Outside CI, a missing labgrid or ser2net skips with the reason; under CI=true it fails instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str | None:
+    beside = BIN / name
+    if beside.is_file():
+        return str(beside)
+    return shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").is_file() else None)
+
+
+def _require_tools() -> dict[str, str]:
+    tools = {name: _tool(name) for name in ("labgrid-coordinator", "labgrid-exporter", "labgrid-client",
+                                            "ser2net")}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        why = (f"{', '.join(missing)} not installed (labgrid: pip install -e '.[test]'; "
+               "ser2net: apt-get install -y ser2net)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the labgrid tests: {why}")
+        pytest.skip(why)
+    return tools  # type: ignore[return-value]
+
+
+class Proc:
+    """A child process logging to a file (a pipe nobody drains could stall it), waited on by marker."""
+
+    def __init__(self, name: str, cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.log = cwd / f"{name.replace(' ', '-')}.log"
+        with open(self.log, "w", encoding="utf-8") as out:
+            self.popen = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_for(self, marker: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+                if marker in line:
+                    return line.strip()
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)  # real time: another process is starting up
+        raise AssertionError(f"{self.name} did not print {marker!r} within {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)  # its own session: ser2net under the exporter too
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+
+
+@dataclasses.dataclass
+class Lab:
+    coordinator: str
+    power_log: Path
+    tools: dict[str, str]
+    env: dict[str, str]
+
+    def client(self, *args: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """labgrid-client as another person/CI job would run it (LG_USERNAME names who holds a place)."""
+        env = dict(self.env, **({"LG_USERNAME": user} if user else {}))
+        done = subprocess.run([self.tools["labgrid-client"], "-x", self.coordinator, *args], env=env,
+                              capture_output=True, text=True, timeout=30)
+        if check and done.returncode != 0:
+            raise AssertionError(f"labgrid-client {' '.join(args)}: {done.stderr}{done.stdout}")
+        return done
+
+    def holder(self, place: str) -> str | None:
+        for line in self.client("-p", place, "show").stdout.splitlines():
+            if line.strip().startswith("acquired: "):
+                value = line.strip()[len("acquired: "):]
+                return None if value == "None" else value
+        raise AssertionError(f"no 'acquired:' line for {place}")
+
+    def power_calls(self) -> list[str]:
+        return self.power_log.read_text().splitlines() if self.power_log.exists() else []
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    tools = _require_tools()
+    work = tmp_path_factory.mktemp("lab")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LG_")}
+    procs: list[Proc] = []
+    try:
+        # Independent pieces start together (the machine is small; each takes a second or two).
+        coordinator = Proc("coordinator", [tools["labgrid-coordinator"], "--listen", "127.0.0.1:0"],
+                           cwd=work, env=env)
+        emulator = Proc("rig emulate", [sys.executable, "-m", "rig.cli", "emulate", "--devices", "ppmid"],
+                        cwd=work, env=env)
+        power_log = work / "power.log"
+        record = f"{sys.executable} {HERE / 'record_power.py'} {power_log}"
+        relay = Proc("relay", [sys.executable, "-m", "rig.lab.relay", "--on", f"{record} on {{index}}",
+                               "--off", f"{record} off {{index}}"], cwd=work, env=env)
+        procs += [coordinator, emulator, relay]
+        address = coordinator.wait_for("listening on").rsplit(" ", 1)[1]
+        pty = emulator.wait_for("stick ready:").rsplit(" ", 1)[1]
+        relay_url = relay.wait_for("relay listening on").rsplit(" ", 1)[1]
+        (work / "exporter.yaml").write_text(
+            "bench-a:\n"
+            "  RawSerialPort:\n"
+            f"    port: {pty}\n"
+            "    speed: 115200\n"
+            "  NetworkPowerPort:\n"
+            "    model: simplerest\n"
+            f"    host: '{relay_url}'\n"
+            "    index: 0\n"
+            "bench-b:\n"
+            "  NetworkPowerPort:\n"
+            "    model: simplerest\n"
+            f"    host: '{relay_url}'\n"
+            "    index: 1\n", encoding="utf-8")
+        exporter = Proc("exporter", [tools["labgrid-exporter"], "--coordinator", address, "--name", "bench-pc",
+                                     "--hostname", "127.0.0.1", "exporter.yaml"], cwd=work, env=env)
+        procs.append(exporter)
+        lab = Lab(address, power_log, tools, env)
+        exporter.wait_for("connected to coordinator")
+        _wait_for_resources(lab, ["bench-pc/bench-a/NetworkSerialPort", "bench-pc/bench-b/NetworkPowerPort"])
+        for place, group in (("lab-ppmid-a", "bench-a"), ("lab-ppmid-b", "bench-b")):
+            lab.client("-p", place, "create")
+            lab.client("-p", place, "add-match", f"bench-pc/{group}/*")
+            lab.client("-p", place, "set-tags", "kind=ppmid")
+        yield lab
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def _wait_for_resources(lab: Lab, wanted: list[str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = lab.client("resources").stdout
+        if all(w in listed for w in wanted):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"exporter resources never appeared: {wanted}; listed: {listed}")
+        time.sleep(0.2)  # real time: the exporter registers over gRPC

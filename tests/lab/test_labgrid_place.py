@@ -1,0 +1,120 @@
+"""The rig on a labgrid place, for real on one machine: lock, RFC 2217 stick, power, release, contention.
+
+See conftest.py for the lab: labgrid's coordinator and exporter, ser2net, `rig emulate`, a power relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rig.hub import Hub, HubConfig
+from rig.lab import LabPlace, NoFreePlace, PlaceLocked
+
+BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
+PLACE = "lab-ppmid-a"
+
+
+async def wait_for(predicate, timeout: float, what: str):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := predicate()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return result
+
+
+async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(lab, tmp_path):
+    async with LabPlace(PLACE, coordinator=lab.coordinator) as place:
+        assert lab.holder(PLACE) == place.holder and place.holder
+        assert place.tags == {"kind": "ppmid"}
+        url = place.serial_url()
+        assert url.startswith("rfc2217://127.0.0.1:"), url
+
+        # The real hub (zigpy + bellows + serialx) opens the stick that ser2net exports from the pty of
+        # `rig emulate`, forms the network and lets the emulated PPMID join.
+        config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3"))
+        hub = Hub(config)
+        await hub.start(url)
+        try:
+            assert hub.radio_state == "up"
+            assert hub.app.state.network_info.pan_id == config.pan_id
+            await hub.permit(60)
+            await wait_for(lambda: len(hub.app.devices) >= 2, 30, "the emulated PPMID to join over RFC 2217")
+        finally:
+            await hub.stop()
+
+        assert place.power is not None
+        await place.power.cycle(off_seconds=0.2)
+        assert lab.power_calls() == ["off 0", "on 0"]
+        await place.power.off()
+        assert lab.power_calls()[-1] == "off 0"
+        assert await place.power.get() is False
+    assert lab.holder(PLACE) is None  # released at the end of the run
+
+
+async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
+    lab.client("-p", PLACE, "acquire", user="nightly-ci")
+    try:
+        with pytest.raises(PlaceLocked) as err:
+            await LabPlace(PLACE, coordinator=lab.coordinator, wait_s=1.0, poll_s=0.25).acquire()
+        holder = lab.holder(PLACE)
+        assert holder.endswith("/nightly-ci")
+        assert str(err.value).startswith(f"place {PLACE} is locked by {holder}")
+    finally:
+        lab.client("-p", PLACE, "release", user="nightly-ci")
+
+    # With a wait, the rig takes the place as soon as the other job lets it go.
+    lab.client("-p", PLACE, "acquire", user="nightly-ci")
+    releaser = asyncio.get_running_loop().run_in_executor(
+        None, lambda: (time.sleep(1.5), lab.client("-p", PLACE, "release", user="nightly-ci")))
+    async with LabPlace(PLACE, coordinator=lab.coordinator, wait_s=30, poll_s=0.25) as place:
+        await releaser
+        assert lab.holder(PLACE) == place.holder and not place.holder.endswith("/nightly-ci")
+    assert lab.holder(PLACE) is None
+
+
+def test_a_place_whose_holder_is_killed_is_released(lab):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from rig.lab import hold_place\n"
+         f"with hold_place({PLACE!r}, coordinator={lab.coordinator!r}):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.env)
+    try:
+        assert holder.stdout.readline().strip() == "held", holder.stderr.read()
+        assert lab.holder(PLACE) is not None
+        holder.send_signal(signal.SIGKILL)  # no finally, no atexit: only the reaper can release it
+        holder.wait(10)
+        deadline = time.monotonic() + 20
+        while lab.holder(PLACE) is not None:
+            assert time.monotonic() < deadline, "the place stayed locked after its holder was killed"
+            time.sleep(0.2)  # real time: the reaper runs labgrid-client release-from
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert "released labgrid place lab-ppmid-a" in holder.stderr.read()
+
+
+async def test_workers_choosing_by_tag_get_different_places(lab):
+    first, second = await asyncio.gather(LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator),
+                                         LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator))
+    try:
+        assert {first.name, second.name} == {"lab-ppmid-a", "lab-ppmid-b"}
+        async with first, second:
+            with pytest.raises(NoFreePlace, match="no free labgrid place with kind=ppmid"):
+                await LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator, wait_s=1)
+    finally:
+        await first.release()
+        await second.release()
+    assert lab.holder("lab-ppmid-a") is None and lab.holder("lab-ppmid-b") is None
+    assert "Reservation" not in lab.client("reservations").stdout  # all cancelled
