@@ -8,7 +8,9 @@ identity (LG_HOSTNAME/LG_USERNAME, else this host and user) exactly as a person 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
+import socket
 import shutil
 import sys
 from pathlib import Path
@@ -36,6 +38,11 @@ def client_path() -> str:
 
 def coordinator_address(coordinator: str | None = None) -> str:
     return coordinator or os.environ.get("LG_COORDINATOR") or "127.0.0.1:20408"
+
+
+def identity() -> str:
+    """Who the coordinator records as holder, computed as labgrid's client does ("host/user")."""
+    return f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/{os.environ.get('LG_USERNAME', getpass.getuser())}"
 
 
 def client_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -127,13 +127,16 @@ class LabPlace:
         if not token:
             raise LabgridError(f"labgrid-client reserve printed no token: {out.strip()!r}")
         try:
-            # `wait` polls (and so keeps alive) the reservation until the scheduler allocates a place.
-            await client.run(["wait", token], coordinator=coordinator, timeout=max(wait_s, 0.0) + 5.0)
+            if wait_s > 0:
+                # `wait` polls (and so keeps alive) the reservation until the scheduler allocates a place;
+                # labgrid-client itself needs a few seconds to start on a busy machine.
+                await client.run(["wait", token], coordinator=coordinator, timeout=wait_s + 10.0)
+            # The scheduler allocates at creation when a matching place is free; "+TOKEN" names that place.
             _, out, _ = await client.run(["-p", f"+{token}", "show"], coordinator=coordinator)
         except LabgridError:
             await _cancel_reservation(token, coordinator)
-            raise NoFreePlace(f"no free labgrid place with {' '.join(filters)} at {coordinator} "
-                              f"within {wait_s:g} s") from None
+            raise NoFreePlace(f"no free labgrid place with {' '.join(filters)} at {coordinator}"
+                              + (f" within {wait_s:g} s" if wait_s > 0 else "")) from None
         except BaseException:
             await _cancel_reservation(token, coordinator)
             raise
@@ -159,26 +162,24 @@ class LabPlace:
         """Lock the place; if another holder has it, wait up to `wait_s`, then raise PlaceLocked."""
         started = time.monotonic()
         while True:
+            rc, _, err = await client.run(["-p", self.name, "acquire"], coordinator=self.coordinator, check=False)
+            if rc == 0:
+                break
+            if "already acquired" not in err:  # labgrid's words for a held place, whoever holds it
+                raise LabgridError(f"cannot acquire labgrid place {self.name}: {client.last_words(err)}")
             info = await self.info()
-            if info.acquired is None:
-                rc, _, err = await client.run(["-p", self.name, "acquire"], coordinator=self.coordinator,
-                                              check=False)
-                if rc == 0:
-                    break
-                if "already acquired" not in err:
-                    raise LabgridError(f"cannot acquire labgrid place {self.name}: {client.last_words(err)}")
-                info = await self.info()  # lost a race: someone acquired it in between
             waited = time.monotonic() - started
             if info.acquired is not None and waited >= self.wait_s:
                 raise PlaceLocked(self.name, info.acquired, waited)
-            # Real time: another job or person holds the bench; labgrid has no "wait for place" call.
-            await asyncio.sleep(self.poll_s)
-        info = await self.info()
-        self.holder, self.tags = info.acquired, info.tags
+            if info.acquired is not None:
+                # Real time: another job or person holds the bench; labgrid has no "wait for place" call.
+                await asyncio.sleep(self.poll_s)
+        self.holder = client.identity()
         self._start_reaper()
         try:
-            _, out, _ = await client.run(["-p", self.name, "env"], coordinator=self.coordinator)
-            self.resources = parse_env(out)
+            (_, env_out, _), info = await asyncio.gather(
+                client.run(["-p", self.name, "env"], coordinator=self.coordinator), self.info())
+            self.resources, self.tags = parse_env(env_out), info.tags
         except BaseException:
             await self.release()
             raise

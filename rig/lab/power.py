@@ -33,10 +33,6 @@ class LabgridPower:
     async def cycle(self, off_seconds: float = 2.0) -> None:
         await self._power("cycle", "--delay", f"{off_seconds:g}", extra_timeout=off_seconds)
 
-    async def get(self) -> bool:
-        _, out, _ = await client.run(self._args("get"), coordinator=self.coordinator, timeout=self.timeout_s)
-        return out.strip().endswith(" on")
-
     async def _power(self, action: str, *options: str, extra_timeout: float = 0.0) -> None:
         await client.run(self._args(action, *options), coordinator=self.coordinator,
                          timeout=self.timeout_s + extra_timeout)
