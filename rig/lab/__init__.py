@@ -7,7 +7,8 @@ holder died, and `relay` turns any local on/off command into a network power swi
 """
 
 from rig.lab.client import LabgridError
-from rig.lab.place import LabPlace, NoFreePlace, PlaceLocked, hold_place
+from rig.lab.place import BenchSpec, LabPlace, NoFreePlace, PlaceLocked, hold_place, parse_bench_spec
 from rig.lab.power import LabgridPower
 
-__all__ = ["LabPlace", "LabgridError", "LabgridPower", "NoFreePlace", "PlaceLocked", "hold_place"]
+__all__ = ["BenchSpec", "LabPlace", "LabgridError", "LabgridPower", "NoFreePlace", "PlaceLocked", "hold_place",
+           "parse_bench_spec"]

@@ -98,6 +98,37 @@ def parse_tags(spec: str) -> dict[str, str]:
     return tags
 
 
+BENCH_PREFIX = "labgrid:"
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchSpec:
+    """`--rig-bench labgrid:PLACE` (one named place) or `labgrid:key=value[,key=value]` (any free place
+    with those tags: what pytest-xdist workers use, each getting a different place)."""
+
+    name: str | None = None
+    tags: dict[str, str] | None = None
+
+    def describe(self) -> str:
+        if self.name is not None:
+            return f"labgrid place {self.name}"
+        return "a free labgrid place with " + ",".join(f"{k}={v}" for k, v in sorted((self.tags or {}).items()))
+
+
+def parse_bench_spec(spec: str) -> BenchSpec | None:
+    """None when `spec` is not a labgrid bench (a bench file path); LabgridError when it is but is malformed."""
+    if not spec.startswith(BENCH_PREFIX):
+        return None
+    rest = spec[len(BENCH_PREFIX):].strip()
+    if not rest:
+        raise LabgridError(f"--rig-bench {spec!r}: expected labgrid:PLACE or labgrid:key=value[,key=value]")
+    if "=" in rest:
+        return BenchSpec(tags=parse_tags(rest))
+    if "," in rest or "/" in rest or " " in rest:
+        raise LabgridError(f"--rig-bench {spec!r}: {rest!r} is not a place name (one name; tags as key=value)")
+    return BenchSpec(name=rest)
+
+
 class LabPlace:
     """One labgrid place held by this process for a run."""
 
@@ -114,6 +145,13 @@ class LabPlace:
         self._reaper: subprocess.Popen | None = None
 
     # -- choosing a place -------------------------------------------------------------------------
+    @classmethod
+    async def from_spec(cls, spec: BenchSpec, *, coordinator: str | None = None, wait_s: float = 0.0) -> "LabPlace":
+        """The place a bench spec names, or one chosen by its tags; acquire it with `async with`."""
+        if spec.name is not None:
+            return cls(spec.name, coordinator=coordinator, wait_s=wait_s)
+        return await cls.matching(spec.tags or {}, coordinator=coordinator, wait_s=wait_s)
+
     @classmethod
     async def matching(cls, tags: dict[str, str], *, coordinator: str | None = None,
                        wait_s: float = 0.0) -> "LabPlace":
@@ -206,8 +244,8 @@ class LabPlace:
             ports = [p for p in ports if p[0] == name]
         if len(ports) != 1:
             have = ", ".join(n for n, _ in ports) or "none"
-            want = f"named {name!r}" if name else "exactly one"
-            raise LabgridError(f"labgrid place {self.name}: expected {want} NetworkSerialPort, found {have}")
+            want = f"a NetworkSerialPort named {name!r}" if name else "exactly one NetworkSerialPort"
+            raise LabgridError(f"labgrid place {self.name}: expected {want}, found {have}")
         args = ports[0][1]
         protocol = args.get("protocol", "rfc2217")
         if protocol == "rfc2217":
@@ -262,15 +300,15 @@ async def _cancel_reservation(token: str, coordinator: str) -> None:
 
 
 @contextlib.contextmanager
-def hold_place(name: str | None = None, *, tags: dict[str, str] | None = None, coordinator: str | None = None,
-               wait_s: float = 0.0) -> Iterator[LabPlace]:
-    """Synchronous form for pytest hooks (no event loop running): hold a place by name or by tags."""
-    if (name is None) == (tags is None):
-        raise ValueError("give a place name or tags, not both")
+def hold_place(spec: str | BenchSpec, *, coordinator: str | None = None, wait_s: float = 0.0) -> Iterator[LabPlace]:
+    """Synchronous form for pytest hooks (no event loop running): hold the place a spec names, e.g.
+    `hold_place("ppmid-1")`, `hold_place("labgrid:kind=ppmid")`; released on leaving the block."""
+    if isinstance(spec, str):
+        spec = parse_bench_spec(spec if spec.startswith(BENCH_PREFIX) else BENCH_PREFIX + spec)
+    assert spec is not None
 
     async def enter() -> LabPlace:
-        place = (LabPlace(name, coordinator=coordinator, wait_s=wait_s) if name is not None
-                 else await LabPlace.matching(tags or {}, coordinator=coordinator, wait_s=wait_s))
+        place = await LabPlace.from_spec(spec, coordinator=coordinator, wait_s=wait_s)
         await place.acquire()
         return place
 

@@ -105,15 +105,15 @@ def test_a_place_whose_holder_is_killed_is_released(lab):
 
 
 async def test_workers_choosing_by_tag_get_different_places(lab):
+    # Two pytest-xdist workers asking at once: labgrid's reservation scheduler gives each its own place.
     first, second = await asyncio.gather(LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator),
                                          LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator))
     try:
         assert {first.name, second.name} == {"lab-ppmid-a", "lab-ppmid-b"}
-        async with first, second:
-            with pytest.raises(NoFreePlace, match="no free labgrid place with kind=ppmid"):
-                await LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator)
+        await asyncio.gather(first.acquire(), second.acquire())
+        with pytest.raises(NoFreePlace, match="no free labgrid place with kind=ppmid"):
+            await LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator)
     finally:
-        await first.release()
-        await second.release()
+        await asyncio.gather(first.release(), second.release())
     assert lab.holder("lab-ppmid-a") is None and lab.holder("lab-ppmid-b") is None
     assert "Reservation" not in lab.client("reservations").stdout  # all cancelled
