@@ -225,16 +225,28 @@ class LabPlace:
                     ", ".join(cls for cls, _ in self.resources))
 
     async def release(self) -> None:
-        if self.holder is not None:
-            try:
-                await client.run(["-p", self.name, "release-from", self.holder], coordinator=self.coordinator)
-                LOGGER.info("released labgrid place %s", self.name)
-            finally:
-                self.holder = None
-                self._stop_reaper()
-        if self.reservation is not None:
-            token, self.reservation = self.reservation, None
-            await _cancel_reservation(token, self.coordinator)
+        """Release the place (and cancel the reservation that allocated it). If the coordinator cannot
+        be told, the reaper is left to try again when this process ends, and the error says so."""
+        holder, self.holder = self.holder, None
+        token, self.reservation = self.reservation, None
+        jobs = []
+        if holder is not None:
+            jobs.append(client.run(["-p", self.name, "release-from", holder], coordinator=self.coordinator,
+                                   check=False))
+        if token is not None:
+            jobs.append(_cancel_reservation(token, self.coordinator))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        if holder is None:
+            return
+        outcome = results[0]
+        released = isinstance(outcome, tuple) and outcome[0] == 0
+        self._stop_reaper(released)
+        if not released:
+            why = client.last_words(outcome[2]) if isinstance(outcome, tuple) else str(outcome)
+            raise LabgridError(f"labgrid place {self.name} was not released ({why}); the rig retries when it "
+                               f"exits, else run: labgrid-client -x {self.coordinator} -p {self.name} "
+                               f"release-from {holder}")
+        LOGGER.info("released labgrid place %s", self.name)
 
     # -- what the place offers --------------------------------------------------------------------
     def serial_url(self, name: str | None = None) -> str:
@@ -279,18 +291,26 @@ class LabPlace:
         self._reaper = subprocess.Popen(cmd, stdin=subprocess.PIPE, start_new_session=True,
                                         env=client.client_env())
 
-    def _stop_reaper(self) -> None:
+    def _stop_reaper(self, released: bool = True) -> None:
+        """Tell the reaper the place is released; otherwise it releases the place itself right now."""
         reaper, self._reaper = self._reaper, None
         if reaper is None:
             return
         with contextlib.suppress(OSError):
-            reaper.stdin.write(b"released\n")
+            if released:
+                reaper.stdin.write(b"released\n")
             reaper.stdin.close()
+        if not released:
+            _DETACHED_REAPERS.append(reaper)  # left to do its job (and retries) on its own
+            return
         try:
-            reaper.wait(timeout=5)
+            reaper.wait(timeout=5)  # it exits as soon as it reads "released"
         except subprocess.TimeoutExpired:
             reaper.kill()
             reaper.wait()
+
+
+_DETACHED_REAPERS: list[subprocess.Popen] = []
 
 
 async def _cancel_reservation(token: str, coordinator: str) -> None:

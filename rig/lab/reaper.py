@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import time
 
 from rig.lab import client
 
@@ -28,8 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     said = sys.stdin.buffer.read()  # blocks until the holder closes the pipe or dies
     if said.startswith(b"released"):
         return 0
-    rc, _, err = asyncio.run(client.run(["-p", args.place, "release-from", args.holder],
-                                        coordinator=args.coordinator, check=False))
+    for attempt in range(3):  # a coordinator restarting or a network blip should not leave the lock
+        if attempt:
+            time.sleep(2.0)
+        rc, _, err = asyncio.run(client.run(["-p", args.place, "release-from", args.holder],
+                                            coordinator=args.coordinator, check=False))
+        if rc == 0:
+            break
     if rc == 0:
         print(f"rig: released labgrid place {args.place} left held by {args.holder} (pid {args.pid} ended "
               "without releasing it)", file=sys.stderr)
