@@ -277,6 +277,14 @@ class LabPlace:
             return None
         return LabgridPower(self.name, coordinator=self.coordinator)
 
+    def power_named(self, name: str) -> LabgridPower:
+        """One of several power resources, by the name the exporter gives it (`name:` on the resource)."""
+        names = [args.get("name", cls) for cls, args in self.resources if cls in LabgridPower.RESOURCE_CLASSES]
+        if name not in names:
+            raise LabgridError(f"labgrid place {self.name}: no power resource named {name!r} "
+                               f"(has: {', '.join(names) or 'none'})")
+        return LabgridPower(self.name, coordinator=self.coordinator, name=name)
+
     def identity(self) -> dict[str, Any]:
         """What a report names: the place, where its stick is exported from, its tags."""
         hosts = sorted({str(args.get("host")) for cls, args in self.resources if cls == "NetworkSerialPort"})

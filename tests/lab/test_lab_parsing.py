@@ -78,6 +78,9 @@ def test_env_gives_the_stick_as_an_rfc2217_url_and_a_power_switch():
     assert place.serial_url() == "rfc2217://127.0.0.1:46723"
     assert place.power is not None and place.power.place == "ppmid-1"
     assert place.identity()["exporter_host"] == "127.0.0.1"
+    assert place.power_named("NetworkPowerPort").name == "NetworkPowerPort"
+    with pytest.raises(LabgridError, match="no power resource named 'dut' \\(has: NetworkPowerPort\\)"):
+        place.power_named("dut")
 
 
 def test_a_raw_tcp_export_opens_as_a_socket_url():
