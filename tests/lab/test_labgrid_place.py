@@ -79,7 +79,9 @@ async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
     assert lab.holder(PLACE) is None
 
 
-def test_a_place_whose_holder_is_killed_is_released(lab):
+@pytest.mark.parametrize("sig, released_by", [(signal.SIGINT, "the holder"), (signal.SIGKILL, "the reaper")],
+                         ids=["ctrl-c", "sigkill"])
+def test_a_place_is_released_when_its_holder_is_interrupted_or_killed(lab, sig, released_by):
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
@@ -91,17 +93,20 @@ def test_a_place_whose_holder_is_killed_is_released(lab):
     try:
         assert holder.stdout.readline().strip() == "held", holder.stderr.read()
         assert lab.holder(PLACE) is not None
-        holder.send_signal(signal.SIGKILL)  # no finally, no atexit: only the reaper can release it
-        holder.wait(10)
+        # SIGINT is Ctrl-C: the `with` unwinds and releases. SIGKILL leaves no finally and no atexit:
+        # only the reaper can release (SIGTERM's default action and a crash are the same case).
+        holder.send_signal(sig)
+        holder.wait(30)
         deadline = time.monotonic() + 20
         while lab.holder(PLACE) is not None:
-            assert time.monotonic() < deadline, "the place stayed locked after its holder was killed"
+            assert time.monotonic() < deadline, f"the place stayed locked after {sig.name}"
             time.sleep(0.2)  # real time: the reaper runs labgrid-client release-from
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
-    assert "released labgrid place lab-ppmid-a" in holder.stderr.read()
+    reaped = "released labgrid place lab-ppmid-a" in holder.stderr.read()
+    assert reaped == (released_by == "the reaper")
 
 
 async def test_workers_choosing_by_tag_get_different_places(lab):
