@@ -23,10 +23,9 @@ import sys
 import time
 from typing import Any, Iterator
 
-import yaml
-
 from rig.lab import client
 from rig.lab.client import LabgridError
+from rig.lab.coordinator import Coordinator
 from rig.lab.power import LabgridPower
 
 LOGGER = logging.getLogger(__name__)
@@ -42,49 +41,6 @@ class PlaceLocked(LabgridError):
 
 class NoFreePlace(LabgridError):
     pass
-
-
-@dataclasses.dataclass(frozen=True)
-class PlaceInfo:
-    name: str
-    tags: dict[str, str]
-    acquired: str | None
-    reservation: str | None = None
-
-
-def parse_show(text: str) -> PlaceInfo:
-    """`labgrid-client -p NAME show`: "Place 'NAME':" then indented fields (tags, acquired, ...)."""
-    name, tags, acquired, reservation = "", {}, None, None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if line.startswith("Place '") and line.rstrip().endswith("':"):
-            name = line.rstrip()[len("Place '"):-2]
-        elif stripped.startswith("tags: "):
-            for pair in stripped[len("tags: "):].split(", "):
-                key, _, value = pair.partition("=")
-                tags[key] = value
-        elif stripped.startswith("acquired: "):
-            holder = stripped[len("acquired: "):]
-            acquired = None if holder == "None" else holder
-        elif stripped.startswith("reservation: "):
-            reservation = stripped[len("reservation: "):]
-        elif stripped.startswith("Acquired resource") or stripped.startswith("Matching resource"):
-            break  # resource dumps follow; their keys are not the place's
-    if not name:
-        raise LabgridError(f"labgrid-client show printed no place: {text.strip()[:200]!r}")
-    return PlaceInfo(name, tags, acquired, reservation)
-
-
-def parse_env(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """`labgrid-client -p NAME env`: the acquired place's resources as (class, arguments) pairs."""
-    doc = yaml.safe_load(text) or {}
-    targets = doc.get("targets") or {}
-    resources: list[tuple[str, dict[str, Any]]] = []
-    for target in targets.values():
-        for item in (target or {}).get("resources") or []:
-            for cls, args in item.items():
-                resources.append((str(cls), dict(args or {})))
-    return resources
 
 
 def parse_tags(spec: str) -> dict[str, str]:
@@ -130,10 +86,14 @@ def parse_bench_spec(spec: str) -> BenchSpec | None:
 
 
 class LabPlace:
-    """One labgrid place held by this process for a run."""
+    """One labgrid place held by this process for a run.
+
+    No coordinator session outlives a call: pytest runs each plan in its own event loop, and a gRPC
+    session belongs to the loop it was opened in. Opening one costs a connection and one round trip.
+    """
 
     def __init__(self, name: str, *, coordinator: str | None = None, wait_s: float = 0.0,
-                 poll_s: float = 1.0, reservation: str | None = None) -> None:
+                 poll_s: float = 0.5, reservation: str | None = None) -> None:
         self.name = name
         self.coordinator = client.coordinator_address(coordinator)
         self.wait_s = wait_s
@@ -157,28 +117,23 @@ class LabPlace:
                        wait_s: float = 0.0) -> "LabPlace":
         """A free place whose tags include `tags`, allocated by labgrid's reservation scheduler (so two
         pytest-xdist workers asking at once get different places). Acquire it with `async with`."""
-        coordinator = client.coordinator_address(coordinator)
-        filters = [f"{k}={v}" for k, v in sorted(tags.items())]
-        _, out, _ = await client.run(["reserve", "--shell", *filters], coordinator=coordinator)
-        token = next((line.split("=", 1)[1] for line in out.splitlines() if line.startswith("export LG_TOKEN=")),
-                     None)
-        if not token:
-            raise LabgridError(f"labgrid-client reserve printed no token: {out.strip()!r}")
-        try:
-            if wait_s > 0:
-                # `wait` polls (and so keeps alive) the reservation until the scheduler allocates a place;
-                # labgrid-client itself needs a few seconds to start on a busy machine.
-                await client.run(["wait", token], coordinator=coordinator, timeout=wait_s + 10.0)
-            # The scheduler allocates at creation when a matching place is free; "+TOKEN" names that place.
-            _, out, _ = await client.run(["-p", f"+{token}", "show"], coordinator=coordinator)
-        except LabgridError:
-            await _cancel_reservation(token, coordinator)
-            raise NoFreePlace(f"no free labgrid place with {' '.join(filters)} at {coordinator}"
-                              + (f" within {wait_s:g} s" if wait_s > 0 else "")) from None
-        except BaseException:
-            await _cancel_reservation(token, coordinator)
-            raise
-        return cls(parse_show(out).name, coordinator=coordinator, wait_s=wait_s, reservation=token)
+        async with Coordinator(coordinator) as lab:
+            token = await lab.reserve(tags)
+            try:
+                deadline = time.monotonic() + wait_s
+                # The scheduler allocates at creation when a matching place is free. Polling keeps a
+                # waiting reservation alive; one nobody polls expires after 60 s (a dead worker blocks nothing).
+                while (name := await lab.allocation(token)) is None and time.monotonic() < deadline:
+                    await asyncio.sleep(1.0)  # real time: waiting for another job to release a place
+            except BaseException:
+                await lab.cancel(token)
+                raise
+            if name is None:
+                await lab.cancel(token)
+                wanted = ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
+                raise NoFreePlace(f"no free labgrid place with {wanted} at {lab.address}"
+                                  + (f" within {wait_s:g} s" if wait_s > 0 else ""))
+        return cls(name, coordinator=coordinator, wait_s=wait_s, reservation=token)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> "LabPlace":
@@ -188,64 +143,63 @@ class LabPlace:
     async def __aexit__(self, *exc: object) -> None:
         await self.release()
 
-    async def info(self) -> PlaceInfo:
-        _, out, _ = await client.run(["-p", self.name, "show"], coordinator=self.coordinator)
-        info = parse_show(out)
-        if info.name != self.name:  # labgrid matches place names by substring; the rig wants this one
-            raise LabgridError(f"labgrid place {self.name!r} not found at {self.coordinator} "
-                               f"(closest: {info.name!r})")
-        return info
-
     async def acquire(self) -> None:
         """Lock the place; if another holder has it, wait up to `wait_s`, then raise PlaceLocked."""
         started = time.monotonic()
-        while True:
-            rc, _, err = await client.run(["-p", self.name, "acquire"], coordinator=self.coordinator, check=False)
-            if rc == 0:
-                break
-            if "already acquired" not in err:  # labgrid's words for a held place, whoever holds it
-                raise LabgridError(f"cannot acquire labgrid place {self.name}: {client.last_words(err)}")
-            info = await self.info()
-            waited = time.monotonic() - started
-            if info.acquired is not None and waited >= self.wait_s:
-                raise PlaceLocked(self.name, info.acquired, waited)
-            if info.acquired is not None:
-                # Real time: another job or person holds the bench; labgrid has no "wait for place" call.
+        async with Coordinator(self.coordinator) as lab:
+            lab.place(self.name)  # an unknown name says so, with the places there are
+            while (refused := await lab.acquire(self.name)) is not None:
+                holder = lab.place(self.name).acquired
+                if holder is None:
+                    if "already acquired" in refused:
+                        await lab.sync()  # released between our request and our copy of the places
+                        continue
+                    raise LabgridError(f"cannot acquire labgrid place {self.name}: {refused}")
+                waited = time.monotonic() - started
+                if waited >= self.wait_s:
+                    raise PlaceLocked(self.name, holder, waited)
+                # Real time: another job or person holds the bench; our copy of the places is live.
                 await asyncio.sleep(self.poll_s)
-        self.holder = client.identity()
-        self._start_reaper()
-        try:
-            (_, env_out, _), info = await asyncio.gather(
-                client.run(["-p", self.name, "env"], coordinator=self.coordinator), self.info())
-            self.resources, self.tags = parse_env(env_out), info.tags
-        except BaseException:
-            await self.release()
-            raise
+            self.holder = client.identity()
+            self._start_reaper()
+            try:
+                self.tags = dict(lab.place(self.name).tags)
+                self.resources = lab.resources(self.name)
+            except BaseException:
+                await self._release_with(lab)
+                raise
         LOGGER.info("acquired labgrid place %s as %s: %s", self.name, self.holder,
                     ", ".join(cls for cls, _ in self.resources))
 
     async def release(self) -> None:
         """Release the place (and cancel the reservation that allocated it). If the coordinator cannot
         be told, the reaper is left to try again when this process ends, and the error says so."""
+        if self.holder is None and self.reservation is None:
+            return
+        try:
+            async with Coordinator(self.coordinator) as lab:
+                await self._release_with(lab)
+        except LabgridError as exc:
+            holder, self.holder, self.reservation = self.holder, None, None
+            self._stop_reaper(released=False)
+            if holder is not None:
+                raise LabgridError(f"labgrid place {self.name} was not released ({exc}); the rig retries when "
+                                   f"it exits, else run: labgrid-client -x {self.coordinator} -p {self.name} "
+                                   f"release-from {holder}") from None
+
+    async def _release_with(self, lab: Coordinator) -> None:
         holder, self.holder = self.holder, None
         token, self.reservation = self.reservation, None
-        jobs = []
-        if holder is not None:
-            jobs.append(client.run(["-p", self.name, "release-from", holder], coordinator=self.coordinator,
-                                   check=False))
+        refused = await lab.release_from(self.name, holder) if holder is not None else None
         if token is not None:
-            jobs.append(_cancel_reservation(token, self.coordinator))
-        results = await asyncio.gather(*jobs, return_exceptions=True)
+            why = await lab.cancel(token)
+            if why:
+                LOGGER.warning("labgrid reservation %s not cancelled: %s", token, why)
         if holder is None:
             return
-        outcome = results[0]
-        released = isinstance(outcome, tuple) and outcome[0] == 0
-        self._stop_reaper(released)
-        if not released:
-            why = client.last_words(outcome[2]) if isinstance(outcome, tuple) else str(outcome)
-            raise LabgridError(f"labgrid place {self.name} was not released ({why}); the rig retries when it "
-                               f"exits, else run: labgrid-client -x {self.coordinator} -p {self.name} "
-                               f"release-from {holder}")
+        self._stop_reaper(released=refused is None)
+        if refused is not None:
+            raise LabgridError(refused)
         LOGGER.info("released labgrid place %s", self.name)
 
     # -- what the place offers --------------------------------------------------------------------
@@ -319,12 +273,6 @@ class LabPlace:
 
 
 _DETACHED_REAPERS: list[subprocess.Popen] = []
-
-
-async def _cancel_reservation(token: str, coordinator: str) -> None:
-    rc, _, err = await client.run(["cancel-reservation", token], coordinator=coordinator, check=False)
-    if rc != 0:
-        LOGGER.warning("labgrid reservation %s not cancelled: %s", token, client.last_words(err))
 
 
 @contextlib.contextmanager

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from rig.lab.coordinator import Coordinator
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
@@ -93,12 +95,10 @@ class Lab:
             raise AssertionError(f"labgrid-client {' '.join(args)}: {done.stderr}{done.stdout}")
         return done
 
-    def holder(self, place: str) -> str | None:
-        for line in self.client("-p", place, "show").stdout.splitlines():
-            if line.strip().startswith("acquired: "):
-                value = line.strip()[len("acquired: "):]
-                return None if value == "None" else value
-        raise AssertionError(f"no 'acquired:' line for {place}")
+    async def holder(self, place: str) -> str | None:
+        """Who holds the place now, as the coordinator says ("host/user"), or None."""
+        async with Coordinator(self.coordinator) as lab:
+            return lab.place(place).acquired
 
     def power_calls(self) -> list[str]:
         return self.power_log.read_text().splitlines() if self.power_log.exists() else []

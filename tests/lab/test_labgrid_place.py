@@ -32,7 +32,7 @@ async def wait_for(predicate, timeout: float, what: str):
 
 async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(lab, tmp_path):
     async with LabPlace(PLACE, coordinator=lab.coordinator) as place:
-        assert lab.holder(PLACE) == place.holder and place.holder
+        assert await lab.holder(PLACE) == place.holder and place.holder
         assert place.tags == {"kind": "ppmid"}
         url = place.serial_url()
         assert url.startswith("rfc2217://127.0.0.1:"), url
@@ -55,7 +55,7 @@ async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(l
         assert lab.power_calls() == ["off 0", "on 0"]
         await place.power.off()
         assert lab.power_calls()[-1] == "off 0"
-    assert lab.holder(PLACE) is None  # released at the end of the run
+    assert await lab.holder(PLACE) is None  # released at the end of the run
 
 
 async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
@@ -63,7 +63,7 @@ async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
     try:
         with pytest.raises(PlaceLocked) as err:
             await LabPlace(PLACE, coordinator=lab.coordinator, wait_s=1.0, poll_s=0.25).acquire()
-        holder = lab.holder(PLACE)
+        holder = await lab.holder(PLACE)
         assert holder.endswith("/nightly-ci")
         assert str(err.value).startswith(f"place {PLACE} is locked by {holder}")
     finally:
@@ -75,8 +75,8 @@ async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
         None, lambda: (time.sleep(1.5), lab.client("-p", PLACE, "release", user="nightly-ci")))
     async with LabPlace(PLACE, coordinator=lab.coordinator, wait_s=30, poll_s=0.25) as place:
         await releaser
-        assert lab.holder(PLACE) == place.holder and not place.holder.endswith("/nightly-ci")
-    assert lab.holder(PLACE) is None
+        assert await lab.holder(PLACE) == place.holder and not place.holder.endswith("/nightly-ci")
+    assert await lab.holder(PLACE) is None
 
 
 @pytest.mark.parametrize("sig, released_by", [(signal.SIGINT, "the holder"), (signal.SIGKILL, "the reaper")],
@@ -92,13 +92,13 @@ def test_a_place_is_released_when_its_holder_is_interrupted_or_killed(lab, sig, 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.env)
     try:
         assert holder.stdout.readline().strip() == "held", holder.stderr.read()
-        assert lab.holder(PLACE) is not None
+        assert asyncio.run(lab.holder(PLACE)) is not None
         # SIGINT is Ctrl-C: the `with` unwinds and releases. SIGKILL leaves no finally and no atexit:
         # only the reaper can release (SIGTERM's default action and a crash are the same case).
         holder.send_signal(sig)
         holder.wait(30)
         deadline = time.monotonic() + 20
-        while lab.holder(PLACE) is not None:
+        while asyncio.run(lab.holder(PLACE)) is not None:
             assert time.monotonic() < deadline, f"the place stayed locked after {sig.name}"
             time.sleep(0.2)  # real time: the reaper runs labgrid-client release-from
     finally:
@@ -120,5 +120,5 @@ async def test_workers_choosing_by_tag_get_different_places(lab):
             await LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator)
     finally:
         await asyncio.gather(first.release(), second.release())
-    assert lab.holder("lab-ppmid-a") is None and lab.holder("lab-ppmid-b") is None
+    assert await lab.holder("lab-ppmid-a") is None and await lab.holder("lab-ppmid-b") is None
     assert "Reservation" not in lab.client("reservations").stdout  # all cancelled
