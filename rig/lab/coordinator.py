@@ -5,6 +5,7 @@ It subscribes to place and resource updates, so the rig reads a place's holder a
 session's live copy instead of starting a `labgrid-client` per question, and it sends acquire, release
 and reservation requests on labgrid's gRPC protocol with labgrid's generated messages. Power switching
 stays with `labgrid-client power` (rig.lab.power): labgrid's power drivers are blocking code.
+Tested with labgrid 25.0 and 26.0.1 (25.0 is the first with the gRPC coordinator).
 """
 
 from __future__ import annotations

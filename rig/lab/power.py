@@ -12,7 +12,7 @@ from rig.lab import client
 
 
 class LabgridPower:
-    # Exported resource classes `labgrid-client power` drives (labgrid 23.0 .. 26.0).
+    # Exported resource classes `labgrid-client power` drives (labgrid 25.0, 26.0).
     RESOURCE_CLASSES = frozenset({"NetworkPowerPort", "NetworkUSBPowerPort", "NetworkSiSPMPowerPort",
                                   "PDUDaemonPort", "TasmotaPowerPort", "NetworkYKUSHPowerPort",
                                   "NetworkSysfsGPIO"})

@@ -15,6 +15,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,8 +113,9 @@ def lab(tmp_path_factory):
     procs: list[Proc] = []
     try:
         # Independent pieces start together (the machine is small; each takes a second or two).
-        coordinator = Proc("coordinator", [tools["labgrid-coordinator"], "--listen", "127.0.0.1:0"],
-                           cwd=work, env=env)
+        # labgrid 26 prints the port it bound for ":0", 25 does not: take a free port from the kernel.
+        address = f"127.0.0.1:{_free_port()}"
+        coordinator = Proc("coordinator", [tools["labgrid-coordinator"], "--listen", address], cwd=work, env=env)
         emulator = Proc("rig emulate", [sys.executable, "-m", "rig.cli", "emulate", "--devices", "ppmid"],
                         cwd=work, env=env)
         power_log = work / "power.log"
@@ -121,7 +123,7 @@ def lab(tmp_path_factory):
         relay = Proc("relay", [sys.executable, "-m", "rig.lab.relay", "--on", f"{record} on {{index}}",
                                "--off", f"{record} off {{index}}"], cwd=work, env=env)
         procs += [coordinator, emulator, relay]
-        address = coordinator.wait_for("listening on").rsplit(" ", 1)[1]
+        coordinator.wait_for("Coordinator ready")
         pty = emulator.wait_for("stick ready:").rsplit(" ", 1)[1]
         relay_url = relay.wait_for("relay listening on").rsplit(" ", 1)[1]
         (work / "exporter.yaml").write_text(
@@ -152,6 +154,12 @@ def lab(tmp_path_factory):
     finally:
         for proc in reversed(procs):
             proc.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _wait_for_resources(lab: Lab, wanted: list[str], timeout: float = 20.0) -> None:
