@@ -147,19 +147,13 @@ class LabPlace:
         """Lock the place; if another holder has it, wait up to `wait_s`, then raise PlaceLocked."""
         started = time.monotonic()
         async with Coordinator(self.coordinator) as lab:
-            lab.place(self.name)  # an unknown name says so, with the places there are
-            while (refused := await lab.acquire(self.name)) is not None:
-                holder = lab.place(self.name).acquired
-                if holder is None:
-                    if "already acquired" in refused:
-                        await lab.sync()  # released between our request and our copy of the places
-                        continue
-                    raise LabgridError(f"cannot acquire labgrid place {self.name}: {refused}")
-                waited = time.monotonic() - started
-                if waited >= self.wait_s:
-                    raise PlaceLocked(self.name, holder, waited)
-                # Real time: another job or person holds the bench; our copy of the places is live.
-                await asyncio.sleep(self.poll_s)
+            try:
+                await self._lock(lab, started)
+            except BaseException:
+                if self.reservation is not None:  # allocated to us but not taken: give it back
+                    token, self.reservation = self.reservation, None
+                    await lab.cancel(token)
+                raise
             self.holder = client.identity()
             self._start_reaper()
             try:
@@ -171,17 +165,35 @@ class LabPlace:
         LOGGER.info("acquired labgrid place %s as %s: %s", self.name, self.holder,
                     ", ".join(cls for cls, _ in self.resources))
 
+    async def _lock(self, lab: Coordinator, started: float) -> None:
+        lab.place(self.name)  # an unknown name says so, with the places there are
+        while (refused := await lab.acquire(self.name)) is not None:
+            place = lab.place(self.name)
+            # Allocated to another job's reservation (choosing by tags) is held too, just not yet acquired.
+            holder = place.acquired or (f"reservation {place.reservation}" if place.reservation else None)
+            if holder is None:
+                if "already acquired" in refused:
+                    await lab.sync()  # released between our request and our copy of the places
+                    continue
+                raise LabgridError(f"cannot acquire labgrid place {self.name}: {refused}")
+            waited = time.monotonic() - started
+            if waited >= self.wait_s:
+                raise PlaceLocked(self.name, holder, waited)
+            # Real time: another job or person holds the bench; our copy of the places is live.
+            await asyncio.sleep(self.poll_s)
+
     async def release(self) -> None:
         """Release the place (and cancel the reservation that allocated it). If the coordinator cannot
         be told, the reaper is left to try again when this process ends, and the error says so."""
         if self.holder is None and self.reservation is None:
             return
+        holder = self.holder
         try:
             async with Coordinator(self.coordinator) as lab:
                 await self._release_with(lab)
         except LabgridError as exc:
-            holder, self.holder, self.reservation = self.holder, None, None
-            self._stop_reaper(released=False)
+            self.holder = self.reservation = None
+            self._stop_reaper(released=False)  # nothing left to do if it was already told
             if holder is not None:
                 raise LabgridError(f"labgrid place {self.name} was not released ({exc}); the rig retries when "
                                    f"it exits, else run: labgrid-client -x {self.coordinator} -p {self.name} "
