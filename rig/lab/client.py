@@ -1,8 +1,9 @@
-"""labgrid's own command-line client, run as a subprocess: the rig's one door into a labgrid lab.
+"""labgrid's own command-line client, run as a subprocess, and the settings every labgrid client shares.
 
-Using `labgrid-client` (rather than its Python internals) keeps the rig on labgrid's public, stable
-interface, with its messages, its coordinator default (LG_COORDINATOR, else 127.0.0.1:20408) and its
-identity (LG_HOSTNAME/LG_USERNAME, else this host and user) exactly as a person at a shell has them.
+The rig runs `labgrid-client` where labgrid's code is blocking or must outlive the rig: switching power
+(labgrid's power drivers) and the reaper. The coordinator address (LG_COORDINATOR, else
+127.0.0.1:20408) and the identity a place is locked under (LG_HOSTNAME/LG_USERNAME, else this host and
+user) are labgrid's own defaults, so the rig, `labgrid-client` and a person at a shell agree on them.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def coordinator_address(coordinator: str | None = None) -> str:
 
 def identity() -> str:
     """Who the coordinator records as holder, computed as labgrid's client does ("host/user")."""
-    return f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/{os.environ.get('LG_USERNAME', getpass.getuser())}"
+    host = os.environ.get("LG_HOSTNAME", socket.gethostname())
+    return f"{host}/{os.environ.get('LG_USERNAME', getpass.getuser())}"
 
 
 def client_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -55,8 +55,12 @@ class Coordinator:
         self._key, self._shared = key, shared
 
     async def _connect(self):
-        from labgrid.remote.client import ClientSession
-        from labgrid.util.proxy import proxymanager
+        try:
+            from labgrid.remote.client import ClientSession
+            from labgrid.util.proxy import proxymanager
+        except ImportError as exc:
+            raise LabgridError(f"labgrid is not installed ({exc}): pip install -e '.[test]' or "
+                               "pip install 'labgrid>=25.0'") from None
 
         grpc_address = proxymanager.get_grpc_address(self.address, default_port=20408)
         session = ClientSession(grpc_address, asyncio.get_running_loop())

@@ -106,7 +106,8 @@ class LabPlace:
 
     # -- choosing a place -------------------------------------------------------------------------
     @classmethod
-    async def from_spec(cls, spec: BenchSpec, *, coordinator: str | None = None, wait_s: float = 0.0) -> "LabPlace":
+    async def from_spec(cls, spec: BenchSpec, *, coordinator: str | None = None,
+                        wait_s: float = 0.0) -> "LabPlace":
         """The place a bench spec names, or one chosen by its tags; acquire it with `async with`."""
         if spec.name is not None:
             return cls(spec.name, coordinator=coordinator, wait_s=wait_s)
@@ -288,7 +289,8 @@ _DETACHED_REAPERS: list[subprocess.Popen] = []
 
 
 @contextlib.contextmanager
-def hold_place(spec: str | BenchSpec, *, coordinator: str | None = None, wait_s: float = 0.0) -> Iterator[LabPlace]:
+def hold_place(spec: str | BenchSpec, *, coordinator: str | None = None,
+               wait_s: float = 0.0) -> Iterator[LabPlace]:
     """Synchronous form for pytest hooks (no event loop running): hold the place a spec names, e.g.
     `hold_place("ppmid-1")`, `hold_place("labgrid:kind=ppmid")`; released on leaving the block."""
     if isinstance(spec, str):

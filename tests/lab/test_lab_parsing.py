@@ -8,7 +8,8 @@ from rig.lab import BenchSpec, LabgridError, LabPlace, parse_bench_spec
 from rig.lab.place import parse_tags
 
 # What labgrid's ClientSession.get_target_config gives for the place (as `labgrid-client env` prints it).
-POWER = ("NetworkPowerPort", {"index": 0, "host": "http://127.0.0.1:9/relay/{index}/{value}", "model": "simplerest"})
+POWER = ("NetworkPowerPort",
+         {"index": 0, "host": "http://127.0.0.1:9/relay/{index}/{value}", "model": "simplerest"})
 STICK = ("NetworkSerialPort", {"name": "RawSerialPort", "port": 46723, "host": "127.0.0.1", "speed": 115200})
 
 
@@ -65,3 +66,12 @@ def test_tags_parse_and_reject_malformed_pairs():
     assert parse_tags("kind=ppmid, site=lab2") == {"kind": "ppmid", "site": "lab2"}
     with pytest.raises(LabgridError, match="'nokey'"):
         parse_tags("nokey")
+
+
+async def test_an_unreachable_coordinator_is_named():
+    pytest.importorskip("labgrid", reason="labgrid not installed (pip install -e '.[test]')")
+    from rig.lab.coordinator import Coordinator
+
+    with pytest.raises(LabgridError, match=r"cannot reach the labgrid coordinator at 127\.0\.0\.1:1 \(LG_COORDINATOR\)"):
+        async with Coordinator("127.0.0.1:1", connect_timeout_s=10):
+            pass

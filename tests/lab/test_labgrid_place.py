@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rig.hub import Hub, HubConfig
-from rig.lab import LabPlace, NoFreePlace, PlaceLocked
+from rig.lab import LabgridError, LabPlace, NoFreePlace, PlaceLocked
 
 BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
 PLACE = "lab-ppmid-a"
@@ -59,6 +59,9 @@ async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(l
 
 
 async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
+    with pytest.raises(LabgridError, match=r"no labgrid place 'lab-ppmid' at .* \(places: lab-ppmid-a, lab-ppmid-b\)"):
+        await LabPlace("lab-ppmid", coordinator=lab.coordinator).acquire()  # no substring matching
+
     lab.client("-p", PLACE, "acquire", user="nightly-ci")
     try:
         with pytest.raises(PlaceLocked) as err:
