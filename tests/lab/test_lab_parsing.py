@@ -72,6 +72,18 @@ async def test_an_unreachable_coordinator_is_named():
     pytest.importorskip("labgrid", reason="labgrid not installed (pip install -e '.[test]')")
     from rig.lab.coordinator import Coordinator
 
-    with pytest.raises(LabgridError, match=r"cannot reach the labgrid coordinator at 127\.0\.0\.1:1 \(LG_COORDINATOR\)"):
+    unreachable = r"cannot reach the labgrid coordinator at 127\.0\.0\.1:1 \(LG_COORDINATOR\)"
+    with pytest.raises(LabgridError, match=unreachable):
         async with Coordinator("127.0.0.1:1", connect_timeout_s=10):
             pass
+
+
+def test_a_bench_file_on_a_place_takes_the_places_stick():
+    from rig.bench.config import load_bench
+    from rig.lab.bench import bench_on_place
+
+    bench = bench_on_place(load_bench("fixtures/benches/emulated.yaml"), place_with(POWER, STICK))
+    assert bench.name == "emulated@ppmid-1"
+    assert bench.hub.radio == "rfc2217://127.0.0.1:46723" and not bench.emulated
+    assert bench.features == ("hardware", "labgrid")
+    assert bench.identity()["radio"] == "rfc2217://127.0.0.1:46723"

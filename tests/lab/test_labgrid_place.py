@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from rig.hub import Hub, HubConfig
+from rig.bench.config import load_bench
+from rig.hub import Hub
 from rig.lab import LabgridError, LabPlace, NoFreePlace, PlaceLocked
+from rig.lab.bench import bench_on_place
 
 BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
 PLACE = "lab-ppmid-a"
@@ -34,14 +36,15 @@ async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(l
     async with LabPlace(PLACE, coordinator=lab.coordinator) as place:
         assert await lab.holder(PLACE) == place.holder and place.holder
         assert place.tags == {"kind": "ppmid"}
-        url = place.serial_url()
-        assert url.startswith("rfc2217://127.0.0.1:"), url
+        bench = bench_on_place(load_bench(BENCH), place)
+        url = bench.hub.radio
+        assert url.startswith("rfc2217://127.0.0.1:") and url == place.serial_url(), url
 
         # The real hub (zigpy + bellows + serialx) opens the stick that ser2net exports from the pty of
         # `rig emulate`, forms the network and lets the emulated PPMID join.
-        config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3"))
+        config = bench.hub.with_options(db_path=str(tmp_path / "hub.sqlite3"))
         hub = Hub(config)
-        await hub.start(url)
+        await hub.start(config.radio)
         try:
             assert hub.radio_state == "up"
             assert hub.app.state.network_info.pan_id == config.pan_id
@@ -59,7 +62,8 @@ async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(l
 
 
 async def test_a_place_held_by_another_client_fails_naming_the_holder(lab):
-    with pytest.raises(LabgridError, match=r"no labgrid place 'lab-ppmid' at .* \(places: lab-ppmid-a, lab-ppmid-b\)"):
+    unknown = r"no labgrid place 'lab-ppmid' at .* \(places: lab-ppmid-a, lab-ppmid-b\)"
+    with pytest.raises(LabgridError, match=unknown):
         await LabPlace("lab-ppmid", coordinator=lab.coordinator).acquire()  # no substring matching
 
     lab.client("-p", PLACE, "acquire", user="nightly-ci")
