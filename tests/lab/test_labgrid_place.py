@@ -15,43 +15,47 @@ from pathlib import Path
 import pytest
 
 from rig.bench.config import load_bench
-from rig.hub import Hub
 from rig.lab import LabgridError, LabPlace, NoFreePlace, PlaceLocked
 from rig.lab.bench import bench_on_place
 
-BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
+REPO = Path(__file__).resolve().parents[2]
+HARDWARE_BENCH = REPO / "fixtures" / "benches" / "hardware-example.yaml"
+CONFORMANCE = REPO / "testplans" / "conformance"
 PLACE = "lab-ppmid-a"
 
 
-async def wait_for(predicate, timeout: float, what: str):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := predicate()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return result
+def lab_bench_file(tmp_path: Path) -> Path:
+    """A hardware bench file whose plan device `dut` is the PPMID that `rig emulate --devices ppmid`
+    (seed 0) brings: the same emulator code, asked the same way, gives its IEEE."""
+    from rig.emu.emulator import Emulator
+
+    ieee = Emulator(ezsp_version=13, transport="pty", seed=0).add_device("ppmid").ieee
+    text = HARDWARE_BENCH.read_text(encoding="utf-8")
+    text = text.replace("flow_control: hardware", "flow_control: null")  # a pty behind ser2net has no RTS/CTS
+    text = text.replace("db_path: hub-store.sqlite3", "db_path: null")
+    text = text.replace("  zigpy_database: zigpy.sqlite3\n", "")  # in memory: nothing left behind
+    path = tmp_path / "lab-bench.yaml"
+    path.write_text(text + f"devices:\n  dut: {{ieee: '{ieee}', kind: ppmid}}\n", encoding="utf-8")
+    return path
 
 
-async def test_hub_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(lab, tmp_path):
+async def test_a_conformance_plan_runs_on_a_labgrid_place_through_rfc2217_and_power_cycles_it(lab, tmp_path):
+    from rig.plan.loader import load_plan
+    from rig.plan.runner import run_plan
+    from rig.report.record import Verdict
+
     async with LabPlace(PLACE, coordinator=lab.coordinator) as place:
         assert await lab.holder(PLACE) == place.holder and place.holder
         assert place.tags == {"kind": "ppmid"}
-        bench = bench_on_place(load_bench(BENCH), place)
-        url = bench.hub.radio
-        assert url.startswith("rfc2217://127.0.0.1:") and url == place.serial_url(), url
+        bench = bench_on_place(load_bench(lab_bench_file(tmp_path)), place)
+        assert bench.hub.radio.startswith("rfc2217://127.0.0.1:") and bench.hub.radio == place.serial_url()
+        assert bench.name == f"lab-bench@{PLACE}" and "labgrid" in bench.features
 
         # The real hub (zigpy + bellows + serialx) opens the stick that ser2net exports from the pty of
-        # `rig emulate`, forms the network and lets the emulated PPMID join.
-        config = bench.hub.with_options(db_path=str(tmp_path / "hub.sqlite3"))
-        hub = Hub(config)
-        await hub.start(config.radio)
-        try:
-            assert hub.radio_state == "up"
-            assert hub.app.state.network_info.pan_id == config.pan_id
-            await hub.permit(60)
-            await wait_for(lambda: len(hub.app.devices) >= 2, 30, "the emulated PPMID to join over RFC 2217")
-        finally:
-            await hub.stop()
+        # `rig emulate`, forms the network, pairs the emulated PPMID and checks it queries the OTA server.
+        record = await run_plan(load_plan(CONFORMANCE / "cf01-discovery-and-query.yaml"), bench)
+        assert record.verdict is Verdict.PASS, record.message
+        assert record.bench["radio"] == place.serial_url()
 
         assert place.power is not None
         await place.power.cycle(off_seconds=0.2)
