@@ -87,3 +87,15 @@ def test_a_bench_file_on_a_place_takes_the_places_stick():
     assert bench.hub.radio == "rfc2217://127.0.0.1:46723" and not bench.emulated
     assert bench.features == ("hardware", "labgrid")
     assert bench.identity()["radio"] == "rfc2217://127.0.0.1:46723"
+
+
+def test_a_place_names_its_bench_file_in_a_tag():
+    from rig.lab.bench import bench_for_place
+
+    place = place_with(POWER, STICK)
+    with pytest.raises(LabgridError, match="labgrid place ppmid-1 has no 'bench' tag naming its bench file"):
+        bench_for_place(place)
+    place.tags = {"kind": "ppmid", "bench": "hardware-example"}
+    bench = bench_for_place(place)
+    assert bench.name == "hardware-example@ppmid-1" and bench.hub.baudrate == 115200
+    assert bench_for_place(place, "fixtures/benches/emulated.yaml").name == "emulated@ppmid-1"
