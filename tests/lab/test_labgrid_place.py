@@ -133,3 +133,21 @@ async def test_workers_choosing_by_tag_get_different_places(lab):
         await asyncio.gather(first.release(), second.release())
     assert await lab.holder("lab-ppmid-a") is None and await lab.holder("lab-ppmid-b") is None
     assert "Reservation" not in lab.client("reservations").stdout  # all cancelled
+
+
+def test_a_pytest_worker_holds_its_place_for_the_session(lab, tmp_path):
+    from rig.lab.run import LabRun
+
+    assert LabRun.for_options("fixtures/benches/emulated.yaml", None) is None
+    worker = LabRun.for_options(str(lab_bench_file(tmp_path)), f"labgrid:{PLACE}", coordinator=lab.coordinator)
+    try:
+        first = worker.bench()
+        assert first.name == f"lab-bench@{PLACE}" and first.hub.radio.startswith("rfc2217://")
+        assert worker.bench().hub.radio == first.hub.radio  # every plan of the worker: the same place
+        assert LabRun.current() is worker and worker.place.power is not None
+        other = LabRun.for_options(str(lab_bench_file(tmp_path)), f"labgrid:{PLACE}", coordinator=lab.coordinator)
+        with pytest.raises(PlaceLocked, match=f"place {PLACE} is locked by "):
+            other.bench()
+    finally:
+        worker.close()
+    assert LabRun.current() is None and asyncio.run(lab.holder(PLACE)) is None
