@@ -11,6 +11,7 @@ Outside CI, a missing labgrid or ser2net skips with the reason; under CI=true it
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import shutil
@@ -145,11 +146,10 @@ def lab(tmp_path_factory):
         procs.append(exporter)
         lab = Lab(address, power_log, tools, env)
         exporter.wait_for("connected to coordinator")
-        _wait_for_resources(lab, ["bench-pc/bench-a/NetworkSerialPort", "bench-pc/bench-b/NetworkPowerPort"])
-        for place, group in (("lab-ppmid-a", "bench-a"), ("lab-ppmid-b", "bench-b")):
-            lab.client("-p", place, "create")
-            lab.client("-p", place, "add-match", f"bench-pc/{group}/*")
-            lab.client("-p", place, "set-tags", "kind=ppmid")
+        # What `labgrid-client -p NAME create / add-match / set-tags` send (docs/lab.md), in one session.
+        places = {"lab-ppmid-a": "bench-pc/bench-a/*", "lab-ppmid-b": "bench-pc/bench-b/*"}
+        asyncio.run(_make_places(address, places, ["bench-pc/bench-a/NetworkSerialPort",
+                                                   "bench-pc/bench-b/NetworkPowerPort"]))
         yield lab
     finally:
         for proc in reversed(procs):
@@ -162,12 +162,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_resources(lab: Lab, wanted: list[str], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = lab.client("resources").stdout
-        if all(w in listed for w in wanted):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"exporter resources never appeared: {wanted}; listed: {listed}")
-        time.sleep(0.2)  # real time: the exporter registers over gRPC
+async def _make_places(address: str, matches: dict[str, str], resources: list[str],
+                       timeout: float = 20.0) -> None:
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+    async with Coordinator(address) as lab:
+        stub = lab.session.stub
+        for place, pattern in matches.items():
+            await stub.AddPlace(pb.AddPlaceRequest(name=place))
+            await stub.AddPlaceMatch(pb.AddPlaceMatchRequest(placename=place, pattern=pattern))
+            await stub.SetPlaceTags(pb.SetPlaceTagsRequest(placename=place, tags={"kind": "ppmid"}))
+        deadline = time.monotonic() + timeout
+        while True:  # the exporter registers its resources over gRPC after it connects
+            await lab.sync()
+            listed = {f"{exp}/{group}/{entry.cls}" for exp, groups in lab.session.resources.items()
+                      for group, entries in groups.items() for entry in entries.values()}
+            if set(resources) <= listed:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"exporter resources never appeared: {resources}; listed: {sorted(listed)}")
+            await asyncio.sleep(0.1)  # real time: another process
