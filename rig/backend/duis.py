@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from rig.backend.alerts import Alert
+from rig.backend.alert import Alert
 from rig.backend.fixtures import duis_eui, normalise_eui
 from rig.backend.requests import (ActivateFirmware, ReadFirmwareVersion, ServiceRequest, ServiceResponse,
                                   UpdateFirmware, UpdatePPMIDFirmware, iso_utc)
