@@ -61,6 +61,11 @@ def _text(parent: ET.Element, tag: str) -> str | None:
     return None if el is None or el.text is None else el.text.strip()
 
 
+def _flag(parent: ET.Element, tag: str) -> bool:
+    """An optional xs:boolean element: absent is false."""
+    return _text(parent, tag) in ("true", "1")
+
+
 def _when(text: str | None) -> float | None:
     if text is None:
         return None
@@ -92,7 +97,8 @@ def parse_request(xml: bytes | str) -> ServiceRequest:
         raise DuisError(f"Header/RequestID: target {target!r} must be the device's EUI-64 for {name}")
     if name == "UpdateFirmware":
         return UpdateFirmware(user, base64.b64decode(_text(element, "FirmwareImage") or ""),
-                              _text(element, "FirmwareVersion") or "", target, request_id=rid)
+                              _text(element, "FirmwareVersion") or "", target, request_id=rid,
+                              security=_flag(element, "Security"), bulk_approved=_flag(element, "BulkApproved"))
     if name == "ActivateFirmware":
         return ActivateFirmware(user, target, _text(element, "FirmwareVersion"),
                                 _when(_text(element, "ExecutionDateTime")), request_id=rid)
@@ -107,7 +113,8 @@ async def submit_xml(backend: Any, xml: bytes | str, *, over_the_air: bool | Non
                                              execution_time=req.execution_time, request_id=req.request_id)
     elif isinstance(req, UpdateFirmware):
         resp = backend.update_firmware(req.user_id, req.image, req.firmware_version, req.device_id,
-                                       request_id=req.request_id)
+                                       request_id=req.request_id, security=req.security,
+                                       bulk_approved=req.bulk_approved)
     elif isinstance(req, ActivateFirmware):
         resp = backend.activate_firmware(req.user_id, req.device_id, firmware_version=req.firmware_version,
                                          execution_time=req.execution_time, request_id=req.request_id)
@@ -150,6 +157,10 @@ def request_xml(req: ServiceRequest, *, counter: int = 1, over_the_air: bool = F
     elif isinstance(req, UpdateFirmware):
         _sub(el, "FirmwareImage", base64.b64encode(req.image).decode("ascii"))
         _sub(el, "FirmwareVersion", req.firmware_version)
+        if req.security:
+            _sub(el, "Security", "true")
+        if req.bulk_approved:
+            _sub(el, "BulkApproved", "true")
     elif isinstance(req, ActivateFirmware):
         if req.execution_time is not None:
             _sub(el, "ExecutionDateTime", iso_utc(req.execution_time))
