@@ -11,9 +11,10 @@ Device alert codes are stored as "0x8F8A" strings; DCC alert codes as written ("
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,21 @@ class AlertLog:
             self._listeners.remove(listener)
 
     # -- writing (inside a store transaction) ------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A store transaction whose alerts are announced once the outermost one commits (nested calls
+        join the outer one)."""
+        outer = not self._store.in_transaction
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            if outer:
+                self.rolled_back()
+            raise
+        if outer:
+            self.committed()
+
     def append(self, *, dedup_key: str, family: str, code: str, device: str | None, request_id: str | None,
                recipients: Iterable[str], fields: dict[str, Any], late: bool = False,
                time: float | None = None) -> Alert | None:

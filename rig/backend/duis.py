@@ -3,7 +3,7 @@
 In: `parse_request(xml)` validates a `sr:Request` against the schema (clear error naming the element
 path and the problem) and maps it to a request dataclass. The Service User is the originator part of
 Header/RequestID (DUIS form originator:target:counter); for single-device SRs (11.1/11.2/11.3) the target
-part is the device. `submit_xml(backend, xml)` runs it and returns the response XML.
+part is the device. `submit_xml(backend, xml)` runs it through `Backend.submit_async` and returns the response XML.
 
 Out: `response_xml(ServiceResponse)` and `alert_xml(Alert)` build `sr:Response` documents; every one
 validates against the same schema (the tests check that).
@@ -12,6 +12,7 @@ validates against the same schema (the tests check that).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as _dt
 import functools
 import xml.etree.ElementTree as ET
@@ -102,30 +103,16 @@ def parse_request(xml: bytes | str) -> ServiceRequest:
     if name == "ActivateFirmware":
         return ActivateFirmware(user, target, _text(element, "FirmwareVersion"),
                                 _when(_text(element, "ExecutionDateTime")), request_id=rid)
-    return ReadFirmwareVersion(user, target, request_id=rid)
+    return ReadFirmwareVersion(user, target, request_id=rid, over_the_air=_flag(element, "OverTheAir"))
 
 
 async def submit_xml(backend: Any, xml: bytes | str, *, over_the_air: bool | None = None) -> bytes:
-    """Parse, run and answer one DUIS-shaped request (raises DuisError for an unusable document)."""
+    """Parse, run and answer one DUIS-shaped request (raises DuisError for an unusable document).
+    `over_the_air`, when given, overrides an SR 11.2's OverTheAir element."""
     req = parse_request(xml)
-    if isinstance(req, UpdatePPMIDFirmware):
-        resp = backend.update_ppmid_firmware(req.user_id, req.image, req.firmware_version, req.device_ids,
-                                             execution_time=req.execution_time, request_id=req.request_id)
-    elif isinstance(req, UpdateFirmware):
-        resp = backend.update_firmware(req.user_id, req.image, req.firmware_version, req.device_id,
-                                       request_id=req.request_id, security=req.security,
-                                       bulk_approved=req.bulk_approved)
-    elif isinstance(req, ActivateFirmware):
-        resp = backend.activate_firmware(req.user_id, req.device_id, firmware_version=req.firmware_version,
-                                         execution_time=req.execution_time, request_id=req.request_id)
-    else:
-        ota = over_the_air
-        if ota is None:
-            flag = ET.fromstring(xml).find(f"{_q('Body')}/{_q('ReadFirmwareVersion')}/{_q('OverTheAir')}")
-            ota = flag is not None and (flag.text or "").strip() in ("true", "1")
-        resp = await backend.read_firmware_version(req.user_id, req.device_id, over_the_air=ota,
-                                                   request_id=req.request_id)
-    return response_xml(resp)
+    if isinstance(req, ReadFirmwareVersion) and over_the_air is not None:
+        req = dataclasses.replace(req, over_the_air=over_the_air)
+    return response_xml(await backend.submit_async(req))
 
 
 def request_xml(req: ServiceRequest, *, counter: int = 1, over_the_air: bool = False) -> bytes:
@@ -166,7 +153,7 @@ def request_xml(req: ServiceRequest, *, counter: int = 1, over_the_air: bool = F
             _sub(el, "ExecutionDateTime", iso_utc(req.execution_time))
         if req.firmware_version is not None:
             _sub(el, "FirmwareVersion", req.firmware_version)
-    elif over_the_air:
+    elif over_the_air or req.over_the_air:
         _sub(el, "OverTheAir", "true")
     return _bytes(root)
 
