@@ -12,6 +12,7 @@ import zigpy.types as t
 
 from rig.clock import Clock, RealClock
 from rig.hub import zcl
+from rig.hub import upstream
 from rig.hub.app import SE_ENDPOINT, HubApplication, zigpy_config
 from rig.hub.config import DEVICE_KINDS, HubConfig
 from rig.hub.errors import HubError, HubNotRunning, UnknownImage, UnknownOffer
@@ -220,20 +221,16 @@ class Hub:
         Not bellows' permit_with_link_key: that ends in a plain permit whose pre-permit step re-opens the
         trust centre to well-known-key joins, so any device could join alongside. Here the stick gets the
         transient key and the install-code-only policy, and joining is opened at the NCP only."""
-        import bellows.types as bt
         from zigpy.util import convert_install_code
 
         code = bytes.fromhex(install_code) if isinstance(install_code, str) else bytes(install_code)
         key = convert_install_code(code)
         if key is None:
             raise HubError(f"install code {code.hex()} has a bad CRC (give the code with its 2-byte CRC)")
-        ezsp = self.app._ezsp
-        status = await ezsp.add_transient_link_key(t.EUI64.convert(normalize_ieee(ieee)), key)
+        status = await upstream.add_transient_link_key(self.app, t.EUI64.convert(normalize_ieee(ieee)), key)
         if int(status) != 0:
             raise HubError(f"the stick refused the install-code key for {ieee}: status {status!r}")
-        await ezsp.setPolicy(policyId=bt.EzspPolicyId.TRUST_CENTER_POLICY,
-                             decisionId=bt.EzspDecisionBitmask.ALLOW_JOINS
-                             | bt.EzspDecisionBitmask.JOINS_USE_INSTALL_CODE_KEY)
+        await upstream.allow_install_code_joins_only(self.app)
         await self.app.permit_ncp(min(254, max(1, int(seconds))))
 
     def allow_device(self, ieee: str, kind: str | None = None) -> None:
