@@ -121,6 +121,33 @@ def _get_value(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.INVALID_PARAMETER, "value": b""}
 
 
+# EmberEndpointFlags: bit 0 = the endpoint is enabled (addEndpoint registers it enabled)
+ENDPOINT_ENABLED = 0x0001
+
+
+@handles("getExtendedValue")
+def _get_extended_value(ncp: EzspNcp, req: dict) -> dict:
+    """EmberZNet's getExtendedValue: only the values this NCP models; the rest ERROR_INVALID_ID.
+
+    ENDPOINT_FLAGS (characteristics = endpoint) always carries a 2-byte value, as the firmware's
+    handler sets valueLength before it looks the endpoint up: hosts (herdsman's
+    registerFixedEndpoints) read two bytes even when the status says the endpoint is unknown, and
+    take that status as "not registered yet, call addEndpoint".
+    """
+    vid = int(req["valueId"])
+    characteristics = int(req["characteristics"])
+    if vid == bt.EzspExtendedValueId.EXTENDED_VALUE_ENDPOINT_FLAGS:
+        if (characteristics & 0xFF) in ncp.ram.endpoints:
+            return {"status": S.OK, "value": ENDPOINT_ENABLED.to_bytes(2, "little")}
+        # 7.x answers EzspStatus ERROR_INVALID_VALUE; 8.x an sl_Status that is not OK
+        missing = bt.EzspStatus.ERROR_INVALID_VALUE if ncp.version < 14 else S.INVALID_PARAMETER
+        return {"status": missing, "value": bytes(2)}
+    if vid == bt.EzspExtendedValueId.EXTENDED_VALUE_GET_SOURCE_ROUTE_OVERHEAD:
+        return {"status": S.OK, "value": b"\x00"}  # every emulated device is one hop away: no relays
+    LOGGER.warning("getExtendedValue(%s): not modelled; answering ERROR_INVALID_ID as firmware does", vid)
+    return {"status": S.INVALID_PARAMETER, "value": b""}
+
+
 @handles("setValue")
 def _set_value(ncp: EzspNcp, req: dict) -> dict:
     vid, value = req["valueId"], bytes(req["value"])
