@@ -62,7 +62,7 @@ def _version(ncp: EzspNcp, req: dict) -> dict:
     }
 
 
-@handles("nop", "gpSinkTableClearAll", "gpProxyTableClear", "setManufacturerCode")
+@handles("nop", "gpSinkTableClearAll", "gpClearProxyTable", "setManufacturerCode")
 def _nothing(ncp: EzspNcp, req: dict) -> dict:
     if "code" in req:
         ncp.ram.manufacturer_code = int(req["code"])
@@ -570,8 +570,17 @@ def _air_frame(ncp: EzspNcp, aps: bt.EmberApsFrame, dst: int, payload: bytes, co
     )
 
 
+# EzspPolicyId.MESSAGE_CONTENTS_IN_CALLBACK_POLICY: EmberZNet's default is the tag only (0x30); the
+# contents come back in messageSentHandler only after the host sets MESSAGE_TAG_AND_CONTENTS (0x31).
+_CONTENTS_POLICY = int(bt.EzspPolicyId.MESSAGE_CONTENTS_IN_CALLBACK_POLICY)
+_TAG_AND_CONTENTS = 0x31
+
+
 def _sent_callback(ncp: EzspNcp, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: bt.EmberApsFrame,
                    tag: int, payload: bytes) -> Callable[[bt.sl_Status], None]:
+    if ncp.ram.policies.get(_CONTENTS_POLICY) != _TAG_AND_CONTENTS:
+        payload = b""
+
     def report(status: bt.sl_Status) -> None:
         ncp.callback(
             "messageSentHandler",

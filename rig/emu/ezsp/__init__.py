@@ -3,7 +3,7 @@
 Written from Silicon Labs' EZSP reference (UG100 for EmberZNet 6.x/7.x, the EmberZNet 8.x EZSP
 reference and its command handlers) rather than taken from a host's tables, so a mistake in a
 host (bellows, zigbee-herdsman) shows up as a difference instead of hiding behind a shared schema.
-tests/emu/test_ncp_frames_compare.py lists every difference from bellows and herdsman, with the
+tests/interop/test_frame_definitions.py lists every difference from bellows and herdsman, with the
 reason. Primitive and struct types come from zigpy.types / bellows.types (types, not frame tables).
 """
 

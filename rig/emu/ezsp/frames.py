@@ -5,7 +5,7 @@ renamed several in its C API but not on the wire, and the names never reach the 
 are the EZSP protocol versions of EmberZNet 5.x (4) to 8.2 (19); there is no EZSP 15.
 
 Where these rows differ from a host's tables the difference is listed, with the reason, in
-tests/emu/test_ncp_frames_compare.py.
+tests/interop/test_frame_definitions.py.
 """
 
 from __future__ import annotations
@@ -90,7 +90,11 @@ FRAMES: tuple[Frame, ...] = (
     _cb("stackStatusHandler", 0x0019, [("status", STATUS)]),
     _cmd("startScan", 0x001A,
          [("scanType", bt.EzspNetworkScanType), ("channelMask", bt.Channels), ("duration", u8)],
-         [("status", STATUS)]),
+         [("status", STATUS)], until=12),
+    # 7.4 (EZSP 13) already answers with sl_status_t (emberStartScan returns sl_status_t since 7.x)
+    _cmd("startScan", 0x001A,
+         [("scanType", bt.EzspNetworkScanType), ("channelMask", bt.Channels), ("duration", u8)],
+         [("status", SL_STATUS)], since=13),
     _cb("energyScanResultHandler", 0x0048, [("channel", u8), ("maxRssiValue", i8)]),
     _cb("scanCompleteHandler", 0x001C, [("channel", u8), ("status", STATUS)]),
     _cmd("networkInit", 0x0017, [], [("status", STATUS)], until=5),
@@ -242,7 +246,7 @@ FRAMES: tuple[Frame, ...] = (
          since=9),
     # -- green power ---------------------------------------------------------------------------------------
     _cmd("gpSinkTableClearAll", 0x00E2, since=6),
-    _cmd("gpProxyTableClear", 0x005F, since=17),
+    _cmd("gpClearProxyTable", 0x005F, since=17),
 )
 
 
