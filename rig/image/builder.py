@@ -17,7 +17,7 @@ from rig.image.header import (
     expected_header_length,
 )
 from rig.image.integrity import INTEGRITY_CODE_LENGTH, aes_mmo_hash
-from rig.image.model import FORMAT_ZIGBEE, FORMATS
+from rig.image.model import BUILDABLE_FORMATS, COVERAGE_TO_ELEMENT, COVERAGE_TO_VALUE, COVERAGES, FORMAT_ZIGBEE
 
 
 def build_image(
@@ -34,6 +34,7 @@ def build_image(
     max_hw_version: int | None = None,
     format: str = FORMAT_ZIGBEE,
     integrity_code: bool = False,
+    integrity_coverage: str = COVERAGE_TO_VALUE,
     extra_elements: Iterable[SubElement | tuple[int, bytes]] = (),
     signature: bytes | None = None,
 ) -> bytes:
@@ -42,11 +43,15 @@ def build_image(
     zigbee: header + UPGRADE_IMAGE(firmware) + `extra_elements` (+ IMAGE_INTEGRITY_CODE, last).
     `extra_elements` are written as given, whatever their tags, so that deliberately defective files
     (a second upgrade image, a misplaced integrity code) can be made for negative tests.
+    `integrity_coverage`: "to-value" (the hash covers the file up to the code's value, its tag and length
+    included) or "to-element" (up to the element, tag and length excluded), both found in the field.
     gb-bare: header + firmware (+ `00 40` + 64-byte `signature`).
     Raises ValueError for arguments that cannot describe a valid file.
     """
-    if format not in FORMATS:
+    if format not in BUILDABLE_FORMATS:
         raise ValueError(f"format must be 'zigbee' or 'gb-bare', got {format!r}")
+    if integrity_coverage not in COVERAGES:
+        raise ValueError(f"integrity_coverage must be one of {', '.join(COVERAGES)}, got {integrity_coverage!r}")
     if (min_hw_version is None) != (max_hw_version is None):
         raise ValueError("give both min_hw_version and max_hw_version, or neither")
     if min_hw_version is not None and max_hw_version is not None and min_hw_version > max_hw_version:
@@ -93,7 +98,7 @@ def build_image(
         raise ValueError("image larger than a 32-bit Total Image Size can describe")
     out = header.serialize() + body
     if integrity_code:
-        # The code covers every byte before its own value, including its tag and length (domain.md §2.3).
+        covered = out  # "to-element"; "to-value" (domain.md §2.3) also covers the tag and length
         out += ElementTag.IMAGE_INTEGRITY_CODE.to_bytes(2, "little") + INTEGRITY_CODE_LENGTH.to_bytes(4, "little")
-        out += aes_mmo_hash(out)
+        out += aes_mmo_hash(covered if integrity_coverage == COVERAGE_TO_ELEMENT else out)
     return out

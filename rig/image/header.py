@@ -99,6 +99,23 @@ class OtaHeader:
     header_string_raw: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
+    def header_string_bytes(self) -> bytes:
+        """The 32 bytes of the header string as in the file (or as they would be written)."""
+        return self.header_string_raw if self.header_string_raw is not None else encode_header_string(self.header_string)
+
+    @property
+    def header_string_binary(self) -> bool:
+        """True when `header_string` (text up to the first zero byte) does not tell the whole field:
+        non-zero bytes after the first zero, or bytes that are not UTF-8."""
+        raw = self.header_string_bytes
+        text, _, rest = raw.partition(b"\x00")
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+        return any(rest)
+
+    @property
     def hardware_versions_present(self) -> bool:
         return bool(self.field_control & FC_HARDWARE_VERSIONS)
 
@@ -180,10 +197,7 @@ def read_header(data: bytes, findings: Findings) -> HeaderReading:
             OFF_HEADER_LENGTH, "header_length", str(header_length),
             f"{wanted_length} (56 + the optional fields selected by field control {_hex(field_control, 2)})"))
 
-    total = u(OFF_TOTAL_IMAGE_SIZE, 4)
-    if total != size:
-        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total),
-                                      f"{size} (the file length)"))
+    total = u(OFF_TOTAL_IMAGE_SIZE, 4)  # checked against the body by rig.image.validate
 
     # Optional fields: their presence comes from field control, which is also how zigpy reads them.
     offset = FIXED_HEADER_LENGTH
