@@ -12,6 +12,7 @@ from rig.image.header import (
     FC_SECURITY_CREDENTIAL_VERSION,
     HEADER_VERSION,
     OtaHeader,
+    _decode_header_string,
     encode_header_string,
     eui64_from_str,
     expected_header_length,
@@ -26,7 +27,7 @@ def build_image(
     manufacturer_code: int,
     image_type: int,
     file_version: int,
-    header_string: str = "",
+    header_string: str | bytes = "",
     stack_version: int = 2,
     security_credential_version: int | None = None,
     upgrade_file_destination: str | None = None,
@@ -43,6 +44,7 @@ def build_image(
     zigbee: header + UPGRADE_IMAGE(firmware) + `extra_elements` (+ IMAGE_INTEGRITY_CODE, last).
     `extra_elements` are written as given, whatever their tags, so that deliberately defective files
     (a second upgrade image, a misplaced integrity code) can be made for negative tests.
+    `header_string`: text (UTF-8), or up to 32 raw bytes (binary strings are found in the field).
     `integrity_coverage`: "to-value" (the hash covers the file up to the code's value, its tag and length
     included) or "to-element" (up to the element, tag and length excluded), both found in the field.
     gb-bare: header + firmware (+ `00 40` + 64-byte `signature`).
@@ -87,7 +89,8 @@ def build_image(
         image_type=image_type,
         file_version=file_version,
         stack_version=stack_version,
-        header_string=header_string,
+        header_string=header_string if isinstance(header_string, str) else _decode_header_string(header_string),
+        header_string_raw=None if isinstance(header_string, str) else encode_header_string(header_string),
         total_image_size=header_length + len(body) + trailer_length,
         security_credential_version=security_credential_version,
         upgrade_file_destination=upgrade_file_destination,

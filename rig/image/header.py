@@ -70,10 +70,11 @@ def _decode_header_string(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace")
 
 
-def encode_header_string(text: str) -> bytes:
-    encoded = text.encode("utf-8")
+def encode_header_string(text: str | bytes) -> bytes:
+    """The 32-byte field: UTF-8 text, or bytes as given (binary strings exist in the field), zero padded."""
+    encoded = bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode("utf-8")
     if len(encoded) > HEADER_STRING_LENGTH:
-        raise ValueError(f"header_string is {len(encoded)} bytes in UTF-8; the header holds {HEADER_STRING_LENGTH}")
+        raise ValueError(f"header_string is {len(encoded)} bytes; the header holds {HEADER_STRING_LENGTH}")
     return encoded.ljust(HEADER_STRING_LENGTH, b"\x00")
 
 

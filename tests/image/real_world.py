@@ -59,9 +59,9 @@ def hue_sbl(*, version: int = 2, size: int = 600) -> bytes:
     return _header_then(b"\x2a\x00\x01" + firmware(size, seed=4), version=version, mfr=0x100B)
 
 
-def with_binary_header_string(image: bytes, raw: bytes) -> bytes:
-    assert len(raw) == 32
-    return image[:20] + raw + image[52:]
+def binary_header_string(raw: bytes, *, version: int = 2) -> bytes:
+    """A header string with bytes after its first zero (and not UTF-8), integrity code computed over it."""
+    return zigbee(version=version, header_string=raw)
 
 
 def _header_then(body: bytes, *, version: int, mfr: int = MFR) -> bytes:

@@ -99,14 +99,15 @@ def test_hue_sbl_and_unknown_bodies_are_named_not_called_gb() -> None:
 def test_binary_header_string_shows_text_and_bytes(tmp_path: Path, capsys) -> None:
     raw = b"FW\x00" + bytes([0x01, 0xFE, 0x80]) + bytes(26)
     path = tmp_path / "binary.ota"
-    path.write_bytes(rw.with_binary_header_string(rw.zigbee(), raw))
+    path.write_bytes(rw.binary_header_string(raw))
     assert main(["image", "inspect", "--json", str(path)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["header_string"] == "FW" and info["header_string_hex"] == raw.hex()
     assert info["header_string_binary"] is True
     assert main(["image", "inspect", str(path)]) == 0
     assert "'FW' (binary; bytes: 46 57 00 01 fe 80 00" in capsys.readouterr().out
-    assert parse_image(path.read_bytes()).header.serialize()[20:52] == raw  # kept byte for byte
+    image = parse_image(path.read_bytes())
+    assert image.header.serialize()[20:52] == raw and image.integrity_coverage == "to-value"  # kept byte for byte
 
 
 def test_inspect_json_names_container_coverage_and_trailing_bytes(tmp_path: Path, capsys) -> None:
