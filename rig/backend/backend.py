@@ -242,26 +242,25 @@ class Backend:
         self.dispatcher.attempt(job_id)
         return response
 
-    def _read_device(self, req: ReadFirmwareVersion) -> tuple[str, float, Device | ServiceResponse]:
-        """SR 11.2's common start: its request id, the time, and the device (or the rejection)."""
+    def _read_start(self, req: ReadFirmwareVersion) -> tuple[str, float, Device | Refusal]:
+        """SR 11.2's common start: its request id, the time, and the device (or why not)."""
         now = self.clock.now()
         rid = req.request_id or self._new_request_id(req.user_id, normalise_eui(req.device_id) or req.device_id)
-        device = self.intake.one_device(req.user_id, req.device_id)
-        return rid, now, self._reject("11.2", rid, req.user_id, now, device) if isinstance(device, Refusal) else device
+        return rid, now, self.intake.one_device(req.user_id, req.device_id)
 
     def _read(self, req: ReadFirmwareVersion) -> ServiceResponse:
-        rid, now, device = self._read_device(req)
-        if isinstance(device, ServiceResponse):
-            return device
+        rid, now, device = self._read_start(req)
+        if isinstance(device, Refusal):
+            return self._reject("11.2", rid, req.user_id, now, device)
         response = ServiceResponse(rid, "11.2", self.codes.success, True, now, devices=[device.id],
                                    firmware_version=self.register.version(device.id), version_source="register")
         self._record_read(req, rid, now, device, response)
         return response
 
     async def _read_over_the_air(self, req: ReadFirmwareVersion) -> ServiceResponse:
-        rid, now, device = self._read_device(req)
-        if isinstance(device, ServiceResponse):
-            return device
+        rid, now, device = self._read_start(req)
+        if isinstance(device, Refusal):
+            return self._reject("11.2", rid, req.user_id, now, device)
         response = ServiceResponse(rid, "11.2", self.codes.success, True, now, devices=[device.id])
         try:
             self.csp.check_available()

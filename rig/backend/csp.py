@@ -48,12 +48,17 @@ def event_payload(event: HubEvent | CspStatus) -> dict[str, Any]:
     return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in dataclasses.asdict(event).items()}
 
 
+class Delivery(enum.StrEnum):
+    DELIVERED = "delivered"  # the image reached the CH (N60)
+    FAILED = "failed"  # it did not, or the job was given up (N61)
+
+
 @dataclasses.dataclass(frozen=True)
 class CspStatus:
-    """The CSP's own report on a distribution: the image reached the CH ("delivered") or not ("failed")."""
+    """The CSP's own report on a distribution."""
 
     job: int
-    outcome: str  # "delivered" | "failed"
+    outcome: Delivery
     detail: str = ""
 
 
@@ -61,7 +66,7 @@ Upcoming = HubEvent | CspStatus
 
 # inbox kind -> (type, how its enum fields are rebuilt from the stored JSON)
 _KINDS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
-    "status": (CspStatus, {}),
+    "status": (CspStatus, {"outcome": Delivery}),
     "TransferOutcome": (TransferOutcome, {"result": TransferResult}),
     "ActivationOutcome": (ActivationOutcome, {"result": ActivationResult}),
     "VersionObserved": (VersionObserved, {"source": VersionSource}),

@@ -14,7 +14,7 @@ from typing import Any
 
 from rig.backend.alerts import AlertLog
 from rig.backend.controls import Capacity, InProgress, LongRetry, guidance_warnings
-from rig.backend.csp import CspStatus, CspStub, CspUnavailable
+from rig.backend.csp import CspStatus, CspStub, CspUnavailable, Delivery
 from rig.backend.fixtures import duis_eui
 from rig.backend.intake import Distribution
 from rig.backend.jobs import Job, JobStore, Op
@@ -140,7 +140,7 @@ class Dispatcher:
             detail = f"{type(exc).__name__}: {exc}"
             with self._alerts.transaction():
                 self._jobs.mark_refused(job_id, detail)
-                self._csp.report_status(CspStatus(job_id, "failed", detail))
+                self._csp.report_status(CspStatus(job_id, Delivery.FAILED, detail))
 
     def _distribute(self, job: Job, first: float) -> None:
         image_id = self._jobs.hub_image_id(job.request_id)
@@ -151,7 +151,7 @@ class Dispatcher:
         offer_id = self._csp.offer(job.device, image_id, ActivationPlan(job.plan), job.upgrade_time, job.request_id)
         with self._alerts.transaction():
             self._jobs.mark_offered(job.id, offer_id, first)
-            self._csp.report_status(CspStatus(job.id, "delivered", ""))
+            self._csp.report_status(CspStatus(job.id, Delivery.DELIVERED, ""))
 
     def _csp_unavailable(self, job: Job, first: float, exc: CspUnavailable, now: float) -> None:
         attempts = job.attempts + 1

@@ -16,7 +16,7 @@ import binascii
 import dataclasses
 
 from rig.backend.codes import Codes
-from rig.backend.controls import InProgress
+from rig.backend.controls import Capacity, InProgress
 from rig.backend.fixtures import Device, Fixtures, duis_eui, normalise_eui
 from rig.backend.imagecheck import ImageFacts, ImageInvalid, image_facts
 from rig.backend.jobs import Job, JobStore
@@ -61,7 +61,7 @@ class FirmwareAsk:
 
 class Intake:
     def __init__(self, store: Store, jobs: JobStore, in_progress: InProgress, fixtures: Fixtures, codes: Codes, *,
-                 max_ppmid_image_bytes: int, capacity, ch_notice: float) -> None:
+                 max_ppmid_image_bytes: int, capacity: Capacity, ch_notice: float) -> None:
         self._store = store
         self._jobs = jobs
         self._in_progress = in_progress

@@ -38,6 +38,12 @@ LIVE = (JobState.PENDING, JobState.RETRY_WAIT, JobState.PAUSED)  # states that s
 _LIVE_SQL = tuple(s.value for s in LIVE)
 
 
+class Cs06State(enum.StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    ACTIVATED = "activated"  # the CH's N63 reported the new version
+
+
 class Op(enum.StrEnum):
     DISTRIBUTE = "distribute"
     ACTIVATE = "activate"
@@ -258,10 +264,10 @@ class JobStore:
     # -- CS06 (CH firmware activation through the CSP management gateway) -----------------------
     def insert_cs06(self, request_id: str, ch: str, target: int) -> None:
         self._db.execute("INSERT INTO cs06 (request_id, ch, target_version, status) VALUES (?,?,?,?)",
-                         (request_id, ch, target, "sent"))
+                         (request_id, ch, target, Cs06State.SENT.value))
 
     def cs06_known(self, request_id: str) -> bool:
         return self._store.one("SELECT 1 FROM cs06 WHERE request_id = ?", request_id) is not None
 
-    def set_cs06_status(self, request_id: str, status: str) -> None:
-        self._db.execute("UPDATE cs06 SET status = ? WHERE request_id = ?", (status, request_id))
+    def set_cs06_status(self, request_id: str, status: Cs06State) -> None:
+        self._db.execute("UPDATE cs06 SET status = ? WHERE request_id = ?", (status.value, request_id))

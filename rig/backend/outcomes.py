@@ -11,10 +11,10 @@ from rig.backend.alert import Alert, device_code
 from rig.backend.alerts import AlertLog
 from rig.backend.codes import Codes
 from rig.backend.controls import InProgress
-from rig.backend.csp import CspStatus, InboxItem
+from rig.backend.csp import CspStatus, Delivery, InboxItem
 from rig.backend.fixtures import Fixtures, duis_eui
 from rig.backend.gbcs import activation_alert, ccs08_transfer_alert
-from rig.backend.jobs import Job, JobState, JobStore, Op
+from rig.backend.jobs import Cs06State, Job, JobState, JobStore, Op
 from rig.backend.register import VersionRegister
 from rig.backend.requests import iso_utc
 from rig.backend.store import Store
@@ -54,10 +54,10 @@ class Outcomes:
         job = self._jobs.job(status.job)
         if job is None:
             return
-        if status.outcome == "failed":
+        if status.outcome == Delivery.FAILED:
             self.fail_job(job, status.detail, now)
         else:
-            self._distribution_alert(job, "delivered", status.detail, now)
+            self._distribution_alert(job, Delivery.DELIVERED, status.detail, now)
 
     def _recipients(self, job: Job | None, ieee: str) -> list[str]:
         if job is not None:
@@ -155,18 +155,18 @@ class Outcomes:
         """Give up on a job (caller's transaction): N61-style failure alert, In Progress cleared."""
         self._jobs.mark_failed(job.id, reason)
         if job.op == Op.DISTRIBUTE:
-            self._distribution_alert(job, "failed", reason, now)
+            self._distribution_alert(job, Delivery.FAILED, reason, now)
             self._in_progress.clear(job.device, job.id)
             self._register.clear_pending(job.device, job.request_id)
         self._store.log(now, "job_failed", job=job.id, reason=reason)
 
-    def _distribution_alert(self, job: Job, outcome: str, detail: str, now: float) -> None:
-        code = self._codes.delivered_to_ch if outcome == "delivered" else self._codes.delivery_failed
-        self._alerts.append(dedup_key=f"dist:{job.id}:{outcome}", family="dcc", code=code, device=job.device,
+    def _distribution_alert(self, job: Job, outcome: Delivery, detail: str, now: float) -> None:
+        code = self._codes.delivered_to_ch if outcome == Delivery.DELIVERED else self._codes.delivery_failed
+        self._alerts.append(dedup_key=f"dist:{job.id}:{outcome.value}", family="dcc", code=code, device=job.device,
                             request_id=job.request_id, recipients=[self._jobs.request_user(job.request_id)], time=now,
                             late=job.superseded,
                             fields={"DeviceID": duis_eui(job.device), "FirmwareVersion": f"{job.file_version:08X}",
-                                    "Outcome": outcome, "Detail": detail})
+                                    "Outcome": outcome.value, "Detail": detail})
 
     # -- the CH's answer to CS06 -----------------------------------------------------------------------
     def ch_activation(self, request_id: str, ieee: str | None, version: int | None, stamp: float, success: bool,
@@ -181,7 +181,7 @@ class Outcomes:
                             problem="CommsHubDeviceID and FirmwareVersion are mandatory in N63")
             return None
         if not success:
-            self._jobs.set_cs06_status(request_id, "failed")
+            self._jobs.set_cs06_status(request_id, Cs06State.FAILED)
             self._store.log(now, "cs06_failed", request_id=request_id, ch=ieee)
             return None
         if self._register.version(ieee) == version:
@@ -198,5 +198,5 @@ class Outcomes:
             self._store.log(now, "cs06_duplicate_response", request_id=request_id)
             return None
         self._register.observe(ieee, version, "cs06", stamp, request_id)
-        self._jobs.set_cs06_status(request_id, "activated")
+        self._jobs.set_cs06_status(request_id, Cs06State.ACTIVATED)
         return alert

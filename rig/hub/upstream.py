@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import bellows.types as bt
 import zigpy.types as t
 
 from rig.hub.zcl import SE_PROFILE
@@ -51,8 +52,6 @@ async def add_transient_link_key(app: Any, ieee: t.EUI64, key: t.KeyData) -> Any
 
 async def allow_install_code_joins_only(app: Any) -> None:
     """Trust-centre policy: joins allowed, each only with its install-code-derived key."""
-    import bellows.types as bt  # noqa: PLC0415 - bellows' type tables are large; only this path needs them
-
     await ezsp_of(app).setPolicy(policyId=bt.EzspPolicyId.TRUST_CENTER_POLICY,
                                  decisionId=bt.EzspDecisionBitmask.ALLOW_JOINS
                                  | bt.EzspDecisionBitmask.JOINS_USE_INSTALL_CODE_KEY)

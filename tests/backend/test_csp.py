@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rig.backend import BackendConfig
 from rig.hub.events import TransferResult
-from tests.backend.helpers import IS_A, PPMID_IMG, make_backend
+from tests.backend.helpers import IS_A, PPMID1, PPMID_IMG, ieee, make_backend
 
 
 async def test_batch_of_100_statuses_fans_out_in_order_without_duplicates(tmp_path, clock, hub):
@@ -26,3 +26,16 @@ async def test_batch_of_100_statuses_fans_out_in_order_without_duplicates(tmp_pa
     assert sum(a.code == "0x8F89" for a in transfer) == 34
     assert all(a.request_id == r.request_id for a in transfer)
     b.close()
+
+
+async def test_inbox_items_come_back_typed_and_an_unknown_kind_is_logged_not_fatal(backend, hub):
+    r = backend.update_ppmid_firmware(IS_A, PPMID_IMG, "01020304", [PPMID1])
+    with backend.store.transaction():  # what a newer rig version might have left in the inbox
+        backend.store.db.execute("INSERT INTO csp_inbox (key, kind, payload, received) VALUES (?,?,?,?)",
+                                 ("future:1", "SomethingNew", "{}", 0.0))
+    hub.transfer(hub.offer_for(ieee(PPMID1)))
+    await backend.drain()
+    assert [e["kind"] for e in backend.log_entries("inbox_unknown_kind")] == ["SomethingNew"]
+    assert backend.store.one("SELECT COUNT(*) AS n FROM csp_inbox WHERE processed = 0")["n"] == 0
+    codes = [(a.code, a.request_id) for a in backend.alerts.list()]
+    assert codes == [("N60", r.request_id), ("0x8F8A", r.request_id)]
