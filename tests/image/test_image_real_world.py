@@ -57,7 +57,8 @@ def test_trailing_bytes_are_named_and_not_served(wrap, looks: str) -> None:
     assert theirs.serialize() == image.raw and rest == image.trailing
 
 
-@pytest.mark.parametrize(("wrap", "container"), [(rw.in_ikea_container, "ikea"), (rw.with_size_prefix, "legrand")])
+@pytest.mark.parametrize(("wrap", "container"), [(rw.in_ikea_container, "ikea"), (rw.with_size_prefix, "legrand"),
+                                                (rw.in_third_reality_header, "third-reality")])
 def test_vendor_containers_are_unwrapped(wrap, container: str) -> None:
     inner = rw.zigbee("to-element")
     data = wrap(inner)
