@@ -90,3 +90,17 @@ def test_plans_check_reads_settings_hub(tmp_path: Path) -> None:
     path.write_text(text % "toaster")
     with pytest.raises(PlanErrors, match=r"mapping.yaml:7:\d+: settings.hub.*a device kind"):
         load_plan(path)
+
+
+def test_rig_run_passes_image_options_to_pytest(tmp_path: Path) -> None:
+    import argparse
+
+    from rig.plan.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["run", "testplans/conformance", "--image", "v2=a.ota", "--image", "v3=b.ota"])
+    from rig.plan.cli import _pytest_args
+
+    out = _pytest_args(args)
+    assert out[out.index("--rig-image") + 1] == "v2=a.ota" and out.count("--rig-image") == 2
