@@ -19,6 +19,7 @@ from rig.report.record import RunRecord, Verdict
 
 DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
 _STASH_RECORDS = pytest.StashKey[list]()
+_STASH_OWN_IMAGES = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,10 +35,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write an HTML report, a pcapng capture per plan and the JSON records into DIR")
     group.addoption("--rig-progress", choices=("auto", "on", "off"), default="auto",
                     help="live transfer progress on the terminal (auto: when it is a terminal)")
+    group.addoption("--rig-image", action="append", default=[], metavar="NAME=PATH",
+                    help="run the plans on your own OTA file: their image NAME becomes PATH, the devices it "
+                         "was for take the file's identity (repeatable; rig.plan.own_image)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STASH_RECORDS] = []
+    from rig.plan.own_image import parse_option
+
+    try:
+        config.stash[_STASH_OWN_IMAGES] = dict(parse_option(text) for text in config.getoption("--rig-image") or [])
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line("markers", "rig_needs(*features): the bench must offer these features")
 
 
@@ -82,6 +92,11 @@ class PlanItem(pytest.Item):
         self.load_error: PlanErrors | None = None
         try:
             self.plan = load_plan(self.path)
+            own = self.config.stash.get(_STASH_OWN_IMAGES, {})
+            if own:
+                from rig.plan.own_image import with_own_images
+
+                self.plan = with_own_images(self.plan, own)
         except PlanErrors as exc:
             self.load_error = exc
             return

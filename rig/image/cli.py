@@ -141,7 +141,8 @@ def _inspect(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     problems = [p.describe(str(args.file)) for p in findings.all()]
     if args.json:
-        print(json.dumps(describe(image, str(args.file)) | {"problems": problems}, indent=2))
+        whole = {"file_sha256": hashlib.sha256(data).hexdigest()}  # "sha256" is of the declared image
+        print(json.dumps(describe(image, str(args.file)) | whole | {"problems": problems}, indent=2))
     else:
         print(_table(image, str(args.file)))
         for line in problems:

@@ -122,7 +122,10 @@ def analyse(data: bytes, *, format: str = FORMAT_AUTO, signature: bool | None = 
             if whole.tiles and (not telink or _has_telink_element(whole)):
                 walk, telink_walk, end, size_is_wrong = whole, (whole if telink else None), size, True
                 break
-    if size_is_wrong:
+    if size_is_wrong and total > size:
+        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)",
+                                      f"the file ends {total - size} bytes before its declared end: it is cut short"))
+    elif size_is_wrong:
         findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)"))
 
     chosen = format

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
     run.add_argument("--report", metavar="DIR", help="write the HTML report, pcapng captures and JSON records here")
     run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
+    run.add_argument("--image", action="append", default=[], metavar="NAME=PATH",
+                     help="run the plans on your own OTA file: each plan's image NAME (e.g. v2) becomes PATH and "
+                          "the devices it was for take the file's manufacturer code and image type (repeatable)")
     run.add_argument("--predict", action="store_true",
                      help="do not run: estimate how long each plan would take on a real bench (UART, air, device)")
     run.set_defaults(func=_run)
@@ -83,6 +86,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--rig-report", args.report]
     if args.keyword:
         out += ["-k", args.keyword]
+    for image in getattr(args, "image", None) or []:
+        out += ["--rig-image", image]
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from rig.backend import Backend, BackendConfig, Fixtures
 from rig.backend.fixtures import duis_eui
 from rig.bench.quiet import quiet_enough
-from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, DeviceHandle, Session
+from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem, DeviceHandle, Session
 from rig.clock import VirtualClock
 from rig.hub.events import HubEvent
 from rig.image import parse_image
@@ -66,6 +66,12 @@ class PlanContext:
             data = ref.file.read_bytes() if ref.file is not None else self._generate(ref.generate)
             self.images[name] = data
             image = parse_image(data, source=str(ref.file or name))
+            if self.session.hub_config.kind_of_image_type(image.image_type) is None:
+                raise BenchProblem(
+                    f"{self.plan.path}: image '{name}' ({ref.file or 'generated'}) has image type "
+                    f"0x{image.image_type:04X}, which the hub maps to no device kind (known: "
+                    f"{self.session.hub_config.known_image_types()}); map it under hub.image_types in the "
+                    "bench file or the plan's settings.hub")
             self.record.images[name] = {"file": str(ref.file) if ref.file else "generated", "size": len(data),
                                         "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
                                         "file_version": image.file_version, "sha256": image.sha256,

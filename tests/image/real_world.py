@@ -8,6 +8,7 @@ inversion (SDevices), IKEA's "NGIS" container, Legrand's size prefix, a Telink 0
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 from rig.image import SubElement, build_image
@@ -47,6 +48,12 @@ def in_ikea_container(image: bytes, *, header_gap: int = 40, signature: int = 51
 def with_size_prefix(image: bytes) -> bytes:
     """Legrand: u32 size of the image, the image, then 1 + 16 bytes."""
     return len(image).to_bytes(4, "little") + image + b"\x01" + bytes(range(16))
+
+
+def in_third_reality_header(image: bytes) -> bytes:
+    """Third Reality: SHA-512 of everything after byte 64, then a header holding (length - 64) at 68; 152 bytes."""
+    rest = bytes(4) + (88 + len(image)).to_bytes(4, "little") + bytes(80) + image
+    return hashlib.sha512(rest).digest() + rest
 
 
 def telink(*, version: int = 2, size: int = 600, tag_info: int = 0x0C01) -> bytes:

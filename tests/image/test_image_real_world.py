@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def test_trailing_bytes_are_named_and_not_served(wrap, looks: str) -> None:
     assert theirs.serialize() == image.raw and rest == image.trailing
 
 
-@pytest.mark.parametrize(("wrap", "container"), [(rw.in_ikea_container, "ikea"), (rw.with_size_prefix, "legrand")])
+@pytest.mark.parametrize(("wrap", "container"), [(rw.in_ikea_container, "ikea"), (rw.with_size_prefix, "legrand"),
+                                                (rw.in_third_reality_header, "third-reality")])
 def test_vendor_containers_are_unwrapped(wrap, container: str) -> None:
     inner = rw.zigbee("to-element")
     data = wrap(inner)
@@ -117,6 +119,7 @@ def test_inspect_json_names_container_coverage_and_trailing_bytes(tmp_path: Path
     info = json.loads(capsys.readouterr().out)
     assert (info["integrity_coverage"], info["trailing_bytes"], info["trailing_looks_like"]) == ("to-element", 4, "CRC-32")
     assert info["size"] == info["total_image_size"] == info["file_size"] - 4
+    assert info["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != info["sha256"]
     assert [w["kind"] for w in info["warnings"]] == ["trailing-bytes"]
     ikea = tmp_path / "ikea.ota"
     ikea.write_bytes(rw.in_ikea_container(rw.zigbee()))
