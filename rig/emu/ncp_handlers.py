@@ -305,6 +305,15 @@ def _set_radio_power(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK}
 
 
+@handles("setRadioIeee802154CcaMode")
+def _set_cca_mode(ncp: EzspNcp, req: dict) -> dict:
+    mode = int(req["ccaMode"])
+    if mode > 4:  # RSSI, SIGNAL, SIGNAL_OR_RSSI, SIGNAL_AND_RSSI, ALWAYS_TRANSMIT
+        return {"status": S.INVALID_PARAMETER}
+    ncp.ram.cca_mode = mode
+    return {"status": S.OK}
+
+
 @handles("setConcentrator")
 def _set_concentrator(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK}
@@ -368,13 +377,39 @@ def _export_key(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK, "key": bt.KeyData(key), "context": ctx}
 
 
+@handles("broadcastNextNetworkKey")
+def _broadcast_next_network_key(ncp: EzspNcp, req: dict) -> dict:
+    """The trust centre sends the next key to the network; an all-zero key means "make one up"."""
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN}
+    key = bytes(req["key"])
+    if key == bytes(16):
+        key = ncp.rng.randbytes(16)
+    ncp.nv.alternate_network_key = key
+    return {"status": S.OK}
+
+
+@handles("broadcastNetworkKeySwitch")
+def _broadcast_network_key_switch(ncp: EzspNcp, req: dict) -> dict:
+    """Switch to the key sent before: the sequence number moves on and NWK frame counting restarts."""
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN}
+    if ncp.nv.alternate_network_key is None:
+        return {"status": S.INVALID_STATE}
+    ncp.nv.network_key = ncp.nv.alternate_network_key
+    ncp.nv.alternate_network_key = None
+    ncp.nv.network_key_seq = (ncp.nv.network_key_seq + 1) % 256
+    ncp.nv.nwk_frame_counter = 0
+    return {"status": S.OK}
+
+
 @handles("getNetworkKeyInfo")
 def _get_network_key_info(ncp: EzspNcp, req: dict) -> dict:
     info = bt.SecurityManagerNetworkKeyInfo(
         network_key_set=ncp.nv.formed,
-        alternate_network_key_set=False,
+        alternate_network_key_set=ncp.nv.alternate_network_key is not None,
         network_key_sequence_number=ncp.nv.network_key_seq,
-        alt_network_key_sequence_number=0,
+        alt_network_key_sequence_number=(ncp.nv.network_key_seq + 1) % 256 if ncp.nv.alternate_network_key else 0,
         network_key_frame_counter=ncp.nv.nwk_frame_counter,
     )
     return {"status": S.OK, "networkKeyInfo": info}

@@ -28,7 +28,7 @@ def _methods(source: str, indent: str = "    ") -> dict[str, list[str]]:
     """Class methods at `indent`: name -> body lines (up to the closing brace at that indent)."""
     out: dict[str, list[str]] = {}
     lines = source.splitlines()
-    head = re.compile(rf"^{indent}(?:async )?([A-Za-z0-9_]+)\(.*\) \{{$")
+    head = re.compile(rf"^{indent}(?:static )?(?:async )?([A-Za-z0-9_]+)\(.*\) \{{$")
     i = 0
     while i < len(lines):
         match = head.match(lines[i])
@@ -144,3 +144,39 @@ class HerdsmanFrames:
                 i += 1
             out[self.frame_ids[match.group(1)]] = (match.group(1), self._walk(block, "read", version))
         return out
+
+
+def adapter_frames(package: Path) -> dict[int, tuple[str, set[str]]]:
+    """Every frame herdsman's ember adapter can send: frame id -> (herdsman's frame name, callers).
+
+    Follows each `ezsp.xxx(` call in dist/adapter/ember/adapter/*.js (commented-out calls are not
+    calls) through ezsp.js's own methods (send -> ezspSendUnicast, ezspGetEndpointFlags ->
+    ezspGetExtendedValue) to the methods that start frames. Callers are `file:function`.
+    """
+    frames = HerdsmanFrames(package)
+    starts: dict[str, str] = {}
+    for method, body in frames.methods.items():
+        match = re.search(r"startCommand\(enums_2\.EzspFrameID\.([A-Z0-9_]+)\)", "\n".join(body))
+        if match:
+            starts[method] = match.group(1)
+
+    def resolve(method: str, seen: tuple[str, ...] = ()) -> list[str]:
+        if method in starts:
+            return [starts[method]]
+        body = "\n".join(line.split("//", 1)[0] for line in frames.methods.get(method, []))
+        out: list[str] = []
+        for callee in re.findall(r"this\.([A-Za-z0-9]+)\(", body):
+            if callee in frames.methods and callee not in seen and callee != method:
+                out += resolve(callee, (*seen, method))
+        return out
+
+    found: dict[int, tuple[str, set[str]]] = {}
+    adapter_dir = package / "dist" / "adapter" / "ember" / "adapter"
+    for path in sorted(adapter_dir.glob("*.js")):
+        for caller, body in _methods(path.read_text()).items():
+            code = "\n".join(line.split("//", 1)[0] for line in body)
+            for method in set(re.findall(r"ezsp\.([A-Za-z0-9]+)\(", code)):
+                for name in resolve(method):
+                    entry = found.setdefault(frames.frame_ids[name], (name, set()))
+                    entry[1].add(f"{path.name}:{caller}")
+    return found

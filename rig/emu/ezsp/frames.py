@@ -124,6 +124,8 @@ FRAMES: tuple[Frame, ...] = (
     _cmd("setChildData", 0x00AC, [("index", u8), ("childData", bt.EmberChildDataV10)], [("status", STATUS)],
          since=10),
     _cmd("setRadioPower", 0x0099, [("power", i8)], [("status", STATUS)]),
+    # EZSP 8-9 used 0x0095 for overrideCurrentChannel (not emulated)
+    _cmd("setRadioIeee802154CcaMode", 0x0095, [("ccaMode", u8)], [("status", STATUS)], since=10),
     _cmd("setConcentrator", 0x0010,
          [("on", Bool), ("concentratorType", u16), ("minTime", u16), ("maxTime", u16),
           ("routeErrorThreshold", u8), ("deliveryFailureThreshold", u8), ("maxHops", u8)],
@@ -212,6 +214,8 @@ FRAMES: tuple[Frame, ...] = (
     _cmd("eraseKeyTableEntry", 0x0076, [("index", u8)], [("status", STATUS)]),
     _cmd("clearKeyTable", 0x00B1, [], [("status", STATUS)]),
     _cmd("clearTransientLinkKeys", 0x006B),
+    _cmd("broadcastNextNetworkKey", 0x0073, [("key", KeyData)], [("status", STATUS)]),
+    _cmd("broadcastNetworkKeySwitch", 0x0074, [], [("status", STATUS)]),
     _cmd("addTransientLinkKey", 0x00AF, [("partner", EUI64), ("transientKey", KeyData)], [("status", STATUS)],
          until=12),
     _cmd("tokenFactoryReset", 0x0077, [("excludeOutgoingFC", Bool), ("excludeBootCounter", Bool)], [],
