@@ -403,6 +403,11 @@ STEPS.update({
             "device": F(DEVICE, required=True),
             "at_most": F(INT, required=True),
         }),
+        StepSpec("inject_frame", "an emulated device sends one malformed or unknown OTA frame now", {
+            "device": F(DEVICE, required=True),
+            "frame": F(choice("qni_truncated", "ibr_truncated", "bad_payload", "unknown_command",
+                              "upgrade_end_truncated"), required=True),
+        }, needs=("emulated",)),
         StepSpec("inject_defect", "make an emulated device misbehave as a faulty DUT would", {
             "device": F(DEVICE, required=True),
             "defect": F(choice(*_defect_names()), required=True),

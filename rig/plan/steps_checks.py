@@ -260,3 +260,10 @@ async def inject_defect(ctx: PlanContext, a: dict[str, Any]) -> None:
     dev = _emulated(ctx, a["device"], a["defect"])
     apply_defect(dev.faults, a["defect"])
     ctx.event("fault", a["device"], detail=f"defect {a['defect']}", actor="rig", to=a["device"])
+
+
+@step("inject_frame")
+async def inject_frame(ctx: PlanContext, a: dict[str, Any]) -> None:
+    dev = _emulated(ctx, a["device"], a["frame"])
+    dev.faults.send_malformed(a["frame"])
+    ctx.event("fault", a["device"], detail=f"sends {a['frame']}", actor=a["device"], to="CH")
