@@ -394,6 +394,7 @@ STEPS.update({
                                           "the end, an image not offered)", {
             "device": F(DEVICE, required=True),
             "after": F(STR, help="a mark's save_as name: only frames since"),
+            "within": F(DURATION, default=0.0, help="watch this long (fails at the first refusal)"),
         }, shorthand="device"),
         StepSpec("expect_query_ids", "the device's Query Next Image carried the image's manufacturer and type", {
             "device": F(DEVICE, required=True),
@@ -408,6 +409,14 @@ STEPS.update({
             "frame": F(choice("qni_truncated", "ibr_truncated", "bad_payload", "unknown_command",
                               "upgrade_end_truncated"), required=True),
         }, needs=("emulated",)),
+        StepSpec("pass_time", "let rig time pass (jumps on an emulated bench when quiet; real time on hardware)", {
+            "for": F(DURATION, required=True),
+        }, shorthand="for"),
+        StepSpec("corrupt_served_image", "flip a byte of the CH's stored copy of an image (the rig serves a "
+                                         "corrupted copy)", {
+            "image": F(IMAGE, required=True),
+            "at": F(PERCENT, default=50.0, help="where in the image"),
+        }, shorthand="image"),
         StepSpec("inject_defect", "make an emulated device misbehave as a faulty DUT would", {
             "device": F(DEVICE, required=True),
             "defect": F(choice(*_defect_names()), required=True),

@@ -8,6 +8,7 @@ on hardware too. `inject_defect` makes an emulated device misbehave the way a fa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 from typing import Any
 
@@ -174,7 +175,8 @@ async def expect_alert_time(ctx: PlanContext, a: dict[str, Any]) -> None:
         ref, what = _reference(ctx, a, alert.device)
         delay = alert.time - ref
         low, high = a.get("min", 0.0), a.get("max")
-        if delay < low - 1e-6 or (high is not None and delay > high + 1e-6):
+        # half a second of slack: the reference is stamped a moment after the CH's own start of the timer
+        if delay < low - 0.5 or (high is not None and delay > high + 0.5):
             bound = f"at least {_s(low)}" if delay < low else f"at most {_s(high)}"
             who = ctx.device_name(alert.device or "") or alert.device or ""
             raise StepFailed(f"{alert.code} {who} came {_s(delay)} after {what}; expected {bound}"
@@ -205,13 +207,9 @@ async def expect_resumed(ctx: PlanContext, a: dict[str, Any]) -> None:
                          f"= {floor})")
 
 
-@step("expect_clean_requests")
-async def expect_clean_requests(ctx: PlanContext, a: dict[str, Any]) -> None:
-    """The CH refused none of the device's requests as malformed, past the image end or for an image
-    it was not offered (a conformant client never gives it cause to)."""
-    ieee = ctx.session.devices[a["device"]].ieee
+def _refused(ctx: PlanContext, ieee: str, after: str | None) -> list[str]:
     bad, last_rx = [], None
-    for f in _frames_after(ctx, a.get("after")):
+    for f in _frames_after(ctx, after):
         if f.ieee != ieee:
             continue
         if f.direction == "rx":
@@ -223,6 +221,20 @@ async def expect_clean_requests(ctx: PlanContext, a: dict[str, Any]) -> None:
             status = "MALFORMED_COMMAND" if f.status == _MALFORMED else "NO_IMAGE_AVAILABLE"
             bad.append(f"{last_rx.command} {last_rx.detail} -> {status}")
             last_rx = None
+    return bad
+
+
+@step("expect_clean_requests")
+async def expect_clean_requests(ctx: PlanContext, a: dict[str, Any]) -> None:
+    """The CH refused none of the device's requests as malformed, past the image end or for an image
+    it was not offered (a conformant client never gives it cause to); with within:, watch that long."""
+    ieee = ctx.session.devices[a["device"]].ieee
+    if a.get("within"):
+        try:
+            await ctx.wait_until(lambda: bool(_refused(ctx, ieee, a.get("after"))), a["within"])
+        except (TimeoutError, asyncio.TimeoutError):
+            pass
+    bad = _refused(ctx, ieee, a.get("after"))
     if bad:
         raise StepFailed(f"the CH refused {len(bad)} request(s) from {a['device']}: " + "; ".join(bad[:3]))
 
@@ -267,3 +279,36 @@ async def inject_frame(ctx: PlanContext, a: dict[str, Any]) -> None:
     dev = _emulated(ctx, a["device"], a["frame"])
     dev.faults.send_malformed(a["frame"])
     ctx.event("fault", a["device"], detail=f"sends {a['frame']}", actor=a["device"], to="CH")
+
+
+@step("pass_time")
+async def pass_time(ctx: PlanContext, a: dict[str, Any]) -> None:
+    """Let rig time pass: real time on hardware; on an emulated bench it jumps whenever the bench is quiet
+    (unlike `wait`, which sits through the time), so a 30-minute watch costs seconds."""
+    try:
+        await ctx.wait_until(lambda: False, a["for"])
+    except (TimeoutError, asyncio.TimeoutError):
+        pass
+
+
+@step("corrupt_served_image")
+async def corrupt_served_image(ctx: PlanContext, a: dict[str, Any]) -> None:
+    """Flip one byte of the CH's stored copy of an image after ingest, as a bad flash cell would: the rig
+    then serves a deliberately corrupted copy (4.7-3) and a conformant device must refuse it with
+    Upgrade End INVALID_IMAGE. The store's integrity check on ingest (R-STORE-04) has already passed."""
+    import hashlib
+
+    data = ctx.images[a["image"]]
+    digest = hashlib.sha256(data).hexdigest()
+    store = ctx.hub.store
+    rows = store._db.execute("SELECT id, data FROM images WHERE sha256 = ? AND discarded_at IS NULL",
+                             (digest,)).fetchall()
+    if not rows:
+        raise StepFailed(f"the CH holds no copy of image {a['image']} (sha256 {digest[:16]}) to corrupt")
+    at = int(len(data) * a.get("at", 50.0) / 100.0)
+    for image_id, stored in rows:
+        bad = bytearray(stored)
+        bad[at] ^= 0xFF
+        store._db.execute("UPDATE images SET data = ? WHERE id = ?", (bytes(bad), image_id))
+        store._data_cache.pop(image_id, None)
+    ctx.event("fault", None, detail=f"CH copy of {a['image']} corrupted at byte {at}", actor="rig", to="CH")
