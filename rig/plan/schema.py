@@ -417,6 +417,11 @@ STEPS.update({
             "image": F(IMAGE, required=True),
             "at": F(PERCENT, default=50.0, help="where in the image"),
         }, shorthand="image"),
+        StepSpec("expect_dsp_log", "the back end's log holds this many entries of one kind", {
+            "event": F(STR, required=True, help="e.g. duplicate_hub_event, late_hub_event, request_rejected"),
+            "min_count": F(INT, default=0),
+            "max_count": F(INT, default=0),
+        }, shorthand="event"),
         StepSpec("inject_defect", "make an emulated device misbehave as a faulty DUT would", {
             "device": F(DEVICE, required=True),
             "defect": F(choice(*_defect_names()), required=True),

@@ -312,3 +312,17 @@ async def corrupt_served_image(ctx: PlanContext, a: dict[str, Any]) -> None:
         store._db.execute("UPDATE images SET data = ? WHERE id = ?", (bytes(bad), image_id))
         store._data_cache.pop(image_id, None)
     ctx.event("fault", None, detail=f"CH copy of {a['image']} corrupted at byte {at}", actor="rig", to="CH")
+
+
+@step("expect_dsp_log")
+async def expect_dsp_log(ctx: PlanContext, a: dict[str, Any]) -> None:
+    """Count entries of one kind in the back end's own log (e.g. duplicate_hub_event: a replayed hub event
+    that got past the CSP inbox's de-duplication and reached the DSP, where only the alert log's key
+    stopped it - each exactly-once layer is checked on its own)."""
+    await ctx.backend.drain()
+    entries = ctx.backend.log_entries(a["event"])
+    lo, hi = a.get("min_count", 0), a.get("max_count", 0)
+    if not lo <= len(entries) <= hi:
+        shown = "; ".join(", ".join(f"{k}={v}" for k, v in e.items() if k not in ("seq", "what")) for e in entries[:3])
+        raise StepFailed(f"{len(entries)} '{a['event']}' entries in the DSP log, expected {lo}..{hi}"
+                         + (f" ({shown})" if shown else ""))
