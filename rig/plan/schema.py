@@ -422,6 +422,10 @@ STEPS.update({
             "min_count": F(INT, default=0),
             "max_count": F(INT, default=0),
         }, shorthand="event"),
+        StepSpec("sign_image", "sign a GB bare image with the manufacturer's CPL-listed key or another key", {
+            "image": F(IMAGE, required=True),
+            "by": F(choice("manufacturer", "other"), default="manufacturer"),
+        }),
         StepSpec("inject_defect", "make an emulated device misbehave as a faulty DUT would", {
             "device": F(DEVICE, required=True),
             "defect": F(choice(*_defect_names()), required=True),

@@ -326,3 +326,32 @@ async def expect_dsp_log(ctx: PlanContext, a: dict[str, Any]) -> None:
         shown = "; ".join(", ".join(f"{k}={v}" for k, v in e.items() if k not in ("seq", "what")) for e in entries[:3])
         raise StepFailed(f"{len(entries)} '{a['event']}' entries in the DSP log, expected {lo}..{hi}"
                          + (f" ({shown})" if shown else ""))
+
+
+@step("sign_image")
+async def sign_image(ctx: PlanContext, a: dict[str, Any]) -> None:
+    """Sign a GB bare image of the plan (ECDSA P-256, rig.image.signature) with the manufacturer's key -
+    whose public half the CPL lists from the first use on - or with another key (a forgery). The image's
+    CPL entry gets the signed file's SHA-256, so only the signature decides."""
+    import hashlib
+
+    from rig.backend.fixtures import CplEntry
+    from rig.backend.signing import Signer
+    from rig.image.signature import generate_signing_key, public_key_pem, sign_bare_image
+
+    keys = getattr(ctx, "signing_keys", None)
+    if keys is None:
+        keys = ctx.signing_keys = {"manufacturer": generate_signing_key(), "other": generate_signing_key()}  # type: ignore[attr-defined]
+    header = parse_image(ctx.images[a["image"]])
+    if header.format != "gb-bare":
+        raise StepFailed(f"sign_image: image {a['image']} is {header.format}; only GB bare images carry this signature")
+    fixtures = ctx.backend.fixtures
+    fixtures.signers[int(header.manufacturer_code)] = Signer(int(header.manufacturer_code),
+                                                             public_key_pem(keys["manufacturer"].public_key()))
+    signed = sign_bare_image(ctx.images[a["image"]], keys[a["by"]])
+    ctx.images[a["image"]] = signed
+    digest = hashlib.sha256(signed).hexdigest()
+    for handle in ctx.session.devices.values():
+        fixtures.cpl.append(CplEntry(ctx.model_of(handle), int(header.manufacturer_code), int(header.image_type),
+                                     int(header.file_version), digest))
+    ctx.event("sign", None, detail=f"{a['image']} signed by the {a['by']} key", actor="rig", to="DSP")
