@@ -61,6 +61,7 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated defects (and 'none' for the conforming device)")
     ap.add_argument("--step-timeout", type=float, default=90.0, help="real seconds per step (a stuck DUT)")
     ap.add_argument("--markdown", help="also write the matrix as a Markdown table here")
+    ap.add_argument("--json", help="also write every verdict and message here")
     args = ap.parse_args()
     plans = suite()
     wanted = [d.strip() for d in args.only.split(",")] if args.only else ["none", *DUT_DEFECTS]
@@ -71,6 +72,7 @@ def main() -> int:
     short = [Path(p).stem.split("-")[0] for p in plans]
     print(f"{'defect':30} " + " ".join(f"{s:>4}" for s in short) + "  first failing plan: message")
     rows, t0, ok = [], time.monotonic(), True
+    everything: dict[str, dict] = {}
     for defect in wanted:
         results = run_defect(None if defect == "none" else defect, plans, args.step_timeout)
         cells = ["FAIL" if results[p][0] == "fail" else "ERR" if results[p][0] == "error"
@@ -85,11 +87,16 @@ def main() -> int:
             ok &= bool(failing)
         print(f"{defect:30} " + " ".join(f"{c:>4}" for c in cells) + f"  {verdict}. {first[:200]}", flush=True)
         rows.append((defect, cells, verdict, first))
+        everything[defect] = {Path(p).stem: {"verdict": results[p][0], "message": results[p][1]} for p in plans}
     defects = [r for r in rows if r[0] != "none"]
     caught = sum(1 for r in defects if r[2] == "caught")
     false = sum(1 for r in rows if r[0] == "none" and r[2] != "no false failure")
     print(f"\n{caught}/{len(defects)} defects caught; conforming device: "
           f"{'no false failures' if not false else 'FALSE FAILURES'}; {time.monotonic() - t0:.0f} s")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(everything, indent=1), encoding="utf-8")
     if args.markdown:
         head = "| defect | " + " | ".join(short) + " | first failing plan: message |\n"
         head += "|---|" + "---|" * len(short) + "---|\n"
