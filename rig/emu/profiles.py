@@ -83,6 +83,7 @@ class DeviceProfile:
     short_poll_window_s: float = 0.0  # ... for how long after each transmission (0: never short-polls)
     ota: OtaSettings = dataclasses.field(default_factory=OtaSettings)
     source: str = ""  # the file it came from
+    defects: tuple[str, ...] = ()  # device defects (rig.emu.device_faults.DEFECTS) it is built with
 
     @property
     def sleepy(self) -> bool:
@@ -354,7 +355,14 @@ def _read_file(path: Path, seen: tuple[Path, ...] = ()) -> _MarkedDict:
 
 
 def load_profile(name_or_path: str) -> DeviceProfile:
-    """Load a device profile by name ("ppmid" -> fixtures/devices/ppmid.yaml) or by .yaml path."""
+    """Load a device profile by name ("ppmid" -> fixtures/devices/ppmid.yaml) or by .yaml path.
+
+    "ppmid+ignores_wait_for_data+stale_version" is the ppmid profile built with those device defects
+    (how bench/dut_defects.py turns a conformance plan's `dut` into a faulty device)."""
+    base, *extra = name_or_path.split("+")
+    if extra:
+        profile = load_profile(base)
+        return dataclasses.replace(profile, defects=profile.defects + _defect_names(extra, name_or_path))
     path = profile_path(name_or_path)
     data = _read_file(path)
     data.pop("extends", None)
@@ -396,6 +404,23 @@ def load_profile(name_or_path: str) -> DeviceProfile:
         short_poll_window_s=short_window,
         ota=_ota(r.sub("ota")),
         source=str(path),
+        defects=_defect_list(r),
     )
     r.finish()
     return profile
+
+
+def _defect_names(names: list[str], where: str) -> tuple[str, ...]:
+    from rig.emu.device_faults import DEFECTS  # noqa: PLC0415 - device_faults imports the device side
+
+    for name in names:
+        if name not in DEFECTS:
+            raise ProfileError(f"{where}: device defect {name!r} unknown; known: {', '.join(DEFECTS)}")
+    return tuple(names)
+
+
+def _defect_list(r: _Reader) -> tuple[str, ...]:
+    names = r.get("defects", list, "a list of device defect names", [])
+    if not all(isinstance(n, str) for n in names):
+        raise r.fail("defects", names, "a list of device defect names")
+    return _defect_names(list(names), r.where("defects"))
