@@ -152,10 +152,13 @@ def _alerts(record: dict[str, Any]) -> str:
         shown = " ".join(f"<span><b>{_e(k)}</b> {_field_value(k, v)}</span>" for k, v in fields.items()
                          if k not in _SHOWN_ELSEWHERE and v not in ("", None))
         when = a.get("time") if isinstance(a.get("time"), (int, float)) else None
+        offset = a.get("t")
+        if offset is None and when is not None and when < 1e8 and day is not None:  # an older record: rig
+            offset, when = when, day + when  # time since the plan started, not a clock time
         device = a.get("device_name") or a.get("device")
         ieee = a.get("device") if a.get("device_name") else None
         rows.append(f"<tr><td class=num>{_e(a.get('seq'))}</td>"
-                    f"<td class=when>{_e(clock_text(when, day_of=day))}<small>{_e(offset_text(a.get('t')))}</small></td>"
+                    f"<td class=when>{_e(clock_text(when, day_of=day))}<small>{_e(offset_text(offset))}</small></td>"
                     f"<td><b>{_e(alert_text(a.get('code'), fields))}</b></td>"
                     f"<td>{_e(device)}" + (f"<div class=muted><code>{_e(ieee)}</code></div>" if ieee else "") + "</td>"
                     f"<td class=fields>{shown or '-'}<div class=muted>request <code>{_e(a.get('request_id'))}</code>"

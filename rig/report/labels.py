@@ -93,6 +93,8 @@ def _sr(detail: str) -> str:
 
 def _outcome(word: str, detail: str) -> str:
     d = parse_detail(detail)
+    if not d:  # a plain word (older records): SUCCESS, FAILURE ...
+        return f"{word} ok" if detail.strip().upper() == "SUCCESS" else f"{word} {detail.lower()}".strip()
     result = str(d.get("result") or "").upper()
     version = d.get("file_version") or d.get("target_version")
     if result == "SUCCESS":

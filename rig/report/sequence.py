@@ -62,8 +62,10 @@ def _warn(e: dict[str, Any], text: str) -> bool:
         return True
     if kind == "alert":
         return text.startswith(_BAD_ALERTS) or "failed" in text
-    if kind in ("transfer_outcome", "activation_outcome", "upgrade_end"):
-        return " ok" not in text and "SUCCESS" not in text
+    if kind == "upgrade_end":
+        return e.get("status") not in (None, 0)
+    if kind in ("transfer_outcome", "activation_outcome"):
+        return not text.endswith((" ok", " outcome")) and " ok " not in text
     if kind == "query_next_image":
         return "refused" in text
     return kind == "version" and ("went back" in text or "outside" in text)

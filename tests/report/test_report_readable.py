@@ -97,3 +97,15 @@ def test_activation_reboot_is_not_drawn_like_a_fault(happy) -> None:
     sequence = _svg(html, "sequence")
     (reboot,) = [g for g in sequence.iter("g") if "msg-reboot" in (g.get("class") or "")]
     assert all(t.get("fill") != "#c0392b" for t in reboot.iter("text"))
+
+
+def test_an_older_record_with_plan_relative_alert_times_still_reads() -> None:
+    from rig.report.html import render_report
+    from tests.report.records import synthetic_record
+
+    record = synthetic_record()  # alert "time" is seconds since the plan started, no "t"
+    table = _section(render_report([record]), "alerts")
+    first = min(a["time"] for a in record["alerts"])
+    assert "1970" not in table and f"+{int(first // 60)}m{int(first % 60):02d}" in table
+    local = dt.datetime.fromtimestamp(record["started_wall"] + first).astimezone().strftime("%H:%M:%S")
+    assert local in table
