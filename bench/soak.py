@@ -343,10 +343,13 @@ class Growth:
     rss_mib_h: float
     samples: int
     span_s: float
+    heap_kib_per_100_rounds: float = 0.0  # the same slopes per unit of work: a loaded machine runs
+    rss_kib_per_100_rounds: float = 0.0  # fewer rounds an hour, and so grows less per hour
 
     def text(self) -> str:
         return (f"python heap {self.heap_mib_h:+.1f} MiB/h, RSS {self.rss_mib_h:+.1f} MiB/h "
-                f"(slope of {self.samples} samples over {self.span_s / 60:.1f} min after warm-up)")
+                f"(slope of {self.samples} samples over {self.span_s / 60:.1f} min after warm-up; per 100 "
+                f"rounds heap {self.heap_kib_per_100_rounds:+,.0f} KiB, RSS {self.rss_kib_per_100_rounds:+,.0f} KiB)")
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
@@ -369,7 +372,11 @@ def growth_after_warmup(samples: list[tuple[float, int, int]], warmup_s: float) 
         return None
     heap = slope_per_hour([(t, h / 2**20) for t, h, _ in after])
     rss = slope_per_hour([(t, r / 1024) for t, _, r in after])
-    return Growth(heap, rss, len(after), after[-1][0] - after[0][0])
+    first = len(samples) - len(after)  # sample i was taken after round i + 1
+    per_round = 100 / 3600.0  # slope_per_hour scales by 3600: undo it, then per 100 rounds
+    heap_r = slope_per_hour([(first + i, h / 1024) for i, (_, h, _) in enumerate(after)]) * per_round
+    rss_r = slope_per_hour([(first + i, float(r)) for i, (_, _, r) in enumerate(after)]) * per_round
+    return Growth(heap, rss, len(after), after[-1][0] - after[0][0], heap_r, rss_r)
 
 
 def memory_verdict(growth: Growth | None, max_heap: float, max_rss: float) -> str:

@@ -80,3 +80,12 @@ def test_the_soak_fails_on_steady_growth_after_warm_up_and_passes_a_plateau() ->
     assert abs(growth.heap_mib_h) < 1 and soak.memory_verdict(growth, 4, 16) == ""
     # Too short a run to tell is a failure, not a pass.
     assert "run longer" in soak.memory_verdict(soak.growth_after_warmup(plateau[:16], warmup), 4, 16)
+
+
+def test_the_soak_gives_growth_per_100_rounds_too() -> None:
+    soak = _soak()
+    # One round every 10 s, the heap +1 MiB a round, RSS +2 MiB a round.
+    samples = [(10.0 * i, (50 + i) * 2**20, (100 + 2 * i) * 1024) for i in range(60)]
+    growth = soak.growth_after_warmup(samples, 100.0)
+    assert abs(growth.heap_kib_per_100_rounds - 100 * 1024) < 1 and abs(growth.rss_kib_per_100_rounds - 200 * 1024) < 1
+    assert abs(growth.heap_mib_h - 360) < 0.01 and "per 100 rounds heap +102,400 KiB" in growth.text()
