@@ -48,10 +48,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run_in_pty(cmd: list[str], cwd: Path) -> tuple[int, bytes]:
-    """Run `cmd` with stdin/stdout/stderr on a fresh pty of COLS x ROWS; returns (exit code, all output)."""
+def _run_in_pty(cmd: list[str], cwd: Path, cols: int = COLS) -> tuple[int, bytes]:
+    """Run `cmd` with stdin/stdout/stderr on a fresh pty of cols x ROWS; returns (exit code, all output)."""
     controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, cols, 0, 0))
     proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdin=terminal, stdout=terminal, stderr=terminal,
                             close_fds=True)
     os.close(terminal)
@@ -73,6 +73,12 @@ def _run_in_pty(cmd: list[str], cwd: Path) -> tuple[int, bytes]:
     return proc.wait(timeout=30), bytes(out)
 
 
+def _screen(text: str, cols: int) -> list[str]:
+    screen = pyte.Screen(cols, ROWS)
+    pyte.Stream(screen).feed(text)  # the pty turned each \n into \r\n
+    return [line.rstrip() for line in screen.display if line.strip()]
+
+
 def test_rig_run_on_a_terminal_shows_live_progress_and_leaves_pytest_output_intact(tmp_path) -> None:
     rc, raw = _run_in_pty(_plan(tmp_path), tmp_path)
     text = raw.decode("utf-8", "replace")
@@ -84,12 +90,20 @@ def test_rig_run_on_a_terminal_shows_live_progress_and_leaves_pytest_output_inta
     assert re.search(r"\d+(\.\d)? (KiB|B)/s", text) and "ETA" in text, text
     assert "\x1b[" in text  # cursor movement: redrawn, not scrolled
     # What is left on the screen afterwards is pytest's output alone, as without the live display.
-    screen = pyte.Screen(COLS, ROWS)
-    pyte.Stream(screen).feed(text)  # the pty turned each \n into \r\n
-    lines = [line.rstrip() for line in screen.display if line.strip()]
+    lines = _screen(text, COLS)
     assert any(re.fullmatch(r"\. +\[100%\]", line) for line in lines), lines
     assert any(re.search(r"\b1 passed\b.* in ", line) for line in lines), lines
     assert not any("ETA" in line or "step 3/3" in line for line in lines), lines
+
+
+def test_a_narrow_terminal_truncates_the_live_lines_instead_of_wrapping_them(tmp_path) -> None:
+    rc, raw = _run_in_pty(_plan(tmp_path), tmp_path, cols=48)
+    text = raw.decode("utf-8", "replace")
+    assert rc == 0, text
+    assert "…" in text  # lines cut to the width: a wrapped line would break the redraw
+    lines = _screen(text, 48)
+    assert any(re.fullmatch(r"\. +\[100%\]", line) for line in lines), lines
+    assert not any("ETA" in line or "step 3/3" in line or "ppmid1" in line for line in lines), lines
 
 
 def test_rig_run_into_a_pipe_writes_plain_lines(tmp_path) -> None:
