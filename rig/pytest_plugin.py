@@ -34,7 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rig-report", default=None, metavar="DIR",
                     help="write an HTML report, a pcapng capture per plan and the JSON records into DIR")
     group.addoption("--rig-progress", choices=("auto", "on", "off"), default="auto",
-                    help="live transfer progress on the terminal (auto: when it is a terminal)")
+                    help="live plan, step and transfer progress (auto: on a terminal; on: plain lines when not one)")
     group.addoption("--rig-image", action="append", default=[], metavar="NAME=PATH",
                     help="run the plans on your own OTA file: their image NAME becomes PATH, the devices it "
                          "was for take the file's identity (repeatable; rig.plan.own_image)")
@@ -49,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line("markers", "rig_needs(*features): the bench must offer these features")
+    from rig.report import live
+
+    live.install(config, config.getoption("--rig-progress"))  # plan, step, prompts, transfer progress
 
 
 def _is_plan_file(path: Path) -> bool:
@@ -147,6 +150,9 @@ class PlanItem(pytest.Item):
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and self.config.getoption("verbose") > 0:
             reporter.write_line(f"    {line}")
+        from rig.report import live
+
+        live.note(self.config, line)
         self.add_report_section("call", "steps", line)
 
     def repr_failure(self, excinfo, style=None):
@@ -222,16 +228,10 @@ if pytest_asyncio is not None:
 
 
 def _progress(config: pytest.Config):
-    """Transfer progress goes straight to the real terminal: pytest captures the test's own output."""
-    import sys
+    """The live display's transfer progress (rig.report.live), when one is installed."""
+    from rig.report import live
 
-    from rig.report.progress import Progress
-
-    mode = config.getoption("--rig-progress")
-    stream = sys.__stdout__
-    if mode == "off" or (mode == "auto" and not (stream and stream.isatty())):
-        return None
-    return Progress(stream)
+    return live.progress_for(config)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

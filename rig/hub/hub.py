@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from rig.hub.zcl import OTA_CLUSTER, SE_PROFILE
 
 LOGGER = logging.getLogger(__name__)
 
+HUB_EVENTS_KEPT = 10_000  # hub.events keeps the newest; subscribers see every event as it happens
 VERSION_ATTRIBUTE = 0x0002  # CurrentFileVersion on the device's OTA client cluster
 NOTIFY_BROADCASTS = {"all": 0xFFFF, "rx_on": 0xFFFD, "routers": 0xFFFC}  # Zigbee broadcast addresses
 
@@ -82,7 +84,8 @@ class Hub:
     def __init__(self, config: HubConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or HubConfig()
         self.clock: Clock = clock or RealClock()
-        self.events: list[HubEvent] = []
+        # The newest HUB_EVENTS_KEPT events (a hub serving devices for days emits one per QNI at least).
+        self.events: collections.deque[HubEvent] = collections.deque(maxlen=HUB_EVENTS_KEPT)
         self._sinks: list[Callable[[HubEvent], None]] = []
         if self.config.db_path:
             Path(self.config.db_path).parent.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _pytest_args(args: argparse.Namespace) -> list[str]:
-    out = list(args.paths) + ["--rig-summary", "-p", "no:cacheprovider", "-q"]
+    # --rig-progress on: live progress on a terminal, plain progress lines in a pipe or log (rig.report.live).
+    out = list(args.paths) + ["--rig-summary", "--rig-progress", "on", "-p", "no:cacheprovider", "-q"]
     if args.bench:
         out += ["--rig-bench", args.bench]
     if args.radio:
