@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Two pytest-xdist workers on the 2-core machine (-n auto); --dist loadgroup keeps an xdist_group (the
+# shared 750 kB transfer) on one worker. `make test PYTEST_ARGS="-m 'not slow'"` leaves the slow ones out.
+PYTEST_ARGS ?=
 test: $(STAMP)
-	$(BIN)/python -m pytest tests testplans
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) tests testplans
 
 demo: $(STAMP)
 	$(BIN)/rig demo

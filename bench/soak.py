@@ -7,8 +7,13 @@ and one adversarial device. Each round offers a fresh image (SR 11.4 to the PPMI
 HCALCS) while faults fire at random: device reboots mid-download, link loss, ASH CRC corruption, a
 corrupt download (INVALID_IMAGE), CSP too-busy, hub busy switch, CH (hub) restarts, malformed frames.
 Checked per round: every accepted request gets exactly one 0x8F8A/0x8F89 per device (lost / duplicated
-otherwise); a round that does not settle within its bound counts as a hang. Exit code 1 on any crash,
-hang, lost or duplicated alert.
+otherwise); a round that does not settle within its bound counts as a hang.
+
+Memory: after each round the Python heap (tracemalloc) and RSS are sampled; after the warm-up (a third of
+the run, at most 5 minutes) their growth per hour is the least-squares slope of those samples. A lab
+runs for days, so the soak fails when the heap grows faster than --max-heap-growth (MiB per hour) or RSS
+faster than --max-rss-growth. Exit code 1 on any crash, hang, lost or duplicated alert, or growth above
+those limits.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import hashlib
 import logging
 import os
@@ -44,6 +50,14 @@ SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 MFR, HW = 0x1234, 0x0100
 TYPES = {"ppmid": 0x0101, "hcalcs": 0x0102}
 TRANSFER_CODES = ("0x8F8A", "0x8F89")
+# Each emulated device logs every OTA event it sees, bounded at rig.emu.event_log.DEFAULT_KEEP (100,000:
+# two GB-maximum transfers, what a plan's checks may need). A bench that runs for days needs far fewer;
+# the soak keeps 500 (a round adds about 50), so every designed bound is reached during the warm-up and
+# growth after it is a leak.
+SOAK_LOG_KEEP = 500
+WARMUP_FRACTION, WARMUP_MAX_S = 1 / 3, 300.0
+MAX_HEAP_GROWTH_MIB_H = 4.0  # defaults of --max-heap-growth / --max-rss-growth
+MAX_RSS_GROWTH_MIB_H = 16.0
 
 
 def duis(ieee: str) -> str:
@@ -150,6 +164,8 @@ class Soak:
 
     async def _join(self, prof, kind: str):
         dev = self.emu.add_device(prof)
+        dev.records.resize(SOAK_LOG_KEEP)
+        dev.ota.records.resize(SOAK_LOG_KEEP)
         self.hub.allow_device(str(dev.ieee), kind)
         await self.hub.permit(60)
         await self.emu.join(dev)
@@ -321,28 +337,83 @@ def _origin(ctx: dict) -> str:
     return getattr(coro, "__qualname__", None) or repr(fut)[:120]
 
 
-async def main(minutes: float, seed: int) -> int:
+@dataclasses.dataclass(frozen=True)
+class Growth:
+    heap_mib_h: float
+    rss_mib_h: float
+    samples: int
+    span_s: float
+    heap_kib_per_100_rounds: float = 0.0  # the same slopes per unit of work: a loaded machine runs
+    rss_kib_per_100_rounds: float = 0.0  # fewer rounds an hour, and so grows less per hour
+
+    def text(self) -> str:
+        return (f"python heap {self.heap_mib_h:+.1f} MiB/h, RSS {self.rss_mib_h:+.1f} MiB/h "
+                f"(slope of {self.samples} samples over {self.span_s / 60:.1f} min after warm-up; per 100 "
+                f"rounds heap {self.heap_kib_per_100_rounds:+,.0f} KiB, RSS {self.rss_kib_per_100_rounds:+,.0f} KiB)")
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, value) points, per hour."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mt = sum(t for t, _ in points) / n
+    mv = sum(v for _, v in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    if var <= 0:
+        return 0.0
+    return 3600.0 * sum((t - mt) * (v - mv) for t, v in points) / var
+
+
+def growth_after_warmup(samples: list[tuple[float, int, int]], warmup_s: float) -> Growth | None:
+    """samples: (seconds since start, heap bytes, RSS KiB) after each round. None: too few after warm-up."""
+    after = [s for s in samples if s[0] >= warmup_s]
+    if len(after) < 3 or after[-1][0] - after[0][0] <= 0:
+        return None
+    heap = slope_per_hour([(t, h / 2**20) for t, h, _ in after])
+    rss = slope_per_hour([(t, r / 1024) for t, _, r in after])
+    first = len(samples) - len(after)  # sample i was taken after round i + 1
+    per_round = 100 / 3600.0  # slope_per_hour scales by 3600: undo it, then per 100 rounds
+    heap_r = slope_per_hour([(first + i, h / 1024) for i, (_, h, _) in enumerate(after)]) * per_round
+    rss_r = slope_per_hour([(first + i, float(r)) for i, (_, _, r) in enumerate(after)]) * per_round
+    return Growth(heap, rss, len(after), after[-1][0] - after[0][0], heap_r, rss_r)
+
+
+def memory_verdict(growth: Growth | None, max_heap: float, max_rss: float) -> str:
+    """'' when within the limits, else what is wrong (too short a run to tell is wrong too)."""
+    if growth is None:
+        return "too few rounds after the warm-up to measure growth: run longer"
+    problems = []
+    if growth.heap_mib_h > max_heap:
+        problems.append(f"python heap grows {growth.heap_mib_h:.1f} MiB/h (limit {max_heap:g})")
+    if growth.rss_mib_h > max_rss:
+        problems.append(f"RSS grows {growth.rss_mib_h:.1f} MiB/h (limit {max_rss:g})")
+    return "; ".join(problems)
+
+
+async def main(minutes: float, seed: int, max_heap: float = MAX_HEAP_GROWTH_MIB_H,
+               max_rss: float = MAX_RSS_GROWTH_MIB_H) -> int:
     logging.basicConfig(level=logging.CRITICAL)
     tracemalloc.start()
     started = time.monotonic()
+    warmup_s = min(WARMUP_MAX_S, minutes * 60 * WARMUP_FRACTION)
+    samples: list[tuple[float, int, int]] = []
     with tempfile.TemporaryDirectory(prefix="rig-soak-") as tmp:
         soak = Soak(Path(tmp), seed)
         await soak.start()
-        base_mem = base_rss = None
         try:
             while time.monotonic() - started < minutes * 60:
                 try:
                     await soak.round()
                 except Exception as exc:  # noqa: BLE001 - a crash is a figure, then we go on
                     soak.fig.crashes.append(f"round {soak.fig.rounds}: {type(exc).__name__}: {exc}")
-                if soak.fig.rounds == 2:
-                    base_mem, base_rss = tracemalloc.get_traced_memory()[0], rss_kib()
+                gc.collect()  # sample what is held, not what is waiting for the cycle collector
+                samples.append((time.monotonic() - started, tracemalloc.get_traced_memory()[0], rss_kib()))
         finally:
             await soak.stop()
         mem, peak = tracemalloc.get_traced_memory()
     f = soak.fig
-    base_mem = base_mem if base_mem is not None else mem
-    base_rss = base_rss if base_rss is not None else rss_kib()
+    growth = growth_after_warmup(samples, warmup_s)
     print(f"soak: {minutes:g} min, seed {seed}, {time.monotonic() - started:.0f} s wall, {f.rounds} rounds")
     print(f"  requests           {f.requests} ({f.rejected} rejected)")
     print(f"  transfers done     {f.transfers_ok + f.transfers_failed} ({f.transfers_ok} 0x8F8A, "
@@ -356,9 +427,17 @@ async def main(minutes: float, seed: int) -> int:
     print(f"  hangs              {f.hangs}" + "".join(f"\n    {h}" for h in f.hang_details[:10]))
     print(f"  alerts lost        {f.alerts_lost}")
     print(f"  alerts duplicated  {f.alerts_duplicated}")
-    print(f"  memory growth      python heap {(mem - base_mem) / 1024:+.0f} KiB after round 2 (peak "
-          f"{peak / 1024:.0f} KiB), RSS {rss_kib() - base_rss:+d} KiB (now {rss_kib()} KiB)")
-    bad = f.crashes or f.hangs or f.alerts_lost or f.alerts_duplicated
+    if samples:
+        first = next((s for s in samples if s[0] >= warmup_s), samples[-1])
+        print(f"  memory             python heap {first[1] / 2**20:.1f} -> {mem / 2**20:.1f} MiB (peak "
+              f"{peak / 2**20:.1f}), RSS {first[2] / 1024:.0f} -> {rss_kib() / 1024:.0f} MiB, from the end of "
+              f"the warm-up ({warmup_s / 60:.1f} min) to the end")
+    print(f"  memory growth      {growth.text() if growth else 'not measured (too few rounds after warm-up)'}; "
+          f"limits heap {max_heap:g}, RSS {max_rss:g} MiB/h")
+    memory = memory_verdict(growth, max_heap, max_rss)
+    if memory:
+        print(f"  MEMORY             {memory}")
+    bad = f.crashes or f.hangs or f.alerts_lost or f.alerts_duplicated or memory
     return 1 if bad else 0
 
 
@@ -366,5 +445,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=int.from_bytes(os.urandom(2), "big"))
+    ap.add_argument("--max-heap-growth", type=float, default=MAX_HEAP_GROWTH_MIB_H, metavar="MIB_PER_H",
+                    help="fail when the Python heap grows faster than this after warm-up (default %(default)s)")
+    ap.add_argument("--max-rss-growth", type=float, default=MAX_RSS_GROWTH_MIB_H, metavar="MIB_PER_H",
+                    help="fail when RSS grows faster than this after warm-up (default %(default)s)")
     args = ap.parse_args()
-    sys.exit(asyncio.run(main(args.minutes, args.seed)))
+    sys.exit(asyncio.run(main(args.minutes, args.seed, args.max_heap_growth, args.max_rss_growth)))

@@ -65,6 +65,10 @@ class RealClock:
 _COMPACT_AT = 256  # cancelled timers tolerated before a compaction is considered
 
 
+def _cancelled_callback(*_args: Any) -> None:
+    """What a cancelled timer holds instead of its callback."""
+
+
 class _VirtualTimer:
     __slots__ = ("deadline", "seq", "callback", "args", "cancelled", "clock")
 
@@ -80,6 +84,9 @@ class _VirtualTimer:
     def cancel(self) -> None:
         if not self.cancelled:
             self.cancelled = True
+            # A cancelled timer may sit in the heap until it reaches the top or a compaction: it must not
+            # keep its callback's owner alive meanwhile (a stopped hub, its zigpy app and databases).
+            self.callback, self.args = _cancelled_callback, ()
             if self.clock is not None:
                 self.clock._cancelled += 1
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from rig.plan.loader import Plan, PlanErrors, load_plan
-from rig.report.record import RunRecord, Verdict
+from rig.report.record import PlanAborted, RunRecord, Verdict
 
 DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
 _STASH_RECORDS = pytest.StashKey[list]()
+_STASH_OWN_IMAGES = pytest.StashKey[dict]()
+_STASH_OUTPUTS = pytest.StashKey["RunOutputs"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,17 +30,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "comma-separated: worker gwN takes the N-th (one stick per worker)")
     group.addoption("--rig-radio", default=None,
                     help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port")
-    group.addoption("--rig-record-dir", default="runs/records", help="where JSON run records go")
+    group.addoption("--rig-record-dir", default=None,
+                    help="where JSON run records go (default: this run's own folder runs/<time>-<id>/)")
+    group.addoption("--rig-run-id", default=None, help="name this run's folder (default: start time + short id)")
     group.addoption("--rig-summary", action="store_true", help="print the plan summary table at the end")
     group.addoption("--rig-report", default=None, metavar="DIR",
                     help="write an HTML report, a pcapng capture per plan and the JSON records into DIR")
     group.addoption("--rig-progress", choices=("auto", "on", "off"), default="auto",
-                    help="live transfer progress on the terminal (auto: when it is a terminal)")
+                    help="live plan, step and transfer progress (auto: on a terminal; on: plain lines when not one)")
+    group.addoption("--rig-image", action="append", default=[], metavar="NAME=PATH",
+                    help="run the plans on your own OTA file: their image NAME becomes PATH, the devices it "
+                         "was for take the file's identity (repeatable; rig.plan.own_image)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STASH_RECORDS] = []
+    from rig.plan.own_image import parse_option
+
+    try:
+        config.stash[_STASH_OWN_IMAGES] = dict(parse_option(text) for text in config.getoption("--rig-image") or [])
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_STASH_OUTPUTS] = _run_outputs(config)
     config.addinivalue_line("markers", "rig_needs(*features): the bench must offer these features")
+    from rig.report import live
+
+    live.install(config, config.getoption("--rig-progress"))  # plan, step, prompts, transfer progress
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """A bench-file typo or an unwritable --rig-report is one line (pytest's usage error), found before
+    the first plan runs, not a traceback per plan."""
+    if not any(isinstance(item, PlanItem) for item in items):
+        return
+    from rig.plan.preflight import Problem, check_bench, check_outputs
+
+    try:
+        check_outputs(report=config.getoption("--rig-report"), junitxml=None)
+        check_bench(bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio"))
+    except Problem as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _is_plan_file(path: Path) -> bool:
@@ -82,6 +113,11 @@ class PlanItem(pytest.Item):
         self.load_error: PlanErrors | None = None
         try:
             self.plan = load_plan(self.path)
+            own = self.config.stash.get(_STASH_OWN_IMAGES, {})
+            if own:
+                from rig.plan.own_image import with_own_images
+
+                self.plan = with_own_images(self.plan, own)
         except PlanErrors as exc:
             self.load_error = exc
             return
@@ -97,24 +133,31 @@ class PlanItem(pytest.Item):
 
         bench = load_bench(bench_for_worker(self.config.getoption("--rig-bench")),
                            radio=self.config.getoption("--rig-radio"))
-        missing = [n for n in self.plan.needs if n not in bench.features]
-        if missing:
-            pytest.skip(f"plan needs {', '.join(missing)}; bench {bench.name} offers {', '.join(bench.features)}")
+        from rig.plan.preflight import unmet_needs
+
+        why_not = unmet_needs(self.plan, bench)
+        if why_not:
+            pytest.skip(why_not)
         self.bench = bench
 
     def runtest(self) -> None:
         if self.load_error is not None:
+            self._keep(RunRecord.for_load_error(self.path, str(self.load_error)))  # in the summary and report
             raise PlanLoadError(str(self.load_error))
         from rig.plan.runner import run_plan
 
+        from rig.plan.stopping import sigterm_as_interrupt
+
         report_dir = self.config.getoption("--rig-report")
-        record: RunRecord = asyncio.run(run_plan(
-            self.plan, self.bench, log=self._log_step, artifacts=Path(report_dir) if report_dir else None,
-            progress=_progress(self.config)))
-        self.config.stash[_STASH_RECORDS].append(record)
-        record.write(Path(self.config.getoption("--rig-record-dir")))
-        if report_dir:
-            record.write(Path(report_dir))
+        try:
+            with sigterm_as_interrupt():
+                record: RunRecord = asyncio.run(run_plan(
+                    self.plan, self.bench, log=self._log_step, artifacts=Path(report_dir) if report_dir else None,
+                    progress=_progress(self.config)))
+        except PlanAborted as exc:  # Ctrl-C / SIGTERM: keep the record, then stop the session as pytest does
+            self._keep(exc.record)
+            raise KeyboardInterrupt from None
+        self._keep(record)
         for m in record.measurements:
             self.user_properties.append((f"measurement.{m.name}", f"{m.value} {m.unit}".strip()))
             self.user_properties.append((f"measurement.{m.name}.limits", m.limits_text()))
@@ -128,10 +171,22 @@ class PlanItem(pytest.Item):
         if record.verdict is not Verdict.PASS:
             raise PlanFailed(record)
 
+    def _keep(self, record: RunRecord) -> None:
+        self.config.stash[_STASH_RECORDS].append(record)
+        outputs = self.config.stash[_STASH_OUTPUTS]
+        record.run_id = outputs.run_id
+        outputs.save(record.to_json())
+        bench = getattr(self, "bench", None)
+        if bench is not None and not bench.emulated and record.message.startswith("bench did not start"):
+            self.session.shouldstop = "the stick did not open; the other plans would fail the same way"
+
     def _log_step(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and self.config.getoption("verbose") > 0:
             reporter.write_line(f"    {line}")
+        from rig.report import live
+
+        live.note(self.config, line)
         self.add_report_section("call", "steps", line)
 
     def repr_failure(self, excinfo, style=None):
@@ -153,7 +208,7 @@ class PlanFailed(Exception):
     def describe(self) -> str:
         lines = [f"plan {self.record.plan_id} {self.record.verdict.value}: {self.record.message}"]
         for step in self.record.steps:
-            mark = {"pass": "ok ", "fail": "FAIL", "error": "ERR ", "skip": "skip"}[step.verdict.value]
+            mark = {"pass": "ok ", "fail": "FAIL", "error": "ERR ", "skip": "skip"}.get(step.verdict.value, "STOP")
             lines.append(f"  [{mark}] {step.index:>2}. {step.title}" + (f" -- {step.message}" if step.message else ""))
         return "\n".join(lines)
 
@@ -206,27 +261,36 @@ if pytest_asyncio is not None:
         return rig.add_device
 
 
+def _run_outputs(config: pytest.Config):
+    """This run's folder and report folder; pytest-xdist workers share the controller's run id."""
+    from rig.report.runs import RunOutputs, new_run_id
+
+    worker = getattr(config, "workerinput", None) or {}
+    run_id = config.getoption("--rig-run-id") or worker.get("rig_run_id") or new_run_id()
+    return RunOutputs(run_id, record_dir=config.getoption("--rig-record-dir"),
+                      report_dir=config.getoption("--rig-report"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # pytest-xdist: one run folder for all workers
+    node.workerinput["rig_run_id"] = node.config.stash[_STASH_OUTPUTS].run_id
+
+
 def _progress(config: pytest.Config):
-    """Transfer progress goes straight to the real terminal: pytest captures the test's own output."""
-    import sys
+    """The live display's transfer progress (rig.report.live), when one is installed."""
+    from rig.report import live
 
-    from rig.report.progress import Progress
-
-    mode = config.getoption("--rig-progress")
-    stream = sys.__stdout__
-    if mode == "off" or (mode == "auto" and not (stream and stream.isatty())):
-        return None
-    return Progress(stream)
+    return live.progress_for(config)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     records = config.stash.get(_STASH_RECORDS, [])
-    report_dir = config.getoption("--rig-report")
-    if records and report_dir:
-        from rig.report.html import write_report
-
-        path = write_report([r.to_json() for r in records], Path(report_dir))
-        terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+    outputs = config.stash.get(_STASH_OUTPUTS, None)
+    if records and outputs is not None:
+        path = outputs.write_report()  # every record in the report folder: earlier runs' too
+        if path is not None:
+            terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+        terminalreporter.write_line(f"HAN OTA Rig records: {outputs.records_folder()}")
     if records and (config.getoption("--rig-summary") or len(records) > 1):
         from rig.report.summary import summary_table
 

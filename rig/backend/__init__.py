@@ -5,6 +5,10 @@ checks who may ask and the Central Products List, applies the distribution contr
 long retry, batching, guidance, optional SMETS1 capacity), drives the CH only through
 `rig.hub.events.CommsHubPort`, and turns the hub's outcome events into alerts (N63, 0x8F8A/0x8F89, 0x8F8B,
 N60/N61-style) in an append-only SQLite log. Start with `rig.backend.backend.Backend`.
+
+Three rooms behind that facade: intake (`intake.py`: a request becomes a decision), jobs (`jobs.py` holds
+their SQL and states, `dispatcher.py` their attempts, retries and timers) and outcomes (`outcomes.py`:
+typed hub events become alerts).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every alert carries the id of the service request it stems from (R-ALERT-04) and a dedup key; the
 UNIQUE constraint on that key is what makes alerts exactly-once across hub-event replays and restarts:
 an alert whose key is already in the log is not written again. Alerts appended inside a transaction
-are announced to waiters only after that transaction commits.
+are announced to listeners (`subscribe`) and waiters only after that transaction commits.
 
 Device alert codes are stored as "0x8F8A" strings; DCC alert codes as written ("N63").
 """
@@ -11,40 +11,20 @@ Device alert codes are stored as "0x8F8A" strings; DCC alert codes as written ("
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rig.backend.alert import Alert, device_code
+from rig.backend.duis import alert_xml
 from rig.backend.fixtures import normalise_eui
 from rig.backend.store import Store
 from rig.clock import Clock
 
-Match = Callable[["Alert"], bool] | dict[str, Any] | None
-
-
-@dataclasses.dataclass(frozen=True)
-class Alert:
-    seq: int
-    time: float  # rig clock
-    family: str  # "dcc" | "device"
-    code: str  # "N63", "N60", "0x8F8A", …
-    device: str | None  # hub-form EUI of the device the alert is about
-    request_id: str | None
-    recipients: tuple[str, ...]
-    fields: dict[str, Any]
-    late: bool  # from an attempt that was no longer In Progress (not counted for the new attempt)
-    dedup_key: str
-
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["recipients"] = list(self.recipients)
-        return d
-
-
-def device_code(code: int) -> str:
-    return f"0x{code:04X}"
+Match = Callable[[Alert], bool] | dict[str, Any] | None
 
 
 def _matcher(match: Match, fields: dict[str, Any]) -> Callable[[Alert], bool]:
@@ -78,9 +58,34 @@ class AlertLog:
         self._store = store
         self._clock = clock
         self._pending: list[Alert] = []
-        self._waiters: list[tuple[Callable[[Alert], bool], asyncio.Future]] = []
+        self._listeners: list[Callable[[Alert], None]] = []
+
+    # -- listening --------------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[Alert], None]) -> None:
+        """Tell `listener` of every alert written from now on, once its transaction has committed."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Alert], None]) -> None:
+        """Stop telling `listener` (a no-op if it is not subscribed)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     # -- writing (inside a store transaction) ------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A store transaction whose alerts are announced once the outermost one commits (nested calls
+        join the outer one)."""
+        outer = not self._store.in_transaction
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            if outer:
+                self.rolled_back()
+            raise
+        if outer:
+            self.committed()
+
     def append(self, *, dedup_key: str, family: str, code: str, device: str | None, request_id: str | None,
                recipients: Iterable[str], fields: dict[str, Any], late: bool = False,
                time: float | None = None) -> Alert | None:
@@ -99,14 +104,11 @@ class AlertLog:
         return alert
 
     def committed(self) -> None:
-        """Call after the transaction that appended alerts commits: wakes waiters."""
+        """Call after the transaction that appended alerts commits: tells the listeners."""
         pending, self._pending = self._pending, []
         for alert in pending:
-            for entry in list(self._waiters):
-                check, fut = entry
-                if not fut.done() and check(alert):
-                    fut.set_result(alert)
-                    self._waiters.remove(entry)
+            for listener in list(self._listeners):
+                listener(alert)
 
     def rolled_back(self) -> None:
         self._pending.clear()
@@ -134,13 +136,16 @@ class AlertLog:
             if check(alert):
                 return alert
         fut = asyncio.get_running_loop().create_future()
-        entry = (check, fut)
-        self._waiters.append(entry)
+
+        def listener(alert: Alert) -> None:
+            if not fut.done() and check(alert):
+                fut.set_result(alert)
+
+        self.subscribe(listener)
         try:
             return await self._clock.wait_for(fut, timeout)
         finally:
-            if entry in self._waiters:
-                self._waiters.remove(entry)
+            self.unsubscribe(listener)
 
     # -- export -----------------------------------------------------------------------------------
     def export_jsonl(self, path: str | Path) -> int:
@@ -152,8 +157,6 @@ class AlertLog:
 
     def export_xml(self, directory: str | Path) -> list[Path]:
         """One DUIS-shaped XML file per alert: <seq>_<code>.xml (validates against xsd/rig-duis.xsd)."""
-        from rig.backend.duis import alert_xml  # noqa: PLC0415 - duis imports this module
-
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = []

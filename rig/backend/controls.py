@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from rig.backend.jobs import JobState, JobStore
 from rig.clock import DAY, HOUR
-from rig.backend.store import Store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,14 +53,13 @@ class Capacity:
     def applies(self, smets: int, image_size: int) -> bool:
         return self.enabled and smets == 1 and image_size > self.large_image_bytes
 
-    def reserve(self, store: Store, now: float) -> float:
+    def reserve(self, jobs: JobStore, now: float) -> float:
         """Book one large image on the first rig day with room (from today); returns when it may go."""
         day = int(now // DAY)
         while True:
-            row = store.one("SELECT used FROM capacity WHERE day = ?", day)
-            used = row["used"] if row else 0
+            used = jobs.capacity_used(day)
             if used < self.per_day:
-                store.db.execute("INSERT OR REPLACE INTO capacity (day, used) VALUES (?, ?)", (day, used + 1))
+                jobs.set_capacity_used(day, used + 1)
                 return max(now, day * DAY)
             day += 1
 
@@ -68,33 +67,30 @@ class Capacity:
 class InProgress:
     """The device-level In Progress table (G11)."""
 
-    def __init__(self, store: Store, timeout: float) -> None:
-        self._store = store
+    def __init__(self, jobs: JobStore, timeout: float) -> None:
+        self._jobs = jobs
         self.timeout = timeout
 
     def holder(self, device: str, now: float) -> int | None:
         """The job holding the device, or None (an expired entry no longer holds it)."""
-        row = self._store.one("SELECT job_id, expires FROM in_progress WHERE device = ?", device)
-        if row is None or row["expires"] <= now:
+        entry = self._jobs.in_progress(device)
+        if entry is None or entry.expires <= now:
             return None
-        return int(row["job_id"])
+        return entry.job_id
 
     def enter(self, device: str, job_id: int, now: float) -> float:
         expires = now + self.timeout
-        self._store.db.execute("INSERT OR REPLACE INTO in_progress (device, job_id, since, expires) VALUES (?,?,?,?)",
-                               (device, job_id, now, expires))
+        self._jobs.enter_in_progress(device, job_id, now, expires)
         return expires
 
     def clear(self, device: str, job_id: int) -> bool:
         """Clear the entry only if it still belongs to `job_id` (a late event never clears a newer one)."""
-        cur = self._store.db.execute("DELETE FROM in_progress WHERE device = ? AND job_id = ?", (device, job_id))
-        return cur.rowcount > 0
+        return self._jobs.clear_in_progress(device, job_id)
 
 
-def guidance_warnings(store: Store, device: str, now: float, min_gap: float) -> list[tuple[str, str]]:
+def guidance_warnings(jobs: JobStore, device: str, now: float, min_gap: float) -> list[tuple[str, str]]:
     """(code, text) warnings for a new firmware SR to `device` (R-DSP-06)."""
-    prev = store.one("SELECT j.*, r.sr FROM jobs j JOIN requests r ON r.id = j.request_id"
-                     " WHERE j.device = ? AND j.op = 'distribute' ORDER BY j.created DESC, j.id DESC LIMIT 1", device)
+    prev = jobs.previous_distribution(device)
     if prev is None:
         return []
     out = []
@@ -102,7 +98,7 @@ def guidance_warnings(store: Store, device: str, now: float, min_gap: float) -> 
     if gap < min_gap:
         out.append(("GapUnder5Days", f"previous firmware request {prev['request_id']} was {gap / DAY:.2f} days ago;"
                                      f" guidance asks for at least {min_gap / DAY:g} days"))
-    if prev["status"] not in ("failed", "cancelled"):
+    if prev["status"] not in (JobState.FAILED, JobState.CANCELLED):
         if prev["transfer_result"] is None:
             out.append(("ResendBeforeAlert", f"no transfer/discard alert yet for request {prev['request_id']}"))
         elif prev["sr"] == "11.4" and prev["transfer_result"] == 0 and prev["activation_result"] is None:

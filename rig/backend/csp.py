@@ -18,8 +18,8 @@ from typing import Any
 
 from rig.backend.store import Store
 from rig.clock import Clock, TimerHandle
-from rig.hub.events import (ActivationOutcome, ActivationPlan, CommsHubPort, HubEvent, ImageDiscarded,
-                            TransferOutcome, VersionObserved)
+from rig.hub.events import (ActivationOutcome, ActivationPlan, ActivationResult, CommsHubPort, HubEvent,
+                            ImageDiscarded, TransferOutcome, TransferResult, VersionObserved, VersionSource)
 
 AVAILABLE = "available"
 TOO_BUSY = "too_busy"
@@ -44,13 +44,57 @@ def event_key(event: HubEvent) -> str:
     raise TypeError(f"not a hub event: {event!r}")
 
 
-def event_payload(event: HubEvent) -> dict[str, Any]:
+def event_payload(event: HubEvent | CspStatus) -> dict[str, Any]:
     return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in dataclasses.asdict(event).items()}
+
+
+class Delivery(enum.StrEnum):
+    DELIVERED = "delivered"  # the image reached the CH (N60)
+    FAILED = "failed"  # it did not, or the job was given up (N61)
+
+
+@dataclasses.dataclass(frozen=True)
+class CspStatus:
+    """The CSP's own report on a distribution."""
+
+    job: int
+    outcome: Delivery
+    detail: str = ""
+
+
+Upcoming = HubEvent | CspStatus
+
+# inbox kind -> (type, how its enum fields are rebuilt from the stored JSON)
+_KINDS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
+    "status": (CspStatus, {"outcome": Delivery}),
+    "TransferOutcome": (TransferOutcome, {"result": TransferResult}),
+    "ActivationOutcome": (ActivationOutcome, {"result": ActivationResult}),
+    "VersionObserved": (VersionObserved, {"source": VersionSource}),
+    "ImageDiscarded": (ImageDiscarded, {}),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxItem:
+    seq: int
+    key: str
+    kind: str
+    event: Upcoming | None  # None: a kind this version does not know (logged, skipped)
+
+
+def _decode(row: Any) -> InboxItem:
+    known = _KINDS.get(row["kind"])
+    event = None
+    if known is not None:
+        cls, enums = known
+        payload = json.loads(row["payload"])
+        event = cls(**{k: enums[k](v) if k in enums else v for k, v in payload.items()})
+    return InboxItem(row["seq"], row["key"], row["kind"], event)
 
 
 class CspStub:
     def __init__(self, port: CommsHubPort, clock: Clock, store: Store,
-                 deliver: Callable[[list[Any]], None], *, batch_size: int = 1, batch_period: float = 0.0) -> None:
+                 deliver: Callable[[list[InboxItem]], None], *, batch_size: int = 1, batch_period: float = 0.0) -> None:
         self._port = port
         self._clock = clock
         self._store = store
@@ -95,9 +139,9 @@ class CspStub:
         return await self._port.read_version(ieee)
 
     # -- reports up -----------------------------------------------------------------------------------
-    def report_status(self, key: str, payload: dict[str, Any]) -> None:
+    def report_status(self, status: CspStatus) -> None:
         """A CSP distribution status (caller's transaction)."""
-        self._enqueue(key, "status", payload)
+        self._enqueue(f"dist:{status.job}", "status", event_payload(status))
 
     def _on_hub_event(self, event: HubEvent) -> None:
         with self._store.transaction():
@@ -132,8 +176,12 @@ class CspStub:
             rows = self._store.all("SELECT * FROM csp_inbox WHERE processed = 0 ORDER BY seq LIMIT ?", self.batch_size)
             if not rows:
                 return total
-            self._deliver(rows)
+            self._deliver([_decode(r) for r in rows])
             total += len(rows)
+
+    def mark_processed(self, item: InboxItem) -> None:
+        """The DSP has taken `item` (caller's transaction, with whatever it did about it)."""
+        self._store.db.execute("UPDATE csp_inbox SET processed = 1 WHERE seq = ?", (item.seq,))
 
     def close(self) -> None:
         if self._flush_timer is not None:

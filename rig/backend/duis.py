@@ -3,7 +3,7 @@
 In: `parse_request(xml)` validates a `sr:Request` against the schema (clear error naming the element
 path and the problem) and maps it to a request dataclass. The Service User is the originator part of
 Header/RequestID (DUIS form originator:target:counter); for single-device SRs (11.1/11.2/11.3) the target
-part is the device. `submit_xml(backend, xml)` runs it and returns the response XML.
+part is the device. `submit_xml(backend, xml)` runs it through `Backend.submit_async` and returns the response XML.
 
 Out: `response_xml(ServiceResponse)` and `alert_xml(Alert)` build `sr:Response` documents; every one
 validates against the same schema (the tests check that).
@@ -12,13 +12,14 @@ validates against the same schema (the tests check that).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as _dt
 import functools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from rig.backend.alerts import Alert
+from rig.backend.alert import Alert
 from rig.backend.fixtures import duis_eui, normalise_eui
 from rig.backend.requests import (ActivateFirmware, ReadFirmwareVersion, ServiceRequest, ServiceResponse,
                                   UpdateFirmware, UpdatePPMIDFirmware, iso_utc)
@@ -61,6 +62,11 @@ def _text(parent: ET.Element, tag: str) -> str | None:
     return None if el is None or el.text is None else el.text.strip()
 
 
+def _flag(parent: ET.Element, tag: str) -> bool:
+    """An optional xs:boolean element: absent is false."""
+    return _text(parent, tag) in ("true", "1")
+
+
 def _when(text: str | None) -> float | None:
     if text is None:
         return None
@@ -92,33 +98,21 @@ def parse_request(xml: bytes | str) -> ServiceRequest:
         raise DuisError(f"Header/RequestID: target {target!r} must be the device's EUI-64 for {name}")
     if name == "UpdateFirmware":
         return UpdateFirmware(user, base64.b64decode(_text(element, "FirmwareImage") or ""),
-                              _text(element, "FirmwareVersion") or "", target, request_id=rid)
+                              _text(element, "FirmwareVersion") or "", target, request_id=rid,
+                              security=_flag(element, "Security"), bulk_approved=_flag(element, "BulkApproved"))
     if name == "ActivateFirmware":
         return ActivateFirmware(user, target, _text(element, "FirmwareVersion"),
                                 _when(_text(element, "ExecutionDateTime")), request_id=rid)
-    return ReadFirmwareVersion(user, target, request_id=rid)
+    return ReadFirmwareVersion(user, target, request_id=rid, over_the_air=_flag(element, "OverTheAir"))
 
 
 async def submit_xml(backend: Any, xml: bytes | str, *, over_the_air: bool | None = None) -> bytes:
-    """Parse, run and answer one DUIS-shaped request (raises DuisError for an unusable document)."""
+    """Parse, run and answer one DUIS-shaped request (raises DuisError for an unusable document).
+    `over_the_air`, when given, overrides an SR 11.2's OverTheAir element."""
     req = parse_request(xml)
-    if isinstance(req, UpdatePPMIDFirmware):
-        resp = backend.update_ppmid_firmware(req.user_id, req.image, req.firmware_version, req.device_ids,
-                                             execution_time=req.execution_time, request_id=req.request_id)
-    elif isinstance(req, UpdateFirmware):
-        resp = backend.update_firmware(req.user_id, req.image, req.firmware_version, req.device_id,
-                                       request_id=req.request_id)
-    elif isinstance(req, ActivateFirmware):
-        resp = backend.activate_firmware(req.user_id, req.device_id, firmware_version=req.firmware_version,
-                                         execution_time=req.execution_time, request_id=req.request_id)
-    else:
-        ota = over_the_air
-        if ota is None:
-            flag = ET.fromstring(xml).find(f"{_q('Body')}/{_q('ReadFirmwareVersion')}/{_q('OverTheAir')}")
-            ota = flag is not None and (flag.text or "").strip() in ("true", "1")
-        resp = await backend.read_firmware_version(req.user_id, req.device_id, over_the_air=ota,
-                                                   request_id=req.request_id)
-    return response_xml(resp)
+    if isinstance(req, ReadFirmwareVersion) and over_the_air is not None:
+        req = dataclasses.replace(req, over_the_air=over_the_air)
+    return response_xml(await backend.submit_async(req))
 
 
 def request_xml(req: ServiceRequest, *, counter: int = 1, over_the_air: bool = False) -> bytes:
@@ -150,12 +144,16 @@ def request_xml(req: ServiceRequest, *, counter: int = 1, over_the_air: bool = F
     elif isinstance(req, UpdateFirmware):
         _sub(el, "FirmwareImage", base64.b64encode(req.image).decode("ascii"))
         _sub(el, "FirmwareVersion", req.firmware_version)
+        if req.security:
+            _sub(el, "Security", "true")
+        if req.bulk_approved:
+            _sub(el, "BulkApproved", "true")
     elif isinstance(req, ActivateFirmware):
         if req.execution_time is not None:
             _sub(el, "ExecutionDateTime", iso_utc(req.execution_time))
         if req.firmware_version is not None:
             _sub(el, "FirmwareVersion", req.firmware_version)
-    elif over_the_air:
+    elif over_the_air or req.over_the_air:
         _sub(el, "OverTheAir", "true")
     return _bytes(root)
 

@@ -6,6 +6,7 @@ found, expected)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from rig.image import ImageError, parse_image
 
@@ -29,4 +30,4 @@ def image_facts(data: bytes, source: str = "FirmwareImage") -> ImageFacts:
     except ImageError as exc:
         raise ImageInvalid(str(exc)) from None
     return ImageFacts(int(img.manufacturer_code), int(img.image_type), int(img.file_version),
-                      str(img.sha256).lower(), len(data))
+                      hashlib.sha256(data).hexdigest(), len(data))  # img.sha256 is of the declared image only

@@ -35,8 +35,8 @@ class ServiceResponse:
 @dataclasses.dataclass(frozen=True)
 class UpdatePPMIDFirmware:  # SR 11.4
     user_id: str
-    image: bytes
-    firmware_version: str  # 8 hex digits as sent
+    image: bytes | str  # the OTA file, or its base64 text
+    firmware_version: str | int  # 8 hex digits as sent (an int is taken as is)
     device_ids: list[str]
     execution_time: float | None = None
     request_id: str | None = None
@@ -45,8 +45,8 @@ class UpdatePPMIDFirmware:  # SR 11.4
 @dataclasses.dataclass(frozen=True)
 class UpdateFirmware:  # SR 11.1
     user_id: str
-    image: bytes
-    firmware_version: str
+    image: bytes | str
+    firmware_version: str | int
     device_id: str
     request_id: str | None = None
     security: bool = False
@@ -57,7 +57,7 @@ class UpdateFirmware:  # SR 11.1
 class ActivateFirmware:  # SR 11.3
     user_id: str
     device_id: str
-    firmware_version: str | None = None
+    firmware_version: str | int | None = None
     execution_time: float | None = None
     request_id: str | None = None
 
@@ -67,6 +67,7 @@ class ReadFirmwareVersion:  # SR 11.2
     user_id: str
     device_id: str
     request_id: str | None = None
+    over_the_air: bool = False  # a CS08 read through the CH (rig extension), else the register
 
 
 ServiceRequest = UpdatePPMIDFirmware | UpdateFirmware | ActivateFirmware | ReadFirmwareVersion

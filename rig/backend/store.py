@@ -104,6 +104,16 @@ class Store:
         self.db.execute("INSERT INTO log (time, what, detail) VALUES (?, ?, ?)",
                         (now, what, json.dumps(detail, sort_keys=True, default=str)))
 
+    def entries(self, what: str | None = None) -> list[dict[str, Any]]:
+        """The log, oldest first (only entries of kind `what`, when given)."""
+        rows = self.all("SELECT * FROM log ORDER BY seq") if what is None else self.all(
+            "SELECT * FROM log WHERE what = ? ORDER BY seq", what)
+        return [{"seq": r["seq"], "time": r["time"], "what": r["what"], **json.loads(r["detail"])} for r in rows]
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     def next_counter(self, name: str) -> int:
         with self.transaction():
             row = self.one("SELECT value FROM meta WHERE key = ?", name)

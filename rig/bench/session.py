@@ -22,7 +22,6 @@ from rig.hub.config import HubConfig
 
 LOGGER = logging.getLogger(__name__)
 
-KIND_OF_IMAGE_TYPE = {0x0101: "ppmid", 0x0102: "hcalcs", 0x0103: "gsme"}
 IMPORT_SUPPLIER = "IMPORT-SUPPLIER-01"
 GAS_SUPPLIER = "GAS-SUPPLIER-01"
 

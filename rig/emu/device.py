@@ -19,7 +19,7 @@ from zigpy.zcl import foundation
 from rig.clock import Clock
 from rig.emu import zcl, zdo
 from rig.emu.air import BROADCAST_RX_ON, AirFrame, Medium
-from rig.emu.device_faults import DeviceFaults
+from rig.emu.device_faults import DeviceFaults, apply_defect
 from rig.emu.event_log import EventLog
 from rig.emu.ota_client import OtaClient, OtaFlash
 from rig.emu.profiles import OTA_CLUSTER_ID, DeviceProfile
@@ -56,6 +56,8 @@ class EmulatedDevice:
         self.flash = OtaFlash(current_file_version=profile.current_file_version)
         self.faults = DeviceFaults(self)
         self.ota = OtaClient(self)
+        for defect in profile.defects:  # a profile built with defects (e.g. "ppmid+stale_version")
+            apply_defect(self.faults, defect)
         self.attributes: dict[int, zcl.AttributeTable] = {ep.id: self._build_attributes(ep) for ep in profile.endpoints}
         self._tsn = 0
         self._aps = 0

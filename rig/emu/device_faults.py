@@ -33,6 +33,23 @@ class DeviceFaults:
     ignore_wait_for_data: bool = False  # re-request at once instead of waiting
     upgrade_end_status: int | None = None  # send this (INVALID_IMAGE / ABORT) instead of SUCCESS
     never_send_upgrade_end: bool = False  # download, verify, then stay silent
+    # -- device defects (what a non-conformant DUT does; DEFECTS below names them for plans/benches)
+    ignore_min_block_period: bool = False  # paces block requests by its own delay only
+    restart_from_zero: bool = False  # after a reboot, downloads again from offset 0 instead of FileOffset
+    request_past_end: bool = False  # asks for one block at FileOffset = image size before ending
+    oversize_blocks: int | None = None  # MaximumDataSize it asks for (its buffer stays max_data_size)
+    skip_verification: bool = False  # installs whatever it downloaded, integrity check or not
+    activate_immediately: bool = False  # ignores UpgradeTime (0xFFFFFFFF or a later time): activates at once
+    stale_version: bool = False  # after activation CurrentFileVersion (and its QNIs) still say the old version
+    fault_ids_in: str = "both"  # where manufacturer_code / image_type faults apply: query | block | both
+    ignore_image_notify: bool = False  # never queries because of an Image Notify
+    query_interval_s: float | None = None  # queries this often instead of its profile's interval
+    malformed_queries: bool = False  # its Query Next Image requests are truncated
+    accept_downgrade: bool = False  # takes an older image when offered one (profile allow_downgrade)
+
+    def ids_apply_to(self, what: str) -> bool:
+        """Whether the wrong-id faults apply to this kind of request ("query" or "block")."""
+        return self.fault_ids_in in ("both", what)
 
     def clear(self) -> None:
         for f in dataclasses.fields(self):
@@ -68,3 +85,40 @@ class DeviceFaults:
         payload = dev.ota.send_raw(command, body)
         dev.ota.record("fault_malformed_sent", kind=kind, command=command, payload=payload.hex())
         return payload
+
+
+# A device defect = a named, lasting fault: a plan's `inject_defect`, a profile's `defects:` list and
+# `profile: ppmid+ignores_wait_for_data` all use these names (bench/dut_defects.py runs each against the
+# conformance suite). Each sets attributes of DeviceFaults; `accepts_downgrade` is a setting, not a defect,
+# but is applied the same way (a device that takes an older image when the server offers one).
+DEFECTS: dict[str, dict[str, object]] = {
+    "ignores_wait_for_data": {"ignore_wait_for_data": True},
+    "ignores_min_block_period": {"ignore_min_block_period": True},
+    "restarts_from_zero": {"restart_from_zero": True},
+    "requests_past_end": {"request_past_end": True},
+    "oversize_blocks": {"oversize_blocks": 160},
+    "installs_corrupt_image": {"skip_verification": True},
+    "activates_immediately": {"activate_immediately": True},
+    "stale_version": {"stale_version": True},
+    "no_upgrade_end": {"never_send_upgrade_end": True},
+    "wrong_manufacturer": {"manufacturer_code": "+1"},
+    "wrong_image_type": {"image_type": "+1"},
+    "wrong_manufacturer_in_blocks": {"manufacturer_code": "+1", "fault_ids_in": "block"},
+    "wrong_image_type_in_blocks": {"image_type": "+1", "fault_ids_in": "block"},
+    "ignores_image_notify": {"ignore_image_notify": True},
+    "queries_too_often": {"query_interval_s": 10.0},
+    "malformed_frames": {"malformed_queries": True},
+    "accepts_downgrade": {"accept_downgrade": True},
+}
+
+
+def apply_defect(faults: DeviceFaults, name: str) -> None:
+    """Switch a named defect on (ValueError naming the known ones if `name` is not one)."""
+    if name not in DEFECTS:
+        raise ValueError(f"device defect {name!r} unknown; known: {', '.join(DEFECTS)}")
+    profile = faults.device.profile
+    for attr, value in DEFECTS[name].items():
+        if value == "+1":  # an id one off the device's own
+            value = (getattr(profile, attr) + 1) & 0xFFFF
+        setattr(faults, attr, value)
+    faults.device.ota.record("fault_defect", defect=name)

@@ -28,6 +28,17 @@ class EventLog(Generic[E]):
         self._events: list[E] = []
         self._trim_above = keep + max(keep // 4, 1)  # trim in chunks of a quarter: O(1) per append on average
 
+    def resize(self, keep: int) -> None:
+        """Keep the newest `keep` from now on (a standing bench that runs for days keeps fewer)."""
+        if keep < 1:
+            raise ValueError(f"EventLog keep must be at least 1, got {keep}")
+        self.keep = keep
+        self._trim_above = keep + max(keep // 4, 1)
+        if len(self._events) > keep:
+            cut = len(self._events) - keep
+            del self._events[:cut]
+            self.dropped += cut
+
     def append(self, event: E) -> None:  # once per OTA block and more: keep it to one comparison
         self._events.append(event)
         if len(self._events) > self._trim_above:

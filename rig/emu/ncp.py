@@ -21,16 +21,15 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from bellows.ezsp import EZSP
 import bellows.types as bt
 import zigpy.types as zt
 
 from rig.emu import ncp_codec
+from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for
 from rig.emu.ncp_state import NvState, RamState
 
 LOGGER = logging.getLogger(__name__)
 
-SUPPORTED_VERSIONS = tuple(sorted(EZSP._BY_VERSION))
 FC_RESPONSE = 0x80
 FC_CALLBACK = 0x90
 INVALID_COMMAND_ID = 0x0058
@@ -71,9 +70,9 @@ class EzspNcp:
         trace: list[tuple[str, str]] | None = None,
         xncp: bool = False,
     ) -> None:
-        if version not in EZSP._BY_VERSION:
+        if version not in SUPPORTED_VERSIONS:
             raise ValueError(
-                f"ezsp_version {version!r} is not one bellows speaks; expected one of {SUPPORTED_VERSIONS}"
+                f"ezsp_version {version!r} is not one the emulated NCP speaks; expected one of {SUPPORTED_VERSIONS}"
             )
         from rig.emu import ncp_handlers  # the handler table imports this module's types
 
@@ -87,12 +86,7 @@ class EzspNcp:
         self.ram = RamState()
         self.network: Any = None
         self.handlers: dict[str, Handler] = ncp_handlers.HANDLERS
-        self._tables = {
-            fmt: {cid: (name, tx, rx) for name, (cid, tx, rx) in EZSP._BY_VERSION[v].COMMANDS.items()}
-            for fmt, v in ((4, 4), (5, 5), (8, 8))
-        }
-        self._own = {cid: (name, tx, rx) for name, (cid, tx, rx) in EZSP._BY_VERSION[version].COMMANDS.items()}
-        self._own_by_name = EZSP._BY_VERSION[version].COMMANDS
+        self.frames = frames_for(version)  # the emulator's own definitions (rig.emu.ezsp)
         self._ash: Any = None
         self._fmt = 4
         self._negotiated = False  # until `version`, EmberZNet answers nothing else
@@ -151,13 +145,13 @@ class EzspNcp:
             LOGGER.warning("EZSP frame %s before version negotiation: ERROR_VERSION_NOT_SET", data.hex())
             self._queue_invalid(seq, fmt, bt.EzspStatus.ERROR_VERSION_NOT_SET)
             return
-        table = self._own if fmt == frame_format(self.version) else self._tables[fmt]
-        entry = table.get(frame_id)
-        if entry is None:
+        # `version` has one layout in every format; before it, nothing else gets this far
+        entry = self.frames.by_id.get(frame_id)
+        if entry is None or entry.callback:
             self.record_error(f"unknown EZSP frame id 0x{frame_id:04X} (v{self.version}): {data.hex()}")
             self._queue_invalid(seq, fmt, bt.EzspStatus.ERROR_INVALID_FRAME_ID)
             return
-        name, tx_schema, rx_schema = entry
+        name, tx_schema, rx_schema = entry.name, entry.request, entry.response
         try:
             req = ncp_codec.decode(tx_schema, params)
         except Exception as exc:
@@ -206,7 +200,8 @@ class EzspNcp:
         return data[0], data[2], data[3:]
 
     def _queue_invalid(self, seq: int, fmt: int, status: bt.EzspStatus) -> None:
-        self._queue(_Outgoing("invalidCommand", INVALID_COMMAND_ID, status.serialize(), fmt, seq))
+        payload = ncp_codec.encode(self.frames.by_name["invalidCommand"].response, {"reason": status})
+        self._queue(_Outgoing("invalidCommand", INVALID_COMMAND_ID, payload, fmt, seq))
 
     def record_error(self, message: str) -> None:
         self.errors.append(message)
@@ -228,12 +223,12 @@ class EzspNcp:
         if self._fmt != frame_format(self.version) or not self.host_connected:
             LOGGER.debug("callback %s dropped: host not in session", name)
             return
-        if name not in self._own_by_name:
+        entry = self.frames.by_name.get(name)
+        if entry is None:
             self.record_error(f"callback {name} does not exist in EZSP v{self.version}")
             return
-        frame_id, _, rx_schema = self._own_by_name[name]
-        payload = ncp_codec.encode(rx_schema, fields)
-        self._queue(_Outgoing(name, frame_id, payload, self._fmt, None))
+        payload = ncp_codec.encode(entry.response, fields)
+        self._queue(_Outgoing(name, entry.frame_id, payload, self._fmt, None))
 
     # -- to the host --------------------------------------------------------------------------------
     def _queue(self, item: _Outgoing) -> None:

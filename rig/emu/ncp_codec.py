@@ -1,9 +1,9 @@
-"""Encode EZSP parameters with bellows' own schemas, from the NCP's side of the wire.
+"""Encode and decode EZSP parameters from the NCP's side of the wire.
 
-bellows describes every command as (frame id, host->NCP schema, NCP->host schema). The NCP decodes
-requests with the first and encodes responses/callbacks with the second, so a field added or
-retyped in a bellows release is picked up without touching the emulator. Handlers speak one status
-language (sl_Status); it is converted to whatever the field's type is in the negotiated version.
+A schema is a field dict (name -> zigpy/bellows type) from the emulator's own frame definitions
+(rig.emu.ezsp): the NCP decodes requests with a frame's request fields and encodes responses and
+callbacks with its response fields. Handlers speak one status language (sl_Status); it is
+converted to whatever the field's type is in the negotiated version.
 """
 
 from __future__ import annotations
@@ -68,10 +68,8 @@ def default_for(typ: type) -> Any:
         return typ(**kwargs)
     if isinstance(typ, type) and issubclass(typ, (bytes, bytearray)):
         return typ(b"")
-    if isinstance(typ, type) and issubclass(typ, zt.FixedList):
-        return typ([default_for(typ._item_type)] * typ._length)
     if isinstance(typ, type) and issubclass(typ, list):
-        return typ([])
+        return _zero_list(typ)
     if isinstance(typ, type) and issubclass(typ, enum.Enum):
         try:
             return typ(0)
@@ -80,15 +78,27 @@ def default_for(typ: type) -> Any:
     return typ(0)
 
 
+def _zero_list(typ: type) -> Any:
+    """An empty variable-length list, or a fixed-length one (KeyData, EUI64) of zeros: whichever
+    the type's own parser makes of the fewest zero bytes it accepts."""
+    for size in (0, 1, 2, 4, 8, 16, 32, 64):
+        try:
+            value, _ = typ.deserialize(bytes(size))
+        except (ValueError, TypeError, IndexError):
+            continue
+        return value
+    raise TypeError(f"no default for {typ!r}")
+
+
 def encode(schema: Any, values: dict[str, Any]) -> bytes:
-    """Serialise `values` with a bellows rx schema (a field dict or a Struct class)."""
+    """Serialise `values` with a response schema (a field dict or a Struct class)."""
     if isinstance(schema, dict):
         return _compiled(schema).encode(values)
     return encode_generic(schema, values)
 
 
 def decode(schema: Any, data: bytes) -> dict[str, Any]:
-    """Parse request parameters with a bellows tx schema."""
+    """Parse request parameters with a request schema."""
     if isinstance(schema, dict):
         return _compiled(schema).decode(data)
     return decode_generic(schema, data)
@@ -126,7 +136,7 @@ def decode_generic(schema: Any, data: bytes) -> dict[str, Any]:
 # CPU (a Struct costs an inspect.Signature.bind). A schema is compiled once into per-field coders that
 # pack fixed-size integers, LVBytes and all-integer Structs directly and leave every other type to
 # zigpy. tests/emu/test_ncp_codec.py checks the result byte for byte against the generic path for
-# every command of every EZSP version bellows speaks.
+# every frame of every EZSP version the emulator speaks.
 
 class ApsFields(NamedTuple):
     """An EmberApsFrame's fields as a plain record: what the NCP builds per frame (a zigpy Struct costs
@@ -286,6 +296,6 @@ _COMPILED: dict[int, tuple[dict, _Compiled]] = {}
 
 def _compiled(schema: dict[str, type]) -> _Compiled:
     hit = _COMPILED.get(id(schema))
-    if hit is None or hit[0] is not schema:  # bellows' tables live for the process; the id check is a guard
+    if hit is None or hit[0] is not schema:  # the frame tables live for the process; the id check is a guard
         hit = _COMPILED[id(schema)] = (schema, _Compiled(schema))
     return hit[1]

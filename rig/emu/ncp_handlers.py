@@ -1,9 +1,9 @@
 """What the emulated NCP does for each EZSP command (EmberZNet 7.x/8.x behaviour, not the host's wishes).
 
-Each handler gets the decoded request (field names as in the negotiated version's bellows schema)
-and returns the response fields. Field names changed at v14 (e.g. `messageTag` -> `message_tag`), so
-handlers read with `_get(req, old, new)` and answer with both spellings; the encoder keeps whichever
-the schema has. Statuses are given as sl_Status and converted to the field's type by ncp_codec.
+Each handler gets the decoded request (field names as in the emulator's own frame definitions,
+rig.emu.ezsp: UG100's names in every version) and returns the response fields; the encoder keeps
+the fields the negotiated version's response has and fills the rest with zeros. Statuses are given
+as sl_Status and converted to the field's type by ncp_codec.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _version(ncp: EzspNcp, req: dict) -> dict:
     }
 
 
-@handles("nop", "gpSinkTableClearAll", "gpClearSinkTable", "gpClearProxyTable", "setManufacturerCode")
+@handles("nop", "gpSinkTableClearAll", "gpClearProxyTable", "setManufacturerCode")
 def _nothing(ncp: EzspNcp, req: dict) -> dict:
     if "code" in req:
         ncp.ram.manufacturer_code = int(req["code"])
@@ -121,6 +121,33 @@ def _get_value(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.INVALID_PARAMETER, "value": b""}
 
 
+# EmberEndpointFlags: bit 0 = the endpoint is enabled (addEndpoint registers it enabled)
+ENDPOINT_ENABLED = 0x0001
+
+
+@handles("getExtendedValue")
+def _get_extended_value(ncp: EzspNcp, req: dict) -> dict:
+    """EmberZNet's getExtendedValue: only the values this NCP models; the rest ERROR_INVALID_ID.
+
+    ENDPOINT_FLAGS (characteristics = endpoint) always carries a 2-byte value, as the firmware's
+    handler sets valueLength before it looks the endpoint up: hosts (herdsman's
+    registerFixedEndpoints) read two bytes even when the status says the endpoint is unknown, and
+    take that status as "not registered yet, call addEndpoint".
+    """
+    vid = int(req["valueId"])
+    characteristics = int(req["characteristics"])
+    if vid == bt.EzspExtendedValueId.EXTENDED_VALUE_ENDPOINT_FLAGS:
+        if (characteristics & 0xFF) in ncp.ram.endpoints:
+            return {"status": S.OK, "value": ENDPOINT_ENABLED.to_bytes(2, "little")}
+        # 7.x answers EzspStatus ERROR_INVALID_VALUE; 8.x an sl_Status that is not OK
+        missing = bt.EzspStatus.ERROR_INVALID_VALUE if ncp.version < 14 else S.INVALID_PARAMETER
+        return {"status": missing, "value": bytes(2)}
+    if vid == bt.EzspExtendedValueId.EXTENDED_VALUE_GET_SOURCE_ROUTE_OVERHEAD:
+        return {"status": S.OK, "value": b"\x00"}  # every emulated device is one hop away: no relays
+    LOGGER.warning("getExtendedValue(%s): not modelled; answering ERROR_INVALID_ID as firmware does", vid)
+    return {"status": S.INVALID_PARAMETER, "value": b""}
+
+
 @handles("setValue")
 def _set_value(ncp: EzspNcp, req: dict) -> dict:
     vid, value = req["valueId"], bytes(req["value"])
@@ -156,7 +183,9 @@ def _add_endpoint(ncp: EzspNcp, req: dict) -> dict:
         return {"status": S.INVALID_STATE}
     # Both lists arrive as one AnonymousList: the counts say where inputs end.
     n_in, n_out = int(req["inputClusterCount"]), int(req["outputClusterCount"])
-    clusters = [int(c) for c in req["inputClusterList"]] + [int(c) for c in req.get("outputClusterList", [])]
+    clusters = [int(c) for c in req["clusterList"]]
+    if len(clusters) != n_in + n_out:  # the firmware reads exactly the counted clusters
+        return {"status": S.INVALID_PARAMETER}
     ncp.ram.endpoints[ep] = Endpoint(
         endpoint=ep,
         profile_id=int(req["profileId"]),
@@ -276,6 +305,15 @@ def _set_radio_power(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK}
 
 
+@handles("setRadioIeee802154CcaMode")
+def _set_cca_mode(ncp: EzspNcp, req: dict) -> dict:
+    mode = int(req["ccaMode"])
+    if mode > 4:  # RSSI, SIGNAL, SIGNAL_OR_RSSI, SIGNAL_AND_RSSI, ALWAYS_TRANSMIT
+        return {"status": S.INVALID_PARAMETER}
+    ncp.ram.cca_mode = mode
+    return {"status": S.OK}
+
+
 @handles("setConcentrator")
 def _set_concentrator(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK}
@@ -339,16 +377,42 @@ def _export_key(ncp: EzspNcp, req: dict) -> dict:
     return {"status": S.OK, "key": bt.KeyData(key), "context": ctx}
 
 
+@handles("broadcastNextNetworkKey")
+def _broadcast_next_network_key(ncp: EzspNcp, req: dict) -> dict:
+    """The trust centre sends the next key to the network; an all-zero key means "make one up"."""
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN}
+    key = bytes(req["key"])
+    if key == bytes(16):
+        key = ncp.rng.randbytes(16)
+    ncp.nv.alternate_network_key = key
+    return {"status": S.OK}
+
+
+@handles("broadcastNetworkKeySwitch")
+def _broadcast_network_key_switch(ncp: EzspNcp, req: dict) -> dict:
+    """Switch to the key sent before: the sequence number moves on and NWK frame counting restarts."""
+    if _not_up(ncp):
+        return {"status": S.NETWORK_DOWN}
+    if ncp.nv.alternate_network_key is None:
+        return {"status": S.INVALID_STATE}
+    ncp.nv.network_key = ncp.nv.alternate_network_key
+    ncp.nv.alternate_network_key = None
+    ncp.nv.network_key_seq = (ncp.nv.network_key_seq + 1) % 256
+    ncp.nv.nwk_frame_counter = 0
+    return {"status": S.OK}
+
+
 @handles("getNetworkKeyInfo")
 def _get_network_key_info(ncp: EzspNcp, req: dict) -> dict:
     info = bt.SecurityManagerNetworkKeyInfo(
         network_key_set=ncp.nv.formed,
-        alternate_network_key_set=False,
+        alternate_network_key_set=ncp.nv.alternate_network_key is not None,
         network_key_sequence_number=ncp.nv.network_key_seq,
-        alt_network_key_sequence_number=0,
+        alt_network_key_sequence_number=(ncp.nv.network_key_seq + 1) % 256 if ncp.nv.alternate_network_key else 0,
         network_key_frame_counter=ncp.nv.nwk_frame_counter,
     )
-    return {"status": S.OK, "network_key_info": info}
+    return {"status": S.OK, "networkKeyInfo": info}
 
 
 @handles("getKey")
@@ -399,7 +463,7 @@ def _accept(ncp: EzspNcp, req: dict) -> dict:
 def _transient_key(ncp: EzspNcp, req: dict) -> dict:
     """A key a joining device must prove it has (install-code derived, or the well-known key for all)."""
     eui64 = req.get("eui64", req.get("partner"))
-    key = req.get("plaintext_key", req.get("transientKey"))
+    key = req.get("plaintextKey", req.get("transientKey"))
     ncp.ram.transient_keys[zt.EUI64(eui64)] = bytes(key)
     return {"status": S.OK}
 
@@ -419,13 +483,13 @@ def _get_child_data(ncp: EzspNcp, req: dict) -> dict:
         return {"status": S.NOT_JOINED}
     ieee, nwk = children[index]
     v7 = {"eui64": ieee, "type": bt.EmberNodeType.SLEEPY_END_DEVICE, "id": nwk, "phy": 0, "power": 0, "timeout": 8}
+    child = bt.EmberChildDataV7(**v7) if ncp.version < 10 else bt.EmberChildDataV10(**v7, timeout_remaining=0)
     return {
         "status": S.OK,
         "childId": nwk,
         "childEui64": ieee,
         "childType": bt.EmberNodeType.SLEEPY_END_DEVICE,
-        "childData": bt.EmberChildDataV7(**v7),
-        "child_data": bt.EmberChildDataV10(**v7, timeout_remaining=0),
+        "childData": child,
     }
 
 
@@ -448,8 +512,8 @@ def _addr_table_info(ncp: EzspNcp, req: dict) -> dict:
         return {"status": S.INVALID_INDEX}
     entry = ncp.ram.address_table.get(index)
     if entry is None:
-        return {"status": S.NOT_FOUND, "nwk": 0xFFFF}
-    return {"status": S.OK, "nwk": entry[1], "eui64": entry[0]}
+        return {"status": S.NOT_FOUND, "nodeId": 0xFFFF}
+    return {"status": S.OK, "nodeId": entry[1], "eui64": entry[0]}
 
 
 @handles("replaceAddressTableEntry")
@@ -541,8 +605,17 @@ def _air_frame(ncp: EzspNcp, aps: bt.EmberApsFrame, dst: int, payload: bytes, co
     )
 
 
+# EzspPolicyId.MESSAGE_CONTENTS_IN_CALLBACK_POLICY: EmberZNet's default is the tag only (0x30); the
+# contents come back in messageSentHandler only after the host sets MESSAGE_TAG_AND_CONTENTS (0x31).
+_CONTENTS_POLICY = int(bt.EzspPolicyId.MESSAGE_CONTENTS_IN_CALLBACK_POLICY)
+_TAG_AND_CONTENTS = 0x31
+
+
 def _sent_callback(ncp: EzspNcp, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: bt.EmberApsFrame,
                    tag: int, payload: bytes) -> Callable[[bt.sl_Status], None]:
+    if ncp.ram.policies.get(_CONTENTS_POLICY) != _TAG_AND_CONTENTS:
+        payload = b""
+
     def report(status: bt.sl_Status) -> None:
         ncp.callback(
             "messageSentHandler",

@@ -55,8 +55,10 @@ class NvState:
     security_bitmask: int = 0
     nwk_frame_counter: int = 0
     aps_frame_counter: int = 0
+    alternate_network_key: bytes | None = None  # sent by broadcastNextNetworkKey, current after the switch
 
     def factory_reset(self) -> None:
+        self.alternate_network_key = None
         self.formed = False
         self.params = None
         self.network_key = bytes(16)
@@ -92,6 +94,7 @@ class RamState:
     transient_keys: dict[zt.EUI64, bytes] = dataclasses.field(default_factory=dict)
     manufacturer_code: int = 0x1049  # Silicon Labs
     radio_power: int = 8
+    cca_mode: int = 0  # IEEE 802.15.4 CCA mode (0 = RSSI, EmberZNet's default)
     aps_counter: int = 0
 
     def config_value(self, config_id: bt.EzspConfigId) -> int:

@@ -40,6 +40,7 @@ NO_SERVER = t.EUI64.convert("ff:ff:ff:ff:ff:ff:ff:ff")
 UNSET32 = 0xFFFFFFFF
 WFD_BAD_TIME_WAIT_S = 300.0  # Silabs: RequestTime < CurrentTime -> wait 5 min
 BAD_UPGRADE_TIME_WAIT_S = 3600.0  # Silabs: UpgradeTime < CurrentTime -> retry in 1 h
+IGNORED_WAIT_RETRY_S = 0.1  # a client that ignores WAIT_FOR_DATA retries as if a block had been lost
 
 
 @dataclasses.dataclass
@@ -232,6 +233,9 @@ class OtaClient:
             self.device.faults.drop_block_responses -= 1
             self.record("fault_block_dropped", offset=message.file_offset, size=len(message.data))
             return None
+        if cmd == oc.IMAGE_NOTIFY and self.device.faults.ignore_image_notify:
+            self.record("fault_notify_ignored", broadcast=frame.is_broadcast)
+            return None
         if cmd == oc.IMAGE_NOTIFY and not self._accept_notify(message, frame):
             return None
         self._inbox.put_nowait(Incoming(cmd, message, hdr, frame))
@@ -294,15 +298,20 @@ class OtaClient:
             disable_default_response=disable_default_response,
         )
 
-    def _ids(self) -> tuple[int, int]:
+    def _ids(self, what: str = "query") -> tuple[int, int]:
         f = self.device.faults
-        mfr = self.profile.manufacturer_code if f.manufacturer_code is None else f.manufacturer_code
-        itype = self.profile.image_type if f.image_type is None else f.image_type
+        wrong = f.ids_apply_to(what)
+        mfr = self.profile.manufacturer_code if f.manufacturer_code is None or not wrong else f.manufacturer_code
+        itype = self.profile.image_type if f.image_type is None or not wrong else f.image_type
         return mfr, itype
+
+    def _query_interval(self) -> float:
+        every = self.device.faults.query_interval_s
+        return self.settings.query_interval_s if every is None else every
 
     def _request_image(self) -> oc.ImageId:
         assert self.flash.offer is not None
-        mfr, itype = self._ids()
+        mfr, itype = self._ids("block")
         return oc.ImageId(mfr, itype, self.flash.offer.file_version)
 
     # ------------------------------------------------------------------------------------------
@@ -318,7 +327,7 @@ class OtaClient:
                 if resume_pending and self.flash.server is not None and self._has_unfinished_job():
                     resume_pending = False
                     await self._continue_job()
-                    next_query = self.clock.now() + self.settings.query_interval_s
+                    next_query = self.clock.now() + self._query_interval()
                     continue
                 msg = await self._recv(max(0.0, next_query - self.clock.now()))
                 if msg is None:
@@ -328,10 +337,10 @@ class OtaClient:
                         if self.flash.server is None:
                             continue
                     await self._query()
-                    next_query = self.clock.now() + self.settings.query_interval_s
+                    next_query = self.clock.now() + self._query_interval()
                 elif msg.command_id == oc.IMAGE_NOTIFY and not msg.default_response:
                     await self._query()
-                    next_query = self.clock.now() + self.settings.query_interval_s
+                    next_query = self.clock.now() + self._query_interval()
                 else:
                     self._stray(msg)
         except asyncio.CancelledError:
@@ -355,6 +364,9 @@ class OtaClient:
     async def _continue_job(self) -> None:
         status = self.flash.image_upgrade_status
         self.record("resume", status=ImageUpgradeStatus(status).name, offset=self.flash.file_offset, version=self.flash.offer.file_version)
+        if status == ImageUpgradeStatus.Download_in_progress and self.device.faults.restart_from_zero:
+            self.record("fault_restart_from_zero", offset=self.flash.file_offset)
+            self.flash.data, self.flash.file_offset = bytearray(), 0
         if status == ImageUpgradeStatus.Download_in_progress:
             await self._download()
         elif status == ImageUpgradeStatus.Download_complete:
@@ -436,7 +448,11 @@ class OtaClient:
         mfr, itype = self._ids()
         f = self.device.faults
         hw = self.profile.hardware_version if f.hardware_version is None else f.hardware_version
-        self.send_raw(oc.QUERY_NEXT_IMAGE, oc.query_next_image(mfr, itype, self.flash.current_file_version, hw))
+        body = oc.query_next_image(mfr, itype, self.flash.current_file_version, hw)
+        if f.malformed_queries:
+            body = body[:4]
+            self.record("fault_malformed_sent", kind="qni_truncated", command=oc.QUERY_NEXT_IMAGE, payload=body.hex())
+        self.send_raw(oc.QUERY_NEXT_IMAGE, body)
         self.record("query_sent", manufacturer_code=mfr, image_type=itype, current_file_version=self.flash.current_file_version, hardware_version=hw)
         notified = False
 
@@ -486,7 +502,7 @@ class OtaClient:
         if reject:
             self.record("offer_rejected", image=image, size=size, reason=reject)
             return
-        if image.file_version < self.flash.current_file_version and not s.allow_downgrade:
+        if image.file_version < self.flash.current_file_version and not (s.allow_downgrade or self.device.faults.accept_downgrade):
             self.record("offer_rejected", image=image, size=size, reason="downgrade")
             self._send_upgrade_end(Status.INVALID_IMAGE, image)
             return
@@ -515,7 +531,8 @@ class OtaClient:
         """Gap since the previous request: max(own delay, MinimumBlockPeriod)."""
         if self._last_request_at is None:
             return
-        gap = max(self.settings.block_request_delay_ms / 1000.0, self._period_s(self.flash.minimum_block_period))
+        period = 0.0 if self.device.faults.ignore_min_block_period else self._period_s(self.flash.minimum_block_period)
+        gap = max(self.settings.block_request_delay_ms / 1000.0, period)
         remaining = self._last_request_at + gap - self.clock.now()
         if remaining > 0:
             await self.clock.sleep(remaining)
@@ -570,9 +587,21 @@ class OtaClient:
                     return
             elif outcome == "ok":
                 errors = 0
+        if self.device.faults.request_past_end:
+            await self._request_past_end()
         self.record("download_complete", size=len(f.data))
         self._set_status(ImageUpgradeStatus.Download_complete)
         await self._verify_and_end()
+
+    async def _request_past_end(self) -> None:
+        """Defect: one more Image Block Request at FileOffset = image size; whatever comes back is ignored."""
+        f, s = self.flash, self.settings
+        await self._pace()
+        self.send_raw(oc.IMAGE_BLOCK, oc.image_block(self._request_image(), f.offer_size, s.max_data_size))
+        self._last_request_at = self.clock.now()
+        self.record("fault_request_past_end", offset=f.offer_size)
+        answer = await self._await(self._is_block_answer(oc.IMAGE_BLOCK), s.response_timeout_s)
+        self.record("fault_request_past_end_answer", detail=None if answer is None else repr(answer.message))
 
     def _is_block_answer(self, command: int) -> Callable[[Incoming], bool]:
         return lambda m: m.command_id == oc.IMAGE_BLOCK_RESPONSE or (m.default_response and m.command_id == command)
@@ -584,7 +613,8 @@ class OtaClient:
         await self._pace()
         mbp = f.minimum_block_period if s.supports_rate_limiting else None
         image = self._request_image()
-        self.send_raw(oc.IMAGE_BLOCK, oc.image_block(image, at, s.max_data_size, min_block_period=mbp))
+        asked = self.device.faults.oversize_blocks or s.max_data_size  # a defect may ask for more than it holds
+        self.send_raw(oc.IMAGE_BLOCK, oc.image_block(image, at, asked, min_block_period=mbp))
         now = self.clock.now()
         self._last_request_at = now
         after_wait = None if self._wait_ended_at is None else now - self._wait_ended_at
@@ -616,7 +646,7 @@ class OtaClient:
             if rsp.file_offset != at:
                 self.record("block_unexpected_offset", offset=rsp.file_offset, expected=at)
                 return None
-            if not rsp.data or at + len(rsp.data) > f.offer_size:
+            if not rsp.data or at + len(rsp.data) > f.offer_size or len(rsp.data) > self.settings.max_data_size:
                 self.record("block_bad_size", offset=at, size=len(rsp.data))
                 return "error"
             self._accept_block(at, rsp.data)
@@ -648,6 +678,7 @@ class OtaClient:
         )
         if self.device.faults.ignore_wait_for_data:
             self.record("fault_wait_ignored", offset=at, wait_s=delay)
+            await self.clock.sleep(IGNORED_WAIT_RETRY_S)
             self._wait_ended_at = self.clock.now()
             self._last_request_at = None
             return
@@ -746,6 +777,9 @@ class OtaClient:
             self.record("fault_corrupted", offset=at)
         problem = verify_image(bytes(f.data), f.offer, f.offer_size, self.profile.hardware_version, self.settings.verify)
         self.record("verified", ok=problem is None, problem=problem)
+        if problem is not None and faults.skip_verification:
+            self.record("fault_verification_skipped", problem=problem)
+            problem = None
         if faults.never_send_upgrade_end:
             self.record("fault_upgrade_end_suppressed")
             return
@@ -806,6 +840,9 @@ class OtaClient:
                 self.record("upgrade_end_response_ignored", reason="image id")
                 pending = await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
                 continue
+            if self.device.faults.activate_immediately:
+                self.record("fault_activated_early", upgrade_time=rsp.upgrade_time)
+                self._activate()
             if rsp.upgrade_time == oc.UPGRADE_TIME_WAIT:
                 self._set_status(ImageUpgradeStatus.Waiting_to_upgrade)
                 pending = await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
@@ -845,6 +882,9 @@ class OtaClient:
         assert f.offer is not None
         old = f.current_file_version
         f.current_file_version = f.offer.file_version
+        if self.device.faults.stale_version:
+            self.record("fault_stale_version", running=f.offer.file_version, reported=old)
+            f.current_file_version = old
         f.installed_image = bytes(f.data)
         self.record("activated", old_version=old, new_version=f.current_file_version, size=len(f.data))
         f.offer, f.offer_size, f.data = None, 0, bytearray()

@@ -6,84 +6,68 @@ Checks (each switchable by the profile's `ota.verify` list):
 * size              - Total Image Size field == offered size == bytes received
 * hardware_version  - when the header carries min/max hardware versions, ours is inside them
 * integrity         - if the body is a well-formed sub-element list holding an Image Integrity
-                      Code (tag 0x0003, 16 bytes), it equals the AES-MMO hash of every byte before it
+                      Code (tag 0x0003, 16 bytes), it equals the AES-MMO hash of the file up to that
+                      element or up to its value (both coverages are shipped by real vendors)
 * require_integrity - the integrity element must be present
 
-A body that is not a sub-element list (GBCS "Upgrade Image" files) is treated as opaque.
+A body that is not a sub-element list (GBCS "Upgrade Image" files, Hue SBL, ...) is treated as opaque.
+The header reader and AES-MMO are the image toolkit's (rig.image, a leaf package): one copy of each codec.
 """
 
 from __future__ import annotations
 
-import struct
-
-from rig.emu.aes_mmo import aes_mmo
 from rig.emu.ota_codec import ImageId
+from rig.image.elements import ElementTag, walk_elements
+from rig.image.errors import Findings
+from rig.image.header import FIXED_HEADER_LENGTH, MAGIC, read_header
+from rig.image.integrity import INTEGRITY_CODE_LENGTH
+from rig.image.validate import integrity_codes
 
-OTA_FILE_ID = 0x0BEEF11E
-TAG_INTEGRITY = 0x0003
-MIN_HEADER = 56
-
-
-def _header(data: bytes) -> tuple[dict, str | None]:
-    if len(data) < MIN_HEADER:
-        return {}, f"image of {len(data)} bytes is shorter than the {MIN_HEADER}-byte OTA header"
-    magic, hver, hlen, fc, mfr, itype, ver, stack = struct.unpack_from("<IHHHHHIH", data, 0)
-    total = struct.unpack_from("<I", data, 52)[0]
-    h = {"magic": magic, "header_length": hlen, "field_control": fc, "id": ImageId(mfr, itype, ver), "total": total}
-    pos = 56
-    if fc & 0x01:
-        pos += 1
-    if fc & 0x02:
-        pos += 8
-    if fc & 0x04:
-        if len(data) < pos + 4:
-            return h, "header too short for its hardware versions"
-        h["hw_min"], h["hw_max"] = struct.unpack_from("<HH", data, pos)
-        pos += 4
-    h["expected_length"] = pos
-    return h, None
+OTA_FILE_ID = MAGIC
 
 
 def find_integrity_code(data: bytes, start: int) -> int | None:
-    """Offset of the 16 hash bytes of tag 0x0003, if the body is a well-formed element list."""
-    pos, found = start, None
-    while pos < len(data):
-        if pos + 6 > len(data):
-            return None
-        tag, length = struct.unpack_from("<HI", data, pos)
-        if pos + 6 + length > len(data):
-            return None
-        if tag == TAG_INTEGRITY and length == 16:
-            found = pos + 6
-        pos += 6 + length
-    return found
+    """File offset of the Image Integrity Code element (its tag), if the body is a well-formed element list."""
+    walk = walk_elements(data, start, len(data), telink=True)
+    if not walk.tiles:
+        return None
+    codes = [e for e in walk.elements
+             if e.tag == ElementTag.IMAGE_INTEGRITY_CODE and len(e.data) == INTEGRITY_CODE_LENGTH]
+    return codes[-1].offset if codes else None
 
 
 def verify_image(data: bytes, offered: ImageId, offered_size: int, hw_version: int, checks: tuple[str, ...]) -> str | None:
     """None when the image passes, else why it fails (-> Upgrade End Request INVALID_IMAGE)."""
-    h, err = _header(data)
+    findings = Findings()
+    reading = read_header(data, findings)
+    h = reading.header
     if "header" in checks:
-        if err:
-            return err
-        if h["magic"] != OTA_FILE_ID:
-            return f"file identifier 0x{h['magic']:08X}, expected 0x{OTA_FILE_ID:08X}"
-        if h["header_length"] != h["expected_length"]:
-            return f"header length {h['header_length']}, field control implies {h['expected_length']}"
-    if not h:
-        return err if checks else None
-    if "ids" in checks and h["id"] != offered:
-        return f"image id {h['id']} differs from the offer {offered}"
-    if "size" in checks and not (h["total"] == offered_size == len(data)):
-        return f"total image size {h['total']}, offered {offered_size}, received {len(data)}"
-    if "hardware_version" in checks and "hw_min" in h and not (h["hw_min"] <= hw_version <= h["hw_max"]):
-        return f"hardware version 0x{hw_version:04X} outside 0x{h['hw_min']:04X}..0x{h['hw_max']:04X}"
+        for problem in findings.fatal:  # magic, header length, a header cut short: in file order
+            if problem.field == "file_identifier":
+                return f"file identifier {problem.found}, expected 0x{OTA_FILE_ID:08X}"
+            if problem.field == "header_length":
+                return f"header length {problem.found}, field control implies {reading.body_start}"
+            return f"{problem.field}: {problem.found}, expected {problem.expected}"
+    if h is None:
+        return (f"image of {len(data)} bytes is not a readable OTA header (at least {FIXED_HEADER_LENGTH} bytes)"
+                if checks else None)
+    image_id = ImageId(h.manufacturer_code, h.image_type, h.file_version)
+    if "ids" in checks and image_id != offered:
+        return f"image id {image_id} differs from the offer {offered}"
+    if "size" in checks and not (h.total_image_size == offered_size == len(data)):
+        return f"total image size {h.total_image_size}, offered {offered_size}, received {len(data)}"
+    if "hardware_version" in checks and h.min_hw_version is not None and h.max_hw_version is not None \
+            and not (h.min_hw_version <= hw_version <= h.max_hw_version):
+        return f"hardware version 0x{hw_version:04X} outside 0x{h.min_hw_version:04X}..0x{h.max_hw_version:04X}"
     if "integrity" in checks or "require_integrity" in checks:
-        at = find_integrity_code(data, max(h["header_length"], MIN_HEADER))
+        at = find_integrity_code(data, max(h.header_length, reading.body_start, FIXED_HEADER_LENGTH))
         if at is None:
             if "require_integrity" in checks:
                 return "no Image Integrity Code (tag 0x0003) element"
         else:
-            expected = aes_mmo(data[:at])
-            if data[at : at + 16] != expected:
-                return f"Image Integrity Code {data[at:at + 16].hex()} != AES-MMO {expected.hex()}"
+            code = data[at + 6 : at + 6 + INTEGRITY_CODE_LENGTH]
+            to_element, to_value = integrity_codes(data, at)
+            if code not in (to_element, to_value):
+                return (f"Image Integrity Code {code.hex()} != AES-MMO {to_value.hex()} (up to its value) "
+                        f"or {to_element.hex()} (up to the element)")
     return None

@@ -17,14 +17,13 @@ import zigpy.config as zconf
 import zigpy.exceptions
 import zigpy.types as t
 
-from rig.hub import zcl
+from rig.hub import upstream, zcl
 from rig.hub.config import HubConfig
 
 LOGGER = logging.getLogger(__name__)
 
 SE_ENDPOINT = 0x0A  # endpoint 1 is zigpy's ZHA endpoint; the CH's Smart Energy endpoint lives here
 SE_DEVICE_TYPE = 0x0500  # ESP-style server device (carries the OTA Upgrade server cluster)
-HA_PROFILE = 0x0104
 MATCH_DESC_REQ = 0x0006
 MATCH_DESC_RSP = 0x8006
 
@@ -89,12 +88,8 @@ class HubApplication(bellows.zigbee.application.ControllerApplication):
         except Exception:  # noqa: BLE001 - a device's frame must never take the hub down
             LOGGER.exception("hub failed handling %r; frame dropped", packet)
             return
-        if packet.profile_id == zcl.SE_PROFILE and packet.src_ep != 0:
-            # zigpy 2.4 parses ZCL only on the HA/ZLL profiles and drops every other profile's frames
-            # ("custom profile, ignoring"), so a Smart Energy device's attribute reports and read
-            # responses would never reach their waiting requests. ZCL framing is the same on SE.
-            packet = packet.replace(profile_id=HA_PROFILE)
-        super().packet_received(packet)
+        # zigpy drops Smart Energy frames; re-labelled HA, reports and read responses reach their requests
+        super().packet_received(upstream.zigpy_parsable(packet))
 
     # -- ZDO Match_Desc for the SE OTA server ------------------------------------------------
     def _answer_match_desc(self, packet: t.ZigbeePacket) -> bool:

@@ -7,6 +7,7 @@ surfaces as a traceback.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ class HubConfig:
     image_types: dict[int, str] = dataclasses.field(
         default_factory=lambda: {0x0101: "ppmid", 0x0102: "hcalcs", 0x0103: "gsme"}
     )
+    # Image warnings (rig.image.WARNING_KINDS) that make the CH refuse an image; by default it stores and
+    # serves what real devices take (an integrity code matching neither coverage, trailing bytes, ...).
+    fatal_image_warnings: tuple[str, ...] = ()
     db_path: str | None = None  # hub SQLite store; None: in memory (lost on restart)
     # supervision: after a lost stick, reopen after each of these (real) delays, then give up
     radio_reconnect_delays_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
@@ -77,6 +81,10 @@ class HubConfig:
     def kind_of_image_type(self, image_type: int) -> str | None:
         return self.image_types.get(image_type)
 
+    def known_image_types(self) -> str:
+        """'0x0101=ppmid, 0x0102=hcalcs, ...' for error messages."""
+        return ", ".join(f"0x{t:04X}={k}" for t, k in sorted(self.image_types.items())) or "none"
+
     def with_options(self, **changes: Any) -> HubConfig:
         return dataclasses.replace(self, **changes)
 
@@ -85,10 +93,17 @@ class HubConfig:
         return _load_bench(Path(path))
 
     def with_hub_settings(self, hub: dict[str, Any], source: str = "settings") -> HubConfig:
-        """Apply a `hub:` mapping (as in a bench file) on top of this config, with the same checks."""
+        """Apply a `hub:` mapping (as in a bench file) on top of this config, with the same checks.
+
+        `image_types` here adds to (or overrides entries of) the mapping already in force, so that a plan
+        can map one more image type without repeating the bench's.
+        """
         if not isinstance(hub, dict):
             raise ConfigError(f"{source}: field 'hub': found {hub!r}, expected a mapping of hub options")
-        return dataclasses.replace(self, **_hub_options(_Lines(Path(source), None), hub))
+        options = _hub_options(_Lines(Path(source), None), hub)
+        if "image_types" in options:
+            options["image_types"] = {**self.image_types, **options["image_types"]}
+        return dataclasses.replace(self, **options)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,7 +133,8 @@ class _Lines:
         while probe and probe not in self.lines:
             probe = probe.rpartition(".")[0]
         line = self.lines.get(probe, 1)
-        return ConfigError(f"{self.path}:{line}: field '{key}': found {found!r}, expected {expected}")
+        # reprlib: a value built from nested aliases can be huge; the message shows its start only
+        return ConfigError(f"{self.path}:{line}: field '{key}': found {reprlib.repr(found)}, expected {expected}")
 
 
 _TOP_KEYS = {"radio", "baudrate", "flow_control", "channel", "pan_id", "extended_pan_id", "ezsp", "features",
@@ -127,7 +143,7 @@ _HUB_KEYS = {"image_pages", "max_concurrent_downloads", "wait_for_data_delay_s",
              "min_block_period", "block_size_cap", "upgrade_time_mode", "version_check_delay_s",
              "version_check_retries", "version_check_retry_interval_s", "read_timeout_s", "retention_days",
              "ppmid_max_image_bytes", "allow_oversize_ppmid", "image_types", "db_path", "use_thread",
-             "zigpy_database", "notify_within_slots"}
+             "zigpy_database", "notify_within_slots", "fatal_image_warnings"}
 
 
 def _load_bench(path: Path) -> HubConfig:
@@ -248,19 +264,55 @@ def _hub_options(lines: _Lines, hub: dict) -> dict[str, Any]:
             periods[kind] = BlockPeriod(value, units)
         kw["min_block_period"] = periods
     if "image_types" in hub:
-        types_ = hub["image_types"]
-        if not isinstance(types_, dict):
-            raise lines.error("hub.image_types", types_, "a mapping image type -> device kind")
-        mapping: dict[int, str] = {}
-        for image_type, kind in types_.items():
-            key = f"hub.image_types.{image_type}"
-            if not isinstance(image_type, int) or not 0 <= image_type <= 0xFFFF:
-                raise lines.error(key, image_type, "a 16-bit image type such as 0x0101")
-            if kind not in DEVICE_KINDS:
-                raise lines.error(key, kind, f"a device kind, one of {list(DEVICE_KINDS)}")
-            mapping[image_type] = kind
-        kw["image_types"] = mapping
+        kw["image_types"] = _image_types(lines, hub["image_types"])
+    if "fatal_image_warnings" in hub:
+        from rig.image import WARNING_KINDS
+
+        kinds = hub["fatal_image_warnings"]
+        if kinds == "all":
+            kinds = list(WARNING_KINDS)
+        if not isinstance(kinds, list) or not all(k in WARNING_KINDS for k in kinds):
+            raise lines.error("hub.fatal_image_warnings", kinds, f"'all' or a list of {list(WARNING_KINDS)}")
+        kw["fatal_image_warnings"] = tuple(kinds)
     return kw
+
+
+def _image_types(lines: _Lines, types_: Any) -> dict[int, str]:
+    """image type -> device kind. Keys are YAML ints (0x0101 is one) or strings of one ("0x0101", "257"):
+    plan files are read by a loader that keeps keys as strings."""
+    if not isinstance(types_, dict):
+        raise lines.error("hub.image_types", types_, "a mapping image type -> device kind, e.g. {0x0101: ppmid}")
+    mapping: dict[int, str] = {}
+    for image_type, kind in types_.items():
+        key = _spelled_key(lines, "hub.image_types", image_type)
+        number = image_type
+        if isinstance(image_type, str):
+            try:
+                number = int(image_type.strip(), 0)
+            except ValueError:
+                number = None
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 0xFFFF:
+            raise lines.error(key, image_type, "a 16-bit image type such as 0x0101 (a number, or a string of one)")
+        if kind not in DEVICE_KINDS:
+            raise lines.error(key, kind, f"a device kind, one of {list(DEVICE_KINDS)}")
+        mapping[number] = kind
+    return mapping
+
+
+def _spelled_key(lines: _Lines, parent: str, key: Any) -> str:
+    """The dotted key as written in the file (YAML reads `0x0101:` as 257; the error shows 0x0101's line)."""
+    plain = f"{parent}.{key}"
+    if plain in lines.lines or not isinstance(key, int):
+        return plain
+    for written in lines.lines:
+        head, _, tail = written.rpartition(".")
+        if head == parent:
+            try:
+                if int(tail, 0) == key:
+                    return written
+            except ValueError:
+                continue
+    return plain
 
 
 def _typed(lines: _Lines, key: str, value: Any, kind: type | tuple[type, ...], expected: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import zigpy.types as t
 
 from rig.clock import Clock, RealClock
 from rig.hub import zcl
+from rig.hub import upstream
 from rig.hub.app import SE_ENDPOINT, HubApplication, zigpy_config
 from rig.hub.config import DEVICE_KINDS, HubConfig
 from rig.hub.errors import HubError, HubNotRunning, UnknownImage, UnknownOffer
@@ -34,6 +36,7 @@ from rig.hub.zcl import OTA_CLUSTER, SE_PROFILE
 
 LOGGER = logging.getLogger(__name__)
 
+HUB_EVENTS_KEPT = 10_000  # hub.events keeps the newest; subscribers see every event as it happens
 VERSION_ATTRIBUTE = 0x0002  # CurrentFileVersion on the device's OTA client cluster
 NOTIFY_BROADCASTS = {"all": 0xFFFF, "rx_on": 0xFFFD, "routers": 0xFFFC}  # Zigbee broadcast addresses
 
@@ -81,7 +84,8 @@ class Hub:
     def __init__(self, config: HubConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or HubConfig()
         self.clock: Clock = clock or RealClock()
-        self.events: list[HubEvent] = []
+        # The newest HUB_EVENTS_KEPT events (a hub serving devices for days emits one per QNI at least).
+        self.events: collections.deque[HubEvent] = collections.deque(maxlen=HUB_EVENTS_KEPT)
         self._sinks: list[Callable[[HubEvent], None]] = []
         if self.config.db_path:
             Path(self.config.db_path).parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +184,15 @@ class Hub:
     async def _open(self, port: str) -> HubApplication:
         app = await HubApplication.new(zigpy_config(self.config, port), auto_form=True, start_radio=False)
         app.ota_handler = self._on_ota_packet  # before the radio starts: no frame reaches zigpy's Ota cluster
-        await app.startup(auto_form=True)
+        try:
+            await app.startup(auto_form=True)
+        except BaseException:
+            # The stick did not open: close zigpy's database too, or its worker thread keeps the process alive.
+            try:
+                await app.shutdown()
+            except Exception:  # noqa: BLE001 - the original error is the one worth reporting
+                pass
+            raise
         return app
 
     async def stop(self) -> None:
@@ -220,20 +232,16 @@ class Hub:
         Not bellows' permit_with_link_key: that ends in a plain permit whose pre-permit step re-opens the
         trust centre to well-known-key joins, so any device could join alongside. Here the stick gets the
         transient key and the install-code-only policy, and joining is opened at the NCP only."""
-        import bellows.types as bt
         from zigpy.util import convert_install_code
 
         code = bytes.fromhex(install_code) if isinstance(install_code, str) else bytes(install_code)
         key = convert_install_code(code)
         if key is None:
             raise HubError(f"install code {code.hex()} has a bad CRC (give the code with its 2-byte CRC)")
-        ezsp = self.app._ezsp
-        status = await ezsp.add_transient_link_key(t.EUI64.convert(normalize_ieee(ieee)), key)
+        status = await upstream.add_transient_link_key(self.app, t.EUI64.convert(normalize_ieee(ieee)), key)
         if int(status) != 0:
             raise HubError(f"the stick refused the install-code key for {ieee}: status {status!r}")
-        await ezsp.setPolicy(policyId=bt.EzspPolicyId.TRUST_CENTER_POLICY,
-                             decisionId=bt.EzspDecisionBitmask.ALLOW_JOINS
-                             | bt.EzspDecisionBitmask.JOINS_USE_INSTALL_CODE_KEY)
+        await upstream.allow_install_code_joins_only(self.app)
         await self.app.permit_ncp(min(254, max(1, int(seconds))))
 
     def allow_device(self, ieee: str, kind: str | None = None) -> None:

@@ -37,11 +37,13 @@ class Inventory:
     def store_image(self, data: bytes, *, request_id: str | None = None, expected_version: int | None = None,
                     expected_kind: str | None = None) -> int:
         image = self._validate(data, expected_version)
+        data = image.raw  # exactly the declared image: no container, no trailing bytes
         kind = self.config.kind_of_image_type(image.image_type)
         if kind is None:
             raise ImageRejected("unknown image type", [
-                f"image type 0x{image.image_type:04x} is not mapped to a device kind "
-                f"(known: {', '.join(f'0x{t:04x}={k}' for t, k in sorted(self.config.image_types.items()))})"])
+                f"image type 0x{image.image_type:04X} is not mapped to a device kind "
+                f"(known: {self.config.known_image_types()}; map it in the bench file's or the plan's "
+                "hub.image_types)"])
         if expected_kind is not None and kind != expected_kind:
             raise ImageRejected("image type does not match the target device model",
                                 [f"image type 0x{image.image_type:04x} is for {kind}, expected {expected_kind}"])
@@ -80,15 +82,18 @@ class Inventory:
         return image_id
 
     def _validate(self, data: bytes, expected_version: int | None) -> rig.image.OtaImage:
-        try:
-            image = rig.image.parse_image(bytes(data), source="image")
-        except rig.image.ImageError as exc:
-            raise ImageRejected("invalid OTA image", [str(p) for p in exc.problems] or [str(exc)]) from None
-        problems = [str(p) for p in rig.image.validate_image(bytes(data))]
-        if image.integrity_ok is False and not problems:
-            problems.append("image integrity code does not match")
-        if image.total_image_size != len(data):
-            problems.append(f"header total image size {image.total_image_size} != {len(data)} bytes received")
+        # One reading of the file: structure, content and the integrity code (AES-MMO) computed once.
+        image, findings = rig.image.analyse(bytes(data))
+        if image is None or findings.fatal:
+            raise ImageRejected("invalid OTA image", [str(p) for p in findings.all()] or ["unreadable"])
+        problems = [str(p) for p in findings.all()]
+        for warning in image.warnings:
+            if warning.kind in self.config.fatal_image_warnings:
+                problems.append(f"{warning} (hub.fatal_image_warnings: {warning.kind})")
+            else:
+                LOGGER.warning("image 0x%04X v0x%08X: %s", image.image_type, image.file_version, warning)
+        if image.container is not None:
+            LOGGER.info("image unwrapped from a %s container (at offset %d)", image.container, image.offset)
         if expected_version is not None and image.file_version != expected_version:
             problems.append(f"file version 0x{image.file_version:08x} != requested 0x{expected_version:08x}")
         if problems:

@@ -12,12 +12,13 @@ from rig.image.header import (
     FC_SECURITY_CREDENTIAL_VERSION,
     HEADER_VERSION,
     OtaHeader,
+    _decode_header_string,
     encode_header_string,
     eui64_from_str,
     expected_header_length,
 )
 from rig.image.integrity import INTEGRITY_CODE_LENGTH, aes_mmo_hash
-from rig.image.model import FORMAT_ZIGBEE, FORMATS
+from rig.image.model import BUILDABLE_FORMATS, COVERAGE_TO_ELEMENT, COVERAGE_TO_VALUE, COVERAGES, FORMAT_ZIGBEE
 
 
 def build_image(
@@ -26,7 +27,7 @@ def build_image(
     manufacturer_code: int,
     image_type: int,
     file_version: int,
-    header_string: str = "",
+    header_string: str | bytes = "",
     stack_version: int = 2,
     security_credential_version: int | None = None,
     upgrade_file_destination: str | None = None,
@@ -34,6 +35,7 @@ def build_image(
     max_hw_version: int | None = None,
     format: str = FORMAT_ZIGBEE,
     integrity_code: bool = False,
+    integrity_coverage: str = COVERAGE_TO_VALUE,
     extra_elements: Iterable[SubElement | tuple[int, bytes]] = (),
     signature: bytes | None = None,
 ) -> bytes:
@@ -42,11 +44,16 @@ def build_image(
     zigbee: header + UPGRADE_IMAGE(firmware) + `extra_elements` (+ IMAGE_INTEGRITY_CODE, last).
     `extra_elements` are written as given, whatever their tags, so that deliberately defective files
     (a second upgrade image, a misplaced integrity code) can be made for negative tests.
+    `header_string`: text (UTF-8), or up to 32 raw bytes (binary strings are found in the field).
+    `integrity_coverage`: "to-value" (the hash covers the file up to the code's value, its tag and length
+    included) or "to-element" (up to the element, tag and length excluded), both found in the field.
     gb-bare: header + firmware (+ `00 40` + 64-byte `signature`).
     Raises ValueError for arguments that cannot describe a valid file.
     """
-    if format not in FORMATS:
+    if format not in BUILDABLE_FORMATS:
         raise ValueError(f"format must be 'zigbee' or 'gb-bare', got {format!r}")
+    if integrity_coverage not in COVERAGES:
+        raise ValueError(f"integrity_coverage must be one of {', '.join(COVERAGES)}, got {integrity_coverage!r}")
     if (min_hw_version is None) != (max_hw_version is None):
         raise ValueError("give both min_hw_version and max_hw_version, or neither")
     if min_hw_version is not None and max_hw_version is not None and min_hw_version > max_hw_version:
@@ -82,7 +89,8 @@ def build_image(
         image_type=image_type,
         file_version=file_version,
         stack_version=stack_version,
-        header_string=header_string,
+        header_string=header_string if isinstance(header_string, str) else _decode_header_string(header_string),
+        header_string_raw=None if isinstance(header_string, str) else encode_header_string(header_string),
         total_image_size=header_length + len(body) + trailer_length,
         security_credential_version=security_credential_version,
         upgrade_file_destination=upgrade_file_destination,
@@ -93,7 +101,7 @@ def build_image(
         raise ValueError("image larger than a 32-bit Total Image Size can describe")
     out = header.serialize() + body
     if integrity_code:
-        # The code covers every byte before its own value, including its tag and length (domain.md §2.3).
+        covered = out  # "to-element"; "to-value" (domain.md §2.3) also covers the tag and length
         out += ElementTag.IMAGE_INTEGRITY_CODE.to_bytes(2, "little") + INTEGRITY_CODE_LENGTH.to_bytes(4, "little")
-        out += aes_mmo_hash(out)
+        out += aes_mmo_hash(covered if integrity_coverage == COVERAGE_TO_ELEMENT else out)
     return out

@@ -9,6 +9,11 @@ from rig.image.errors import Problem
 
 ELEMENT_HEADER_LENGTH = 6  # tag (2) + length (4)
 MANUFACTURER_TAG_FIRST = 0xF000
+# Telink's encrypted firmware element: tag 0xF000, length, then a 2-byte "tag info" the length does not
+# count, then the data (zigpy's TelinkEncryptedSubElement). Only readable as such when the plain TLV
+# reading of the same bytes fails.
+TELINK_TAG = 0xF000
+TELINK_INFO_LENGTH = 2
 
 
 class ElementTag(enum.IntEnum):
@@ -53,6 +58,7 @@ class SubElement:
     tag: int
     data: bytes
     offset: int | None = field(default=None, compare=False)  # file offset of the tag, when parsed
+    tag_info: int | None = field(default=None, compare=False)  # Telink's 2 bytes after the length, if any
 
     @property
     def name(self) -> str:
@@ -70,7 +76,8 @@ class SubElement:
             raise ValueError(f"element tag must fit in 16 bits, got {self.tag!r}")
         if len(self.data) > 0xFFFFFFFF:
             raise ValueError("element data longer than a 32-bit length can describe")
-        return self.tag.to_bytes(2, "little") + len(self.data).to_bytes(4, "little") + bytes(self.data)
+        info = b"" if self.tag_info is None else self.tag_info.to_bytes(TELINK_INFO_LENGTH, "little")
+        return self.tag.to_bytes(2, "little") + len(self.data).to_bytes(4, "little") + info + bytes(self.data)
 
 
 @dataclass
@@ -82,11 +89,13 @@ class ElementWalk:
     last_is_partial: bool = False  # the last element's data was cut short by the end of the image
 
 
-def walk_elements(data: bytes, start: int, end: int, declared_end: int | None = None) -> ElementWalk:
+def walk_elements(data: bytes, start: int, end: int, declared_end: int | None = None, *,
+                  telink: bool = False) -> ElementWalk:
     """Read TLV elements from data[start:end]; a broken chain becomes problems, never an exception.
 
     `declared_end` is where the header says the file ends; when the file is shorter (truncated), an
     element that runs past the real end but not past `declared_end` is a symptom of the truncation.
+    `telink`: read tag 0xF000 elements in Telink's layout (2 bytes of tag info after the length).
     """
     declared_end = end if declared_end is None else declared_end
     elements: list[SubElement] = []
@@ -104,15 +113,19 @@ def walk_elements(data: bytes, start: int, end: int, declared_end: int | None = 
         tag = int.from_bytes(data[pos : pos + 2], "little")
         length = int.from_bytes(data[pos + 2 : pos + 6], "little")
         data_start = pos + ELEMENT_HEADER_LENGTH
+        info = None
+        if telink and tag == TELINK_TAG and data_start + TELINK_INFO_LENGTH <= end:
+            info = int.from_bytes(data[data_start : data_start + TELINK_INFO_LENGTH], "little")
+            data_start += TELINK_INFO_LENGTH
         if data_start + length > end:
             problems.append(Problem(pos + 2, f"element[{index}].length ({tag_name(tag)})", str(length),
                                     f"<= {end - data_start} (bytes left in the image)",
                                     "sub-element runs past the end of the image"))
             cut = data_start + length <= declared_end and end < declared_end
-            elements.append(SubElement(tag, bytes(data[data_start:end]), pos))
+            elements.append(SubElement(tag, bytes(data[data_start:end]), pos, info))
             partial = True
             break
-        elements.append(SubElement(tag, bytes(data[data_start : data_start + length]), pos))
+        elements.append(SubElement(tag, bytes(data[data_start : data_start + length]), pos, info))
         pos = data_start + length
     tiles = not problems and bool(elements) and pos == end
     return ElementWalk(elements, problems, tiles, cut and len(problems) == 1, partial)

@@ -18,6 +18,7 @@ class Problem:
     found: str
     expected: str
     message: str = ""
+    kind: str = ""  # for warnings: what a bench may choose to make fatal ("integrity", "trailing-bytes", ...)
 
     def describe(self, source: str = "<bytes>") -> str:
         text = f"{source}: offset 0x{self.offset:02X} ({self.field}): found {self.found}, expected {self.expected}"
@@ -48,12 +49,16 @@ class Findings:
     """Problems collected while reading a file, split by consequence.
 
     `fatal` problems leave the file's structure undecidable (wrong magic, lengths that do not add up),
-    so parsing refuses the file. `content` problems are defects in a file we can still read (integrity
-    mismatch, hardware range upside down, duplicate elements); parsing returns, validation reports them.
+    so parsing refuses the file. `content` problems are defects in a file we can still read (hardware
+    range upside down, duplicate elements); parsing returns, validation reports them. `warnings` are
+    departures from the specification that real devices live with (bytes after the declared end, an
+    integrity code that matches neither coverage, a reserved tag): the image is served; a bench may make
+    a kind of warning fatal (see `Problem.kind`).
     """
 
     fatal: list[Problem] = field(default_factory=list)
     content: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def all(self) -> list[Problem]:
         return sorted(self.fatal + self.content, key=lambda p: p.offset)

@@ -70,10 +70,11 @@ def _decode_header_string(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace")
 
 
-def encode_header_string(text: str) -> bytes:
-    encoded = text.encode("utf-8")
+def encode_header_string(text: str | bytes) -> bytes:
+    """The 32-byte field: UTF-8 text, or bytes as given (binary strings exist in the field), zero padded."""
+    encoded = bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode("utf-8")
     if len(encoded) > HEADER_STRING_LENGTH:
-        raise ValueError(f"header_string is {len(encoded)} bytes in UTF-8; the header holds {HEADER_STRING_LENGTH}")
+        raise ValueError(f"header_string is {len(encoded)} bytes; the header holds {HEADER_STRING_LENGTH}")
     return encoded.ljust(HEADER_STRING_LENGTH, b"\x00")
 
 
@@ -97,6 +98,23 @@ class OtaHeader:
     # The 32 bytes as read, kept so that a parsed header re-serializes byte-for-byte even when its
     # string is not NUL-padded UTF-8 (e.g. space padded, as in the DCC SR 11.4 sample).
     header_string_raw: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def header_string_bytes(self) -> bytes:
+        """The 32 bytes of the header string as in the file (or as they would be written)."""
+        return self.header_string_raw if self.header_string_raw is not None else encode_header_string(self.header_string)
+
+    @property
+    def header_string_binary(self) -> bool:
+        """True when `header_string` (text up to the first zero byte) does not tell the whole field:
+        non-zero bytes after the first zero, or bytes that are not UTF-8."""
+        raw = self.header_string_bytes
+        text, _, rest = raw.partition(b"\x00")
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+        return any(rest)
 
     @property
     def hardware_versions_present(self) -> bool:
@@ -180,10 +198,7 @@ def read_header(data: bytes, findings: Findings) -> HeaderReading:
             OFF_HEADER_LENGTH, "header_length", str(header_length),
             f"{wanted_length} (56 + the optional fields selected by field control {_hex(field_control, 2)})"))
 
-    total = u(OFF_TOTAL_IMAGE_SIZE, 4)
-    if total != size:
-        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total),
-                                      f"{size} (the file length)"))
+    total = u(OFF_TOTAL_IMAGE_SIZE, 4)  # checked against the body by rig.image.validate
 
     # Optional fields: their presence comes from field control, which is also how zigpy reads them.
     offset = FIXED_HEADER_LENGTH

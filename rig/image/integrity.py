@@ -1,13 +1,24 @@
-"""Zigbee AES-MMO hash (Matyas-Meyer-Oseas over AES-128), Zigbee spec Annex B.6.
+"""Zigbee AES-MMO hash (Matyas-Meyer-Oseas over AES-128), Zigbee spec Annex B.6: the one copy in the rig.
 
-Used for the OTA Image Integrity Code element (tag 0x0003) and for install-code link keys.
-zigpy.util.aes_mmo_hash only implements the short padding form (messages < 2**16 bits, i.e. < 8 KiB);
-OTA files are far longer, so both forms of the B.6 padding are implemented here.
+Used for the OTA Image Integrity Code element (tag 0x0003) and for install-code link keys; the emulated
+devices use it too (rig.image is a leaf package). zigpy.util.aes_mmo_hash only implements the short padding
+form (messages < 2**16 bits, i.e. < 8 KiB); OTA files are far longer, so both forms of B.6 are here.
+
+Each block is H_i = E(key=H_{i-1}, M_i) XOR M_i: the key changes every block, so the AES key schedule runs
+once per block and the loop cannot be handed to a bulk cipher mode. `rig.image._mmo` (a small C
+extension over OpenSSL's AES, built when a compiler and the OpenSSL headers are there) runs the whole
+loop in C; without it, the loop runs in Python over the `cryptography` package's AES. CTR mode with the
+block as both nonce and plaintext yields E(M_i) XOR M_i in one call, which saves the XOR in Python.
 """
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+try:  # the C loop; optional (see the module docstring)
+    from rig.image._mmo import compress as _c_compress
+except ImportError:  # pragma: no cover - depends on the build machine
+    _c_compress = None
 
 BLOCK = 16
 INTEGRITY_CODE_LENGTH = 16
@@ -29,13 +40,58 @@ def _pad(length_bytes: int) -> bytes:
     raise ValueError(f"AES-MMO input too long: {length_bytes} bytes (limit {(_LONG_FORM_LIMIT_BITS // 8) - 1})")
 
 
+def _py_compress(h: bytes, blocks: bytes) -> bytes:
+    aes, ctr = algorithms.AES, modes.CTR
+    view = memoryview(blocks)
+    for start in range(0, len(blocks), BLOCK):
+        m = bytes(view[start : start + BLOCK])
+        h = Cipher(aes(h), ctr(m)).encryptor().update(m)  # E_h(m) XOR m
+    return h
+
+
+def _compress(h: bytes, blocks: bytes) -> bytes:
+    """Run the MMO chain from state `h` over `blocks` (a multiple of 16 bytes)."""
+    if _c_compress is not None:
+        return _c_compress(h, blocks)
+    return _py_compress(h, blocks)
+
+
+def backend() -> str:
+    """Which AES-MMO loop runs: 'c' (rig.image._mmo) or 'python' (cryptography, block by block)."""
+    return "c" if _c_compress is not None else "python"
+
+
+class AesMmo:
+    """Incremental AES-MMO: update() with chunks of any size, digest() any number of times, copy() to fork.
+
+    Forking is what lets one pass over an image give the hash at two cut points (both integrity code
+    coverages, see rig.image.validate).
+    """
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._h = bytes(BLOCK)
+        self._pending = b""
+        self._length = 0
+        if data:
+            self.update(data)
+
+    def update(self, data: bytes) -> None:
+        self._length += len(data)
+        buf = self._pending + bytes(data)
+        whole = len(buf) - len(buf) % BLOCK
+        if whole:
+            self._h = _compress(self._h, buf[:whole])
+        self._pending = buf[whole:]
+
+    def copy(self) -> AesMmo:
+        clone = AesMmo()
+        clone._h, clone._pending, clone._length = self._h, self._pending, self._length
+        return clone
+
+    def digest(self) -> bytes:
+        return _compress(self._h, self._pending + _pad(self._length))
+
+
 def aes_mmo_hash(data: bytes) -> bytes:
     """The 16-byte Zigbee AES-MMO digest of `data`."""
-    message = bytes(data) + _pad(len(data))
-    digest = bytes(BLOCK)
-    for start in range(0, len(message), BLOCK):
-        block = message[start : start + BLOCK]
-        # MMO: H_i = E(key=H_{i-1}, M_i) XOR M_i; the key changes every block, so one cipher each.
-        encrypted = Cipher(algorithms.AES(digest), modes.ECB()).encryptor().update(block)
-        digest = (int.from_bytes(encrypted, "big") ^ int.from_bytes(block, "big")).to_bytes(BLOCK, "big")
-    return digest
+    return AesMmo(data).digest()

@@ -1,22 +1,31 @@
-"""Reading a whole OTA file: format detection, structural and content checks, `parse_image`, `validate_image`.
+"""Reading a whole OTA file: containers, format detection, structural and content checks, warnings.
 
-Bad bytes never raise anything but `ImageError` from `parse_image`, and `validate_image` never raises
-on any bytes at all: every defect becomes a `Problem` with an offset, a field, what was found and what
-was expected.
+`parse_image` raises nothing but `ImageError`, and `validate_image` never raises on any bytes at all:
+every defect becomes a `Problem` with an offset, a field, what was found and what was expected.
 
-Format detection ("auto") is a heuristic, because the GB bare body is opaque bytes: a body that is a
-consistent sub-element chain is "zigbee" (also when the file is merely truncated), anything else
-"gb-bare". So a Zigbee file whose chain is broken by a lying element length reads as a valid GB bare
-image under "auto"; callers that know what they expect (the CH ingesting a rig-built image, `rig image
-verify --format zigbee`) should say so, and then the broken chain is reported.
+What is read, in order:
+1. A vendor container (IKEA, Legrand, Third Reality) is unwrapped; a file that starts with anything
+   else but the OTA magic is refused, saying where the magic appears if it does (rig.image.containers).
+2. The header. Offsets in problems are offsets in the OTA image (`OtaImage.offset` says where that
+   starts in the file).
+3. The body up to the declared Total Image Size. Bytes after it are a warning naming what they look
+   like (rig.image.trailing); the image is exactly the declared bytes, as a device downloads it.
+4. Format detection ("auto"): a consistent sub-element chain is "zigbee" (also when the file is merely
+   truncated), a chain in Telink's layout "telink", a Hue SBL body "hue-sbl", a body ending in the GB
+   `00 40` + 64-byte signature block "gb-bare", anything else "unknown-body" (opaque, still served).
+   A Zigbee file whose chain is broken by a lying element length therefore reads as "unknown-body"
+   under "auto"; callers that know what they expect (`rig image verify --format zigbee`) should say so,
+   and then the broken chain is reported.
 """
 
 from __future__ import annotations
 
-from rig.image import bare
+from rig.image import bare, containers, trailing
 from rig.image.elements import (
+    ELEMENT_HEADER_LENGTH,
     EXPECTED_LENGTHS,
     SIGNATURE_TAGS,
+    TELINK_TAG,
     ElementTag,
     ElementWalk,
     SubElement,
@@ -25,22 +34,41 @@ from rig.image.elements import (
     walk_elements,
 )
 from rig.image.errors import Findings, ImageError, Problem
-from rig.image.header import read_header
-from rig.image.integrity import INTEGRITY_CODE_LENGTH, aes_mmo_hash
-from rig.image.model import FORMAT_GB_BARE, FORMAT_ZIGBEE, FORMATS, OtaImage
+from rig.image.header import MAGIC, OFF_TOTAL_IMAGE_SIZE, read_header
+from rig.image.integrity import INTEGRITY_CODE_LENGTH, AesMmo
+from rig.image.model import (
+    COVERAGE_NEITHER,
+    COVERAGE_TO_ELEMENT,
+    COVERAGE_TO_VALUE,
+    FORMAT_GB_BARE,
+    FORMAT_HUE_SBL,
+    FORMAT_TELINK,
+    FORMAT_UNKNOWN_BODY,
+    FORMAT_ZIGBEE,
+    FORMATS,
+    OtaImage,
+)
 
 FORMAT_AUTO = "auto"
+HUE_MANUFACTURER = 0x100B
+HUE_SBL_MAGIC = b"\x2a\x00\x01"
+
+# Warning kinds (Problem.kind), which a bench may make fatal (hub option `fatal_image_warnings`).
+WARN_INTEGRITY = "integrity"
+WARN_TRAILING = "trailing-bytes"
+WARN_ELEMENTS = "elements"
+WARNING_KINDS = (WARN_INTEGRITY, WARN_TRAILING, WARN_ELEMENTS)
 
 
 def parse_image(data: bytes, *, source: str = "<bytes>", format: str = FORMAT_AUTO,
                 signature: bool | None = None) -> OtaImage:
-    """Parse an OTA file. `format`: "auto" (a body that is a consistent TLV chain is "zigbee",
-    anything else "gb-bare"), "zigbee" or "gb-bare". `signature` (gb-bare only): None = detect the
-    trailing `00 40` + 64-byte block, True/False = it is / is not there.
+    """Parse an OTA file. `format`: "auto" (see the module docstring) or one of FORMATS.
+    `signature` (gb-bare only): None = detect the trailing `00 40` + 64-byte block, True/False = it is /
+    is not there.
 
     Raises ImageError listing every problem if the structure is broken; defects in a readable file
-    (integrity mismatch, hardware range upside down, duplicate elements) do not raise, see
-    `validate_image` and `OtaImage.integrity_ok`.
+    (hardware range upside down, duplicate elements) do not raise, see `validate_image`, and neither
+    do warnings (`OtaImage.warnings`).
     """
     image, findings = analyse(data, format=format, signature=signature)
     if findings.fatal or image is None:
@@ -50,7 +78,7 @@ def parse_image(data: bytes, *, source: str = "<bytes>", format: str = FORMAT_AU
 
 def validate_image(data: bytes, *, source: str = "<bytes>", format: str = FORMAT_AUTO,
                    signature: bool | None = None) -> list[Problem]:
-    """Every problem found in `data`, sorted by offset; empty when the file is valid.
+    """Every problem found in `data` (warnings excluded), sorted by offset; empty when the file is valid.
 
     `source` is accepted for symmetry with `parse_image`; problems carry offsets, not file names.
     """
@@ -62,51 +90,113 @@ def analyse(data: bytes, *, format: str = FORMAT_AUTO, signature: bool | None = 
             ) -> tuple[OtaImage | None, Findings]:
     """The parsed image (None if even the header is unreadable) and every problem, split by severity."""
     if format != FORMAT_AUTO and format not in FORMATS:
-        raise ValueError(f"format must be 'auto', 'zigbee' or 'gb-bare', got {format!r}")
+        raise ValueError(f"format must be 'auto' or one of {', '.join(FORMATS)}; got {format!r}")
     data = bytes(data)
     findings = Findings()
-    reading = read_header(data, findings)
+    container, offset, inner = None, 0, data
+    if len(data) >= 4 and not data.startswith(containers.MAGIC_BYTES):
+        wrapped = containers.unwrap(data)
+        if wrapped is None:
+            findings.fatal.append(_not_an_ota_file(data))
+            return None, findings
+        container, offset, inner = wrapped.container, wrapped.offset, wrapped.data
+
+    reading = read_header(inner, findings)
     header = reading.header
     if header is None:
         return None, findings
 
-    start, size, total = reading.body_start, len(data), header.total_image_size
-    # The header's own idea of where the file ends, if it is a usable one.
-    declared_end = total if total >= start else size
+    start, size, total = reading.body_start, len(inner), header.total_image_size
+    declared_end = total if total >= start else size  # the header's idea of the end, if a usable one
     end = min(declared_end, size)
-    walk = walk_elements(data, start, end, declared_end)
-    if not walk.tiles and end != size:
-        # Total Image Size may be the only lie (reported already): try the real file end too.
-        whole = walk_elements(data, start, size)
-        if whole.tiles:
-            walk, end = whole, size
+    size_is_wrong = total != declared_end or total > size
+
+    walk = walk_elements(inner, start, end, declared_end)
+    telink_walk = None
+    if not walk.tiles and format in (FORMAT_AUTO, FORMAT_TELINK):
+        telink_walk = walk_elements(inner, start, end, declared_end, telink=True)
+    if not walk.tiles and end != size and format in (FORMAT_AUTO, FORMAT_ZIGBEE, FORMAT_TELINK):
+        # Total Image Size may be the only lie: a chain that tiles the whole file says so.
+        for telink in (False, True):
+            whole = walk_elements(inner, start, size, telink=telink)
+            if whole.tiles and (not telink or _has_telink_element(whole)):
+                walk, telink_walk, end, size_is_wrong = whole, (whole if telink else None), size, True
+                break
+    if size_is_wrong and total > size:
+        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)",
+                                      f"the file ends {total - size} bytes before its declared end: it is cut short"))
+    elif size_is_wrong:
+        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)"))
 
     chosen = format
     if format == FORMAT_AUTO:
-        chosen = FORMAT_ZIGBEE if (walk.tiles or walk.cut_by_file_end) else FORMAT_GB_BARE
+        chosen = _detect(header.manufacturer_code, inner[start:end], walk, telink_walk, signature)
+    if chosen == FORMAT_TELINK and telink_walk is None:
+        telink_walk = walk_elements(inner, start, end, declared_end, telink=True)
 
-    if chosen == FORMAT_ZIGBEE:
-        findings.fatal.extend(walk.problems)
-        integrity_ok = _check_elements(data, walk, start, findings)
-        image = OtaImage(header, FORMAT_ZIGBEE, walk.elements, data[start:end], None, data, integrity_ok)
-        return image, findings
+    raw = inner[:end]
+    after = inner[end:]
+    common = dict(container=container, offset=offset, trailing=after, file_size=len(data),
+                  warnings=findings.warnings)
+    if after and not size_is_wrong:
+        findings.warnings.append(Problem(
+            end, "trailing bytes", f"{len(after)} bytes", f"the file to end at Total Image Size {total}",
+            f"{len(after)} bytes after the declared end (looks like: {trailing.looks_like(raw, after)}); "
+            f"the image served is the declared {total} bytes", WARN_TRAILING))
 
-    body = data[start:end]
-    if signature and not bare.has_signature_block(body):
-        at = max(start, end - bare.SIGNATURE_BLOCK_LENGTH)
-        findings.fatal.append(Problem(at, "signature", data[at : at + 2].hex(" ") or "end of file",
-                                      f"a {bare.SIGNATURE_BLOCK_LENGTH}-byte block starting 00 40 at the end of the image"))
-        manufacturer_image, sig = body, None
-    else:
-        manufacturer_image, sig = bare.split_body(body, signature)
+    if chosen in (FORMAT_ZIGBEE, FORMAT_TELINK):
+        chain = walk if chosen == FORMAT_ZIGBEE else telink_walk
+        assert chain is not None
+        findings.fatal.extend(chain.problems)
+        coverage = _check_elements(raw, chain, start, findings)
+        ok = None if coverage is None else coverage != COVERAGE_NEITHER
+        return OtaImage(header, chosen, chain.elements, inner[start:end], None, raw, ok, coverage, **common), findings
+
+    body = inner[start:end]
+    manufacturer_image, sig = body, None
+    if chosen == FORMAT_GB_BARE:
+        if signature and not bare.has_signature_block(body):
+            at = max(start, end - bare.SIGNATURE_BLOCK_LENGTH)
+            findings.fatal.append(Problem(at, "signature", inner[at : at + 2].hex(" ") or "end of file",
+                                          f"a {bare.SIGNATURE_BLOCK_LENGTH}-byte block starting 00 40 at the end of the image"))
+        else:
+            manufacturer_image, sig = bare.split_body(body, signature)
     if not manufacturer_image:
         findings.content.append(Problem(start, "manufacturer_image", "0 bytes", "at least 1 byte",
                                         "nothing follows the OTA header"))
-    return OtaImage(header, FORMAT_GB_BARE, [], manufacturer_image, sig, data), findings
+    return OtaImage(header, chosen, [], manufacturer_image, sig, raw, **common), findings
 
 
-def _check_elements(data: bytes, walk: ElementWalk, start: int, findings: Findings) -> bool | None:
-    """Content rules for the TLV chain; returns integrity_ok (None when there is no integrity code)."""
+def _not_an_ota_file(data: bytes) -> Problem:
+    at = containers.find_magic(data)
+    if at is None:
+        hint = "not a Zigbee OTA upgrade file (the OTA magic 1E F1 EE 0B appears nowhere in it)"
+    else:
+        hint = (f"not a Zigbee OTA upgrade file at offset 0, nor a known vendor container; the OTA magic "
+                f"appears at offset {at} (0x{at:X}): an unknown container may wrap an image starting there")
+    found = int.from_bytes(data[:4], "little")
+    return Problem(0, "file_identifier", f"0x{found:08X}", f"0x{MAGIC:08X} (bytes 1E F1 EE 0B)", hint)
+
+
+def _has_telink_element(walk: ElementWalk) -> bool:
+    return any(e.tag == TELINK_TAG and e.tag_info is not None for e in walk.elements)
+
+
+def _detect(manufacturer: int, body: bytes, walk: ElementWalk, telink_walk: ElementWalk | None,
+            signature: bool | None) -> str:
+    if walk.tiles or walk.cut_by_file_end:
+        return FORMAT_ZIGBEE
+    if telink_walk is not None and telink_walk.tiles and _has_telink_element(telink_walk):
+        return FORMAT_TELINK
+    if manufacturer == HUE_MANUFACTURER and body.startswith(HUE_SBL_MAGIC):
+        return FORMAT_HUE_SBL
+    if signature is not None or bare.has_signature_block(body):  # a caller naming a signature means GB
+        return FORMAT_GB_BARE
+    return FORMAT_UNKNOWN_BODY
+
+
+def _check_elements(data: bytes, walk: ElementWalk, start: int, findings: Findings) -> str | None:
+    """Content rules for the chain; returns the integrity code's coverage (None when there is no code)."""
     elements = walk.elements
     # The last element may be cut short by a broken chain; length rules apply to complete ones only.
     complete_ids = {id(e) for e in (elements[:-1] if walk.last_is_partial else elements)}
@@ -114,20 +204,25 @@ def _check_elements(data: bytes, walk: ElementWalk, start: int, findings: Findin
     for index, element in enumerate(elements):
         at = element.offset if element.offset is not None else start
         if element.tag in seen and element.tag in _AT_MOST_ONCE:
-            findings.content.append(Problem(at, f"element[{index}].tag", f"a second {tag_name(element.tag)}",
-                                            "at most one element with this tag"))
+            # Lumi and UHome ship two UPGRADE_IMAGE elements (bootloader and application); devices take them.
+            findings.warnings.append(Problem(at, f"element[{index}].tag", f"a second {tag_name(element.tag)}",
+                                             "at most one element with this tag", "", WARN_ELEMENTS))
         seen.setdefault(element.tag, element)
         if not is_known_tag(element.tag):
-            findings.content.append(Problem(at, f"element[{index}].tag", f"0x{element.tag:04X}",
-                                            "0x0000..0x0006 or 0xF000..0xFFFF", "reserved sub-element tag"))
+            # Real devices take such files (Lumi, UHome: 0xCDEF): the device knows its own elements.
+            findings.warnings.append(Problem(at, f"element[{index}].tag", f"0x{element.tag:04X}",
+                                             "0x0000..0x0006 or 0xF000..0xFFFF", "reserved sub-element tag",
+                                             WARN_ELEMENTS))
         wanted = EXPECTED_LENGTHS.get(element.tag)
         if wanted is not None and id(element) in complete_ids and len(element.data) != wanted:
             findings.content.append(Problem(at + 2, f"element[{index}].length ({tag_name(element.tag)})",
                                             str(len(element.data)), str(wanted)))
 
-    if ElementTag.UPGRADE_IMAGE not in seen and not walk.problems:  # a broken chain is reported already
-        findings.content.append(Problem(start, "elements", "no UPGRADE_IMAGE element (tag 0x0000)",
-                                        "exactly one UPGRADE_IMAGE element"))
+    has_payload = ElementTag.UPGRADE_IMAGE in seen or TELINK_TAG in seen
+    if not has_payload and not walk.problems:  # a broken chain is reported already
+        # Lumi ships its firmware in a manufacturer-specific element only; the device takes it.
+        findings.warnings.append(Problem(start, "elements", "no UPGRADE_IMAGE element (tag 0x0000)",
+                                         "exactly one UPGRADE_IMAGE element", "", WARN_ELEMENTS))
 
     last = elements[-1] if elements else None
     for tag in (ElementTag.IMAGE_INTEGRITY_CODE, *SIGNATURE_TAGS):
@@ -145,15 +240,27 @@ def _check_elements(data: bytes, walk: ElementWalk, start: int, findings: Findin
     if code is None:
         return None
     if id(code) not in complete_ids or len(code.data) != INTEGRITY_CODE_LENGTH or code.offset is None:
-        return False
-    hashed_until = code.offset + 6  # the hash covers the file up to its own value
-    computed = aes_mmo_hash(data[:hashed_until])
-    if computed != code.data:
-        findings.content.append(Problem(hashed_until, "image_integrity_code", code.data.hex(),
-                                        f"{computed.hex()} (AES-MMO of the first {hashed_until} bytes)",
-                                        "image integrity code does not match the file"))
-        return False
-    return True
+        return COVERAGE_NEITHER  # the length problem is reported above; there is no 16-byte code to compare
+    to_element, to_value = integrity_codes(data, code.offset)
+    if code.data == to_value:
+        return COVERAGE_TO_VALUE
+    if code.data == to_element:
+        return COVERAGE_TO_ELEMENT
+    value_at = code.offset + ELEMENT_HEADER_LENGTH
+    findings.warnings.append(Problem(
+        value_at, "image_integrity_code", code.data.hex(),
+        f"{to_element.hex()} (AES-MMO of the first {code.offset} bytes, up to the element) or "
+        f"{to_value.hex()} (of the first {value_at} bytes, up to its value)",
+        "integrity code matches neither coverage", WARN_INTEGRITY))
+    return COVERAGE_NEITHER
+
+
+def integrity_codes(data: bytes, element_offset: int) -> tuple[bytes, bytes]:
+    """AES-MMO of `data` up to an integrity element at `element_offset` and up to its value, in one pass."""
+    hasher = AesMmo(data[:element_offset])
+    to_element = hasher.copy().digest()
+    hasher.update(data[element_offset : element_offset + ELEMENT_HEADER_LENGTH])
+    return to_element, hasher.digest()
 
 
 # One firmware, one integrity code, one signature and certificate per suite. Picture data and

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from rig.backend import Backend, BackendConfig, Fixtures
 from rig.backend.fixtures import duis_eui
 from rig.bench.quiet import quiet_enough
-from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, DeviceHandle, Session
+from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem, DeviceHandle, Session
 from rig.clock import VirtualClock
 from rig.hub.events import HubEvent
 from rig.image import parse_image
@@ -66,6 +66,12 @@ class PlanContext:
             data = ref.file.read_bytes() if ref.file is not None else self._generate(ref.generate)
             self.images[name] = data
             image = parse_image(data, source=str(ref.file or name))
+            if self.session.hub_config.kind_of_image_type(image.image_type) is None:
+                raise BenchProblem(
+                    f"{self.plan.path}: image '{name}' ({ref.file or 'generated'}) has image type "
+                    f"0x{image.image_type:04X}, which the hub maps to no device kind (known: "
+                    f"{self.session.hub_config.known_image_types()}); map it under hub.image_types in the "
+                    "bench file or the plan's settings.hub")
             self.record.images[name] = {"file": str(ref.file) if ref.file else "generated", "size": len(data),
                                         "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
                                         "file_version": image.file_version, "sha256": image.sha256,
@@ -208,9 +214,10 @@ class PlanContext:
             if self.rig_time() - marks.get("last_wait_event", -1e9) >= 1.0:  # a flood shows as one mark a second
                 marks["last_wait_event"] = self.rig_time()
                 self.event("wait_for_data", name, detail=frame.detail, actor="CH", to="device")
-        elif frame.command in ("QUERY_NEXT_IMAGE", "UPGRADE_END", "IMAGE_NOTIFY", "UPGRADE_END_RSP"):
+        elif frame.command in ("QUERY_NEXT_IMAGE", "QUERY_NEXT_IMAGE_RSP", "UPGRADE_END", "IMAGE_NOTIFY",
+                               "UPGRADE_END_RSP"):
             broadcast = frame.ieee.startswith("broadcast")  # logged under "broadcast 0xFFFF", not a device
-            self.event(frame.command.lower(), name, detail=frame.detail,
+            self.event(frame.command.lower(), name, detail=frame.detail, status=frame.status,
                        actor="device" if frame.direction == "rx" else "CH",
                        to="CH" if frame.direction == "rx" else frame.ieee if broadcast else "device")
         elif frame.status == 0x95:  # ABORT
@@ -312,11 +319,19 @@ class PlanContext:
             self.capture.close()
             self.record.artifacts["capture"] = str(path)
         for name, handle in self.session.devices.items():  # reboots a fault triggered inside a device
+            ota = [o for o in getattr(getattr(handle.emulated, "ota", None), "records", [])
+                   if o.name in ("activated", "fault_reboot")]
             for rec in getattr(handle.emulated, "records", []):
                 if rec.name == "reboot":
+                    # The OTA client reboots into a new image right after it records "activated": that
+                    # reboot is the upgrade working, not a fault (the report draws it apart).
+                    why = next((o.name for o in reversed(ota) if rec.time - 1.0 <= o.time <= rec.time), None)
                     self.record.events.append({"t": round(rec.time - self.t0, 3), "kind": "reboot", "device": name,
                                                "offset": None, "actor": "device", "to": "device",
-                                               "detail": "device power cycle"})
+                                               "reason": {"activated": "activation", "fault_reboot": "fault"}.get(
+                                                   why, "power cycle"),
+                                               "detail": "reboot into the new image" if why == "activated"
+                                               else "device power cycle"})
         self.record.events.sort(key=lambda e: e.get("t", 0))
         if self.backend is not None:
             for alert in self.backend.alerts.list():

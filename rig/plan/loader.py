@@ -115,12 +115,27 @@ def load_plan(path: str | Path, text: str | None = None) -> Plan:
     if not isinstance(settings, dict):
         c.add(_value_pos(doc, "settings"), "settings", settings, "a mapping (hub:, backend:)")
         settings = {}
+    _check_hub_settings(c, settings)
     steps = _steps(c, doc, devices, images)
 
     if c.errors:
         raise PlanErrors(c.errors)
     return Plan(path, name.strip(), str(doc.get("description") or "").strip(), needs, tags, devices, images,
                 dict(settings), steps)
+
+
+def _check_hub_settings(c: _Collector, settings: dict) -> None:
+    """settings.hub gets the bench file's checks (rig.hub.config) at load time, not at bench start."""
+    if settings.get("hub") is None:
+        return
+    from rig.hub.config import HubConfig
+    from rig.hub.errors import ConfigError
+
+    try:
+        HubConfig().with_hub_settings(settings["hub"], "settings")
+    except ConfigError as exc:
+        pos = _value_pos(settings, "hub") if isinstance(settings, PosDict) else Pos("", 1, 1)
+        c.add(pos, "settings.hub", settings["hub"], "the bench file's hub options", str(exc).split(": ", 1)[-1])
 
 
 def _names(c: _Collector, doc: PosDict, key: str, allowed: tuple[str, ...] | None) -> list[str]:

@@ -345,3 +345,90 @@ STEPS: dict[str, StepSpec] = {
         }),
     ]
 }
+
+
+# ---- verdict checks (rig.plan.steps_checks) ----------------------------------------------------
+def _defect_names() -> tuple[str, ...]:
+    from rig.emu.device_faults import DEFECTS  # the one list of device defects
+
+    return tuple(DEFECTS)
+
+
+_ALERT_MATCH = {
+    "code": F(ALERT_CODE, required=True),
+    "device": F(DEVICE),
+    "response_code": F(INT),
+    "request": F(STR, help="a save_as name: the alert must carry that request's id"),
+}
+STEPS.update({
+    s.name: s
+    for s in [
+        StepSpec("mark", "name this point of the plan (frames, alerts and time are counted from it)", {
+            "save_as": F(STR, required=True),
+        }, shorthand="save_as"),
+        StepSpec("expect_alert", "every alert matching carries these fields (and late flag)", {
+            **_ALERT_MATCH,
+            "fields": F(MAPPING, help="field -> value; $ch, $device, $request, $alert_time stand for ids/times"),
+            "late": F(BOOL, help="flagged late: from an attempt no longer In Progress"),
+            "count": F(INT, help="and exactly this many match"),
+        }),
+        StepSpec("expect_alert_order", "alerts with this code came in this device order", {
+            "code": F(ALERT_CODE, required=True),
+            "response_code": F(INT),
+            "devices": F(NAMES, help="the order; default: the order the CH reported the outcomes"),
+        }),
+        StepSpec("expect_alert_time", "the alert came between min and max after a reference point", {
+            **_ALERT_MATCH,
+            "since_mark": F(STR, help="a mark's save_as name"),
+            "since_alert": F(ALERT_CODE, help="the first alert with this code for the same device"),
+            "since_outcome": F(choice("transfer", "activation"), help="the CH's outcome for the same device"),
+            "min": F(DURATION, default=0.0),
+            "max": F(DURATION),
+        }, exactly_one_of=("since_mark", "since_alert", "since_outcome")),
+        StepSpec("expect_resumed", "the first block served after a mark starts at or beyond this share", {
+            "device": F(DEVICE, required=True),
+            "after": F(STR, required=True, help="a mark's save_as name"),
+            "at_least": F(PERCENT, required=True),
+        }),
+        StepSpec("expect_clean_requests", "the CH refused none of the device's requests (malformed, past "
+                                          "the end, an image not offered)", {
+            "device": F(DEVICE, required=True),
+            "after": F(STR, help="a mark's save_as name: only frames since"),
+            "within": F(DURATION, default=0.0, help="watch this long (fails at the first refusal)"),
+        }, shorthand="device"),
+        StepSpec("expect_query_ids", "the device's Query Next Image carried the image's manufacturer and type", {
+            "device": F(DEVICE, required=True),
+            "image": F(IMAGE, required=True),
+        }),
+        StepSpec("expect_block_sizes", "no block served to the device was larger than this", {
+            "device": F(DEVICE, required=True),
+            "at_most": F(INT, required=True),
+        }),
+        StepSpec("inject_frame", "an emulated device sends one malformed or unknown OTA frame now", {
+            "device": F(DEVICE, required=True),
+            "frame": F(choice("qni_truncated", "ibr_truncated", "bad_payload", "unknown_command",
+                              "upgrade_end_truncated"), required=True),
+        }, needs=("emulated",)),
+        StepSpec("pass_time", "let rig time pass (jumps on an emulated bench when quiet; real time on hardware)", {
+            "for": F(DURATION, required=True),
+        }, shorthand="for"),
+        StepSpec("corrupt_served_image", "flip a byte of the CH's stored copy of an image (the rig serves a "
+                                         "corrupted copy)", {
+            "image": F(IMAGE, required=True),
+            "at": F(PERCENT, default=50.0, help="where in the image"),
+        }, shorthand="image"),
+        StepSpec("expect_dsp_log", "the back end's log holds this many entries of one kind", {
+            "event": F(STR, required=True, help="e.g. duplicate_hub_event, late_hub_event, request_rejected"),
+            "min_count": F(INT, default=0),
+            "max_count": F(INT, default=0),
+        }, shorthand="event"),
+        StepSpec("sign_image", "sign a GB bare image with the manufacturer's CPL-listed key or another key", {
+            "image": F(IMAGE, required=True),
+            "by": F(choice("manufacturer", "other"), default="manufacturer"),
+        }),
+        StepSpec("inject_defect", "make an emulated device misbehave as a faulty DUT would", {
+            "device": F(DEVICE, required=True),
+            "defect": F(choice(*_defect_names()), required=True),
+        }, needs=("emulated",)),
+    ]
+})

@@ -461,3 +461,5 @@ async def measure(ctx: PlanContext, a: dict[str, Any]) -> None:
     ctx.log(f"  measurement {m.name} = {m.value_text()} (limits {m.limits_text()}): {'ok' if m.passed else 'OUT'}")
     if not m.passed:
         raise StepFailed(f"{m.name} = {m.value_text()} outside limits {m.limits_text()}")
+
+from rig.plan import steps_checks  # noqa: E402,F401 - registers the verdict-check steps

@@ -12,7 +12,7 @@ Link type 195 (IEEE802_15_4_WITHFCS) with a correct ITU-T CRC-16 FCS: Wireshark'
 setting for this link type, so frames show "FCS: correct" with no preference change.
 
 `tap(app, capture)` wraps a zigpy ControllerApplication's `packet_received` and `send_packet` on the
-instance (every frame of the hub, ZCL and ZDO) and returns an undo function. Optional live view: a ZEP v2
+instance (every frame of the hub, ZCL and ZDO; rig.hub.upstream.wrap_packet_path) and returns an undo function. Optional live view: a ZEP v2
 stream to a loopback UDP port (Wireshark decodes udp/17754 as ZEP by default).
 """
 
@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import zigpy.types as zt
+
+from rig.hub.upstream import wrap_packet_path
 
 LOGGER = logging.getLogger(__name__)
 
@@ -243,21 +245,13 @@ def _nwk_of(addr: zt.AddrModeAddress | None, hub_nwk: int) -> int:
 
 
 # -- the tap -----------------------------------------------------------------------------------
-_MISSING = object()
-
-
 def tap(app: Any, capture: Capture) -> Callable[[], None]:
     """Record every packet `app` (a zigpy ControllerApplication) receives or sends; returns undo().
 
-    Wraps the two methods on the instance, so subclasses' overrides (the hub's OTA interception) still run
-    and the radio library's own calls (`self.packet_received(...)`) go through the wrapper. Recording never
-    raises into the hub: a capture problem is logged and the frame is still handled.
+    The wrapping of zigpy's packet path lives behind the fence (rig.hub.upstream.wrap_packet_path): the
+    hub's own overrides still run, and recording never raises into the hub (a capture problem is logged
+    and the frame is still handled).
     """
-    before_rx = vars(app).get("packet_received", _MISSING)
-    before_tx = vars(app).get("send_packet", _MISSING)
-    original_rx = app.packet_received
-    original_tx = app.send_packet
-
     def hub_nwk() -> int:
         try:
             return int(app.state.node_info.nwk)
@@ -278,28 +272,7 @@ def tap(app: Any, capture: Capture) -> Callable[[], None]:
         except (AttributeError, TypeError):
             return None
 
-    def packet_received(packet: zt.ZigbeePacket) -> Any:
-        try:
-            capture.add_packet(packet, "rx", hub_nwk=hub_nwk(), src_ieee=ieee_of(packet.src))
-        except Exception:  # noqa: BLE001 - the capture must never cost the hub a frame
-            LOGGER.exception("capture of a received packet failed")
-        return original_rx(packet)
-
-    async def send_packet(packet: zt.ZigbeePacket) -> Any:
-        try:
-            capture.add_packet(packet, "tx", hub_nwk=hub_nwk(), src_ieee=hub_ieee())
-        except Exception:  # noqa: BLE001
-            LOGGER.exception("capture of a sent packet failed")
-        return await original_tx(packet)
-
-    app.packet_received = packet_received
-    app.send_packet = send_packet
-
-    def undo() -> None:
-        for name, before in (("packet_received", before_rx), ("send_packet", before_tx)):
-            if before is _MISSING:
-                vars(app).pop(name, None)
-            else:
-                setattr(app, name, before)
-
-    return undo
+    return wrap_packet_path(
+        app,
+        on_rx=lambda packet: capture.add_packet(packet, "rx", hub_nwk=hub_nwk(), src_ieee=ieee_of(packet.src)),
+        on_tx=lambda packet: capture.add_packet(packet, "tx", hub_nwk=hub_nwk(), src_ieee=hub_ieee()))

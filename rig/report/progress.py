@@ -1,11 +1,10 @@
-"""Live transfer progress: per device percent, bytes/s, ETA, retries and WAIT_FOR_DATA pauses.
+"""Transfer progress per device: percent, bytes, bytes/s, ETA, retries and WAIT_FOR_DATA pauses.
 
-A small hand-written renderer (no dependency): on a terminal it redraws one line per device in place; when
-the stream is not a terminal (CI logs, pipes) it is quiet and writes one line per 10 % per device, plus the
-end of each transfer. Times come from the caller (`now`, the rig clock), so virtual-time runs show the
-rates the device would see, not the emulator's wall time.
-
-Feed: `update(device, offset, size, now)`, `pause(device, seconds)`, `retry(device)`, `done(device, ok)`.
+`Progress` is the model the plan context feeds: `update(device, offset, size, now)`, `pause(device, seconds)`,
+`retry(device)`, `done(device, ok)`. Times come from the caller (`now`, the rig clock), so virtual-time runs
+show the rates the device would see, not the emulator's wall time. Two ways out:
+- `log`: plain lines (pipes, CI logs): one per 10 % per device, plus the end of each transfer;
+- `on_change`: a live display (rig.report.live) redraws from `devices` and `line_parts`.
 `FrameFeed` turns the hub's OTA frame log (`hub.frames`) into that feed.
 """
 
@@ -13,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any
 
 _RATE_WINDOW_S = 20.0  # bytes/s over the last 20 s of the rig clock: follows throttling without jitter
-_BAR = 24
 
 
 @dataclasses.dataclass
@@ -56,7 +53,7 @@ class DeviceProgress:
         return max(0.0, (self.size - self.offset) / rate)
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "--"
     seconds = int(round(seconds))
@@ -65,97 +62,88 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def _rate(bps: float) -> str:
+def rate_text(bps: float) -> str:
     return f"{bps / 1024:.1f} KiB/s" if bps >= 1024 else f"{bps:.0f} B/s"
 
 
 class Progress:
-    """Collects the feed and renders it to `stream` (default stdout)."""
+    """Collects the feed; tells `log` (plain lines) and/or `on_change` (a live display) about it."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
-        self.stream = stream or sys.stdout
-        self.live = self.stream.isatty() if live is None else live
-        self.log = log or self._write_line
+    def __init__(self, log: Callable[[str], None] | None = None, *,
+                 on_change: Callable[[bool], None] | None = None) -> None:
+        self.log = log
+        self.on_change = on_change or (lambda force: None)  # force: draw now (a new device, an end)
         self.devices: dict[str, DeviceProgress] = {}
-        self._drawn = 0
 
     # -- the feed ------------------------------------------------------------------------------
     def update(self, device: str, offset: int, size: int, now: float) -> None:
-        p = self._get(device)
+        p, new = self._get(device)
         if size > 0:
             p.size = size
         if p.started is None or (p.finished is not None and offset < p.offset):
             p.started, p.finished, p.logged_decile = now, None, -1  # a (new) transfer starts
             p.samples.clear()
+            new = True
         p.offset = max(0, min(offset, p.size or offset))
         p.last = now
         p.samples.append((now, p.offset))
         while len(p.samples) > 2 and now - p.samples[0][0] > _RATE_WINDOW_S:
             p.samples.popleft()
-        if not self.live:
-            decile = int(p.percent // 10)
-            if decile > p.logged_decile:
-                p.logged_decile = decile
-                self.log(self.line(p))
-        self._render()
+        decile = int(p.percent // 10)
+        if decile > p.logged_decile and decile < 10:  # 100 %: the end of the transfer says it (done/FAILED)
+            p.logged_decile = decile
+            self._log(p)
+        self.on_change(new)
 
     def pause(self, device: str, seconds: float) -> None:
-        p = self._get(device)
+        p, new = self._get(device)
         p.pauses += 1
         p.paused_s += max(0.0, seconds)
-        self._render()
+        self.on_change(new)
 
     def retry(self, device: str) -> None:
-        self._get(device).retries += 1
-        self._render()
+        p, new = self._get(device)
+        p.retries += 1
+        self.on_change(new)
 
     def done(self, device: str, ok: bool) -> None:
-        p = self._get(device)
+        p, _ = self._get(device)
         p.finished = ok
         if ok and p.size:
             p.offset = p.size
-        if not self.live:
-            self.log(self.line(p))
-        self._render()
+        self._log(p)
+        self.on_change(True)
 
-    # -- rendering -----------------------------------------------------------------------------
-    def line(self, p: DeviceProgress) -> str:
-        state = {None: "", True: " done", False: " FAILED"}[p.finished]
+    # -- text ----------------------------------------------------------------------------------
+    @staticmethod
+    def line_parts(p: DeviceProgress) -> dict[str, str]:
+        """The pieces of a device's line, for a plain line or a live display's columns."""
         extra = []
         if p.retries:
             extra.append(f"{p.retries} retries")
         if p.pauses:
-            extra.append(f"{p.pauses} waits ({_duration(p.paused_s)})")
-        tail = f"  [{', '.join(extra)}]" if extra else ""
-        size = f"{p.offset:,}/{p.size:,} B" if p.size else f"{p.offset:,} B"
-        if self.live:
-            filled = int(_BAR * p.percent / 100)
-            bar = "#" * filled + "-" * (_BAR - filled)
-            return (f"{p.device:<14} [{bar}] {p.percent:5.1f}%  {size:>22}  {_rate(p.rate):>11}  "
-                    f"ETA {_duration(p.eta):>6}{state}{tail}")
-        return (f"{p.device}: {p.percent:.0f}% ({size}), {_rate(p.rate)}, ETA {_duration(p.eta)}{state}{tail}")
+            extra.append(f"{p.pauses} waits ({duration_text(p.paused_s)})")
+        return {"percent": f"{p.percent:.0f}%",
+                "bytes": f"{p.offset:,}/{p.size:,} B" if p.size else f"{p.offset:,} B",
+                "rate": rate_text(p.rate), "eta": f"ETA {duration_text(p.eta)}",
+                "state": {None: "", True: "done", False: "FAILED"}[p.finished],
+                "extra": ", ".join(extra)}
 
-    def _render(self) -> None:
-        if not self.live:
-            return
-        out = self.stream
-        if self._drawn:
-            out.write(f"\x1b[{self._drawn}F")  # back to the first line we drew
-        lines = [self.line(p) for p in self.devices.values()]
-        for text in lines:
-            out.write("\x1b[2K" + text + "\n")
-        self._drawn = len(lines)
-        out.flush()
+    def line(self, p: DeviceProgress) -> str:
+        parts = self.line_parts(p)
+        text = f"{p.device}: {parts['percent']} ({parts['bytes']}), {parts['rate']}, {parts['eta']}"
+        text += f" {parts['state']}" if parts["state"] else ""
+        return text + (f"  [{parts['extra']}]" if parts["extra"] else "")
 
-    def _write_line(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+    def _log(self, p: DeviceProgress) -> None:
+        if self.log is not None:
+            self.log(self.line(p))
 
-    def _get(self, device: str) -> DeviceProgress:
+    def _get(self, device: str) -> tuple[DeviceProgress, bool]:
         if device not in self.devices:
             self.devices[device] = DeviceProgress(device)
-        return self.devices[device]
+            return self.devices[device], True
+        return self.devices[device], False
 
 
 _SIZE = re.compile(r"\bsize=(\d+)")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,15 @@ class Verdict(str, enum.Enum):
     FAIL = "fail"
     ERROR = "error"  # the rig itself could not run the step (e.g. radio lost)
     SKIP = "skip"
+    ABORTED = "aborted"  # stopped by the operator (Ctrl-C) or the system (SIGTERM) before it finished
+
+
+class PlanAborted(Exception):
+    """The run was stopped mid-plan; carries the plan's record (verdict ABORTED) so it is still written."""
+
+    def __init__(self, record: "RunRecord") -> None:
+        super().__init__(record.message)
+        self.record = record
 
 
 @dataclasses.dataclass
@@ -84,10 +92,19 @@ class RunRecord:
     alerts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # timeline: transfers, faults
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)  # capture file, ...
+    run_id: str = ""  # the run (`rig run` / one pytest session) this plan ran in: its folder under runs/
+
+    @classmethod
+    def for_load_error(cls, path: Path, message: str) -> "RunRecord":
+        """A plan file that did not load: an ERROR with the loader's words, so it is not silently dropped."""
+        shown = _shown_path(path)
+        return cls(plan_id=path.stem, plan_name=path.stem, plan_file=shown, bench={}, verdict=Verdict.ERROR,
+                   message="plan did not load: " + message.replace(str(path), shown))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "record_version": 1,
+            **({"run": {"id": self.run_id}} if self.run_id else {}),
             "plan": {"id": self.plan_id, "name": self.plan_name, "file": self.plan_file},
             "bench": self.bench,
             "verdict": self.verdict.value,
@@ -104,7 +121,15 @@ class RunRecord:
         }
 
     def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{self.plan_id}.json"
-        path.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
-        return path
+        """Into `directory` as `<plan>.json` (`<plan>.<run id>.json` if another run's record is there)."""
+        from rig.report.runs import write_record
+
+        return write_record(directory, self.to_json())
+
+
+def _shown_path(path: Path) -> str:
+    """Relative to the working folder when it is inside it: what the user typed, not /tmp/... noise."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

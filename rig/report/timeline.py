@@ -24,9 +24,11 @@ LINE_KINDS = {  # kind -> (css class suffix, label, colour, dash)
     "fault": ("fault", "fault", "#d35400", "4 2"),
     "ch_restart": ("ch-restart", "CH restart", "#2c3e50", "8 3 2 3"),
 }
+ACTIVATION_REBOOT = ("activation-reboot", "reboot into new image", "#1e8449", "1 3")
 RAIL_KINDS = {"sr": "SR", "offer": "offer", "alert": "alert", "query": "QNI", "transfer_outcome": "transfer",
               "activation_outcome": "activation"}
 PROGRESS_KINDS = ("block", "page")
+_LABEL_CHAR_PX = 11 * 0.66  # generous width of a bold 11 px glyph: labels near the right edge turn left
 _BUCKETS = 360  # down-sampling: at most ~4 points per bucket per device
 
 
@@ -57,16 +59,20 @@ class TimeAxis:
             else:
                 pieces[-1][1] = t
         pieces[-1][1] = max(pieces[-1][1], hi)
-        # Each piece gets width in proportion to its duration (a minimum so a lone instant is visible).
+        # Each piece gets a floor of width (12 %, so a lone instant after a long gap is readable) and the
+        # rest in proportion to its duration: a 2-second transfer before a 15-minute wait gets most of the
+        # width, not the ~1 % its share of the time would give it.
         breaks = len(pieces) - 1
         usable = (x1 - x0) - breaks * self.BREAK_PX
-        durations = [max(p[1] - p[0], span * 0.02) for p in pieces]
+        floor = min(0.12 * usable, usable / len(pieces)) if breaks else usable
+        durations = [p[1] - p[0] for p in pieces]
         total = sum(durations)
+        extra = usable - floor * len(pieces)
         self.segments: list[Segment] = []
         x = x0
         for (a, b), d in zip(pieces, durations):
-            w = usable * d / total
-            pad = (d - (b - a)) / 2  # widen instants symmetrically
+            w = floor + (extra * d / total if total > 0 else extra / len(pieces))
+            pad = 0.0 if d > 0 else 0.5  # a lone instant sits mid-piece
             self.segments.append(Segment(a - pad, b + pad, x, x + w))
             x += w + self.BREAK_PX
         self._starts = [s.t0 for s in self.segments]
@@ -282,7 +288,7 @@ class Timeline:
                 merged.append([device, t0, t1, e, 1])
         for i, (device, t0, t1, e, count) in enumerate(merged):
             xa, xb = self.x(t0), self.x(t1)
-            w = max(3.0, xb - xa)
+            w = max(3.0, round(xb, 1) - round(xa, 1))  # rounded ends: the band meets the series exactly
             label = "WAIT_FOR_DATA" + (f" ×{count}" if count > 1 else "") + f" {time_text(t1 - t0)}"
             tip = f"{device}: WAIT_FOR_DATA at {time_text(t0)}, resumed {time_text(t1)}"
             if e.get("detail"):
@@ -314,6 +320,8 @@ class Timeline:
         counters: dict[str, int] = {}
         for n, e in enumerate(e for e in self.events if e.get("kind") in LINE_KINDS):
             cls, label, colour, dash = LINE_KINDS[e["kind"]]
+            if e["kind"] == "reboot" and e.get("reason") == "activation":  # the upgrade working, not a fault
+                cls, label, colour, dash = ACTIVATION_REBOOT
             counters[cls] = counters.get(cls, 0) + 1
             x = self.x(event_time(e))
             device = e.get("device")
@@ -325,9 +333,15 @@ class Timeline:
                 f'data-t="{event_time(e):g}" data-x="{x:.1f}"><title>{esc(tip)}</title>'
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{self.PLOT_TOP - 4}" y2="{self.PLOT_TOP + self.PLOT_H}" '
                 f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>'
-                f'<text x="{x + 3:.1f}" y="{y_label}" class="mark-label" fill="{colour}">{esc(label + who)}</text>'
-                '</g>')
+                f'{self._label(x, y_label, label + who, colour)}</g>')
         return out
+
+    def _label(self, x: float, y: float, text: str, colour: str) -> str:
+        """A mark's label right of its line, or left of it when it would run off the picture."""
+        if x + 3 + len(text) * _LABEL_CHAR_PX > self.WIDTH - 2:
+            return (f'<text x="{x - 3:.1f}" y="{y}" text-anchor="end" class="mark-label" fill="{colour}">'
+                    f'{esc(text)}</text>')
+        return f'<text x="{x + 3:.1f}" y="{y}" class="mark-label" fill="{colour}">{esc(text)}</text>'
 
     def _last_offset(self, device: str, t: float) -> float:
         s = self.series.get(device)
@@ -348,10 +362,15 @@ class Timeline:
                 f": {e['detail']}" if e.get("detail") else "")
             shape = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" stroke="#fff"/>' if kind == "upgrade_end"
                      else f'<path d="M{x:.1f},{y - 6:.1f} l6,6 l-6,6 l-6,-6 z" fill="#27ae60" stroke="#fff"/>')
-            text = "Upgrade End" if kind == "upgrade_end" else "activated"
+            # Upgrade End reads leftwards of its dot, the activation (just after it) rightwards of its diamond.
+            if kind == "upgrade_end":
+                label = (f'<text x="{x - 4:.1f}" y="{y - 8:.1f}" text-anchor="end" class="mark-label">'
+                         'Upgrade End</text>')
+            else:
+                label = self._label(x + 5, round(y + 4, 1), "activated", "#1e8449")
             out.append(f'<g class="mark mark-{kind.replace("_", "-")}" id="{kind.replace("_", "-")}-{i + 1}" '
                        f'data-device="{esc(device)}" data-t="{event_time(e):g}"><title>{esc(tip)}</title>{shape}'
-                       f'<text x="{x - 4:.1f}" y="{y - 8:.1f}" text-anchor="end" class="mark-label">{text}</text></g>')
+                       f'{label}</g>')
         return out
 
     def _rail(self) -> list[str]:
@@ -396,8 +415,12 @@ class Timeline:
             items.append((f'<line x1="0" x2="18" y1="0" y2="0" stroke="{s.colour}" stroke-width="3"/>', s.device))
         items.append(('<rect x="0" y="-6" width="18" height="12" fill="#f5b041" fill-opacity="0.35" '
                       'stroke="#e67e22"/>', "WAIT_FOR_DATA pause"))
-        kinds_present = {e.get("kind") for e in self.events}
-        for kind, (cls, label, colour, dash) in LINE_KINDS.items():
+        kinds_present = {e.get("kind") for e in self.events if e.get("reason") != "activation"}
+        lines = dict(LINE_KINDS)
+        if any(e.get("kind") == "reboot" and e.get("reason") == "activation" for e in self.events):
+            lines["activation_reboot"] = ACTIVATION_REBOOT
+            kinds_present.add("activation_reboot")
+        for kind, (cls, label, colour, dash) in lines.items():
             if kind in kinds_present:
                 items.append((f'<line x1="9" x2="9" y1="-7" y2="7" stroke="{colour}" stroke-width="2" '
                               f'stroke-dasharray="{dash}"/>', label))

@@ -16,7 +16,7 @@ import pytest
 import zigpy.types as t
 
 from rig.clock import VirtualClock
-from rig.emu.aes_mmo import aes_mmo
+from rig.image.integrity import aes_mmo_hash as aes_mmo
 from rig.emu.air import AirFrame
 from rig.emu.device import EmulatedDevice
 from rig.emu.profiles import load_profile

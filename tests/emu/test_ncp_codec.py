@@ -1,6 +1,6 @@
 """The NCP's compiled EZSP codec must produce exactly what bellows' own types produce.
 
-For every command and callback of every EZSP version the emulator speaks, random field values are
+For every frame of every EZSP version the emulator speaks (its own definitions, rig.emu.ezsp), random field values are
 encoded by the compiled path and by the generic zigpy-type path (rig.emu.ncp_codec.encode_generic), and
 request bytes are decoded by both; any difference is a wire difference a host would see.
 """
@@ -11,12 +11,11 @@ import enum
 import random
 
 import bellows.types as bt
-from bellows.ezsp import EZSP
 import pytest
 import zigpy.types as zt
 
 from rig.emu import ncp_codec
-from rig.emu.ncp import SUPPORTED_VERSIONS
+from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for
 
 
 def _random_value(typ: type, rng: random.Random):
@@ -37,8 +36,8 @@ def _random_value(typ: type, rng: random.Random):
 
 def _schemas():
     for version in SUPPORTED_VERSIONS:
-        for name, (_, tx, rx) in EZSP._BY_VERSION[version].COMMANDS.items():
-            yield version, name, tx, rx
+        for frame in frames_for(version).by_id.values():
+            yield version, frame.name, frame.request, frame.response
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
@@ -52,7 +51,7 @@ def test_compiled_encode_matches_bellows_types_for_every_frame(version):
             values = {key: _random_value(typ, rng) for key, typ in rx.items() if rng.random() < 0.9}
             assert ncp_codec.encode(rx, values) == ncp_codec.encode_generic(rx, values), (version, name, values)
             checked += 1
-    assert checked > 100
+    assert checked > 40
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
@@ -75,7 +74,7 @@ def test_compiled_decode_matches_bellows_types_for_every_request(version):
 
 def test_aps_frame_packs_from_any_object_with_its_fields():
     """The emulator passes light records (not zigpy Structs) as apsFrame; the bytes are the same."""
-    schema = EZSP._BY_VERSION[13].COMMANDS["incomingMessageHandler"][2]
+    schema = frames_for(13).by_name["incomingMessageHandler"].response
     aps = bt.EmberApsFrame(profileId=0x0109, clusterId=0x0019, sourceEndpoint=1, destinationEndpoint=1,
                            options=bt.EmberApsOption.APS_OPTION_RETRY, groupId=0, sequence=7)
     light = ncp_codec.ApsFields(0x0109, 0x0019, 1, 1, int(bt.EmberApsOption.APS_OPTION_RETRY), 0, 7)
@@ -86,7 +85,7 @@ def test_aps_frame_packs_from_any_object_with_its_fields():
 
 
 def test_short_request_is_refused_like_bellows():
-    tx = EZSP._BY_VERSION[13].COMMANDS["sendUnicast"][1]
+    tx = frames_for(13).by_name["sendUnicast"].request
     with pytest.raises(ValueError):
         ncp_codec.decode(tx, b"\x00\x34")
     with pytest.raises(ValueError):

@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.ciphers.algorithms import AES
 from cryptography.hazmat.primitives.ciphers.modes import ECB
 from zigpy.util import aes_mmo_hash
 
-from rig.emu.aes_mmo import AesMmo, aes_mmo
+from rig.image.integrity import AesMmo
+from rig.image.integrity import aes_mmo_hash as aes_mmo
 from rig.emu.ota_codec import ImageId
 from rig.emu.ota_verify import verify_image
 
@@ -87,3 +88,15 @@ def test_opaque_gbcs_body_and_required_integrity() -> None:
     assert "no Image Integrity Code" in verify_image(img, offer, 256, 0x0100, CHECKS + ("require_integrity",))
     plain = build_image(2, 100, integrity=False)
     assert verify_image(plain, offer, len(plain), 0x0100, CHECKS) is None
+
+
+@pytest.mark.parametrize("coverage", ["to-value", "to-element"])
+def test_either_integrity_coverage_passes_and_a_wrong_code_fails(coverage: str) -> None:
+    from rig.image import build_image as rig_build
+
+    img = rig_build(os.urandom(9000), manufacturer_code=0x1234, image_type=0x0101, file_version=2,
+                    integrity_code=True, integrity_coverage=coverage)
+    offer = ImageId(0x1234, 0x0101, 2)
+    assert verify_image(img, offer, len(img), 0x0100, CHECKS) is None
+    bad = img[:-1] + bytes([img[-1] ^ 1])
+    assert "Integrity Code" in verify_image(bad, offer, len(bad), 0x0100, CHECKS)

@@ -37,6 +37,11 @@ def test_hardware_bench_units() -> None:
         ("radio: emulated\nbogus: 1\n", 2, "bogus"),
         ("channel: 15\n", 1, "radio"),
         ("radio: emulated\nhub:\n  image_pages: 3\n", 3, "image_pages"),
+        ("radio: emulated\nhub:\n  image_types:\n    0x0101: ppmid\n    0x0999: toaster\n", 5, "0x0999"),
+        ("radio: emulated\nhub:\n  image_types:\n    ppmid: 0x0101\n", 4, "16-bit image type"),
+        ("radio: emulated\nhub:\n  image_types:\n    0x10000: ppmid\n", 4, "16-bit image type"),
+        ("radio: emulated\nhub:\n  image_types: [0x0101]\n", 3, "image_types"),
+        ("radio: emulated\nhub:\n  fatal_image_warnings: [integrity, typo]\n", 3, "fatal_image_warnings"),
     ],
 )
 def test_bad_bench_names_file_line_and_field(tmp_path: Path, text: str, line: int, needle: str) -> None:
@@ -55,3 +60,25 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     bad.write_text("radio: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         HubConfig.load(bad)
+
+
+def test_image_types_take_int_or_string_keys_and_plans_add_to_the_bench(tmp_path: Path) -> None:
+    bench = tmp_path / "bench.yaml"
+    bench.write_text("radio: emulated\nhub:\n  image_types: {0x0101: ppmid, '0x0A00': hcalcs, '2561': gsme}\n")
+    cfg = HubConfig.load(bench)
+    assert cfg.image_types == {0x0101: "ppmid", 0x0A00: "hcalcs", 0x0A01: "gsme"}
+    # A plan's settings.hub (a loader that keeps keys as strings) adds one type to the bench's mapping.
+    plan = cfg.with_hub_settings({"image_types": {"0x0999": "ppmid"}}, "plan.yaml settings.hub")
+    assert plan.image_types == {0x0101: "ppmid", 0x0A00: "hcalcs", 0x0A01: "gsme", 0x0999: "ppmid"}
+    assert plan.known_image_types() == "0x0101=ppmid, 0x0999=ppmid, 0x0A00=hcalcs, 0x0A01=gsme"
+    with pytest.raises(ConfigError, match="plan.yaml settings.hub.*'hub.image_types.0xZZ'.*16-bit image type"):
+        cfg.with_hub_settings({"image_types": {"0xZZ": "ppmid"}}, "plan.yaml settings.hub")
+
+
+def test_fatal_image_warnings(tmp_path: Path) -> None:
+    bench = tmp_path / "bench.yaml"
+    bench.write_text("radio: emulated\nhub:\n  fatal_image_warnings: [integrity]\n")
+    assert HubConfig.load(bench).fatal_image_warnings == ("integrity",)
+    bench.write_text("radio: emulated\nhub:\n  fatal_image_warnings: all\n")
+    assert HubConfig.load(bench).fatal_image_warnings == ("integrity", "trailing-bytes", "elements")
+    assert HubConfig().fatal_image_warnings == ()

@@ -45,3 +45,47 @@ def test_callers_cannot_change_the_cached_list():
         _offer(store, db)
     store.offers_for("a").clear()
     assert len(store.offers_for("a")) == 1
+
+
+# -- what the CH stores from a real-world file: exactly the declared image -----------------------------
+
+def _hub(**options):
+    from rig.clock import VirtualClock
+    from rig.hub import Hub, HubConfig
+
+    return Hub(HubConfig().with_options(**options), clock=VirtualClock(start=1_700_000_000.0))
+
+
+@pytest.mark.parametrize("variant", ["ikea", "legrand", "crc32", "padding_crc", "to_element", "telink", "hue"])
+def test_the_stored_image_is_exactly_the_declared_one(variant: str) -> None:
+    from tests.image import real_world as rw
+
+    declared = {"telink": rw.telink, "hue": rw.hue_sbl}.get(variant, lambda: rw.zigbee(
+        "to-element" if variant == "to_element" else "to-value"))()
+    wrap = {"ikea": rw.in_ikea_container, "legrand": rw.with_size_prefix, "crc32": rw.with_crc32,
+            "padding_crc": rw.with_padding_and_raw_crc}.get(variant, lambda data: data)
+    hub = _hub(image_types={0x0101: "ppmid"})
+    image_id = hub.store_image(wrap(declared))
+    assert hub.store.image_data(image_id) == declared
+    assert hub.store.image(image_id).total_size == len(declared)
+
+
+def test_an_integrity_warning_is_fatal_only_when_the_bench_says_so() -> None:
+    from rig.hub import ImageRejected
+    from tests.image import real_world as rw
+
+    data = bytearray(rw.zigbee())
+    data[-1] ^= 1  # matches neither coverage
+    assert _hub().store_image(bytes(data))
+    with pytest.raises(ImageRejected, match="integrity code matches neither coverage.*fatal_image_warnings"):
+        _hub(fatal_image_warnings=("integrity",)).store_image(bytes(data))
+
+
+def test_an_unmapped_image_type_names_the_known_ones() -> None:
+    from rig.hub import ImageRejected
+    from tests.image import real_world as rw
+
+    with pytest.raises(ImageRejected) as err:
+        _hub().store_image(rw.zigbee(image_type=0x0999))
+    text = str(err.value) + " ".join(getattr(err.value, "problems", []) or [])
+    assert "0x0999" in text and "0x0101=ppmid" in text

@@ -59,8 +59,10 @@ def test_same_firmware_in_both_forms() -> None:
     ids = dict(manufacturer_code=0x1234, image_type=0x0102, file_version=2, min_hw_version=0x100, max_hw_version=0x1FF)
     firmware = bytes(range(1, 250))
     zig = parse_image(build_image(firmware, **ids, integrity_code=True))
-    gb = parse_image(build_image(firmware, **ids, format="gb-bare"))
+    gb = parse_image(build_image(firmware, **ids, format="gb-bare"), format="gb-bare")
     assert (zig.format, gb.format) == ("zigbee", "gb-bare")
+    # Unsigned, nothing in the bytes says GB: "auto" calls the body what it is, opaque.
+    assert parse_image(build_image(firmware, **ids, format="gb-bare")).format == "unknown-body"
     assert zig.firmware == gb.firmware == firmware
     assert zig.header.header_length == gb.header.header_length == 60
     assert gb.total_image_size == 60 + len(firmware)

@@ -36,7 +36,7 @@ def test_build_gb_bare(tmp_path: Path, firmware: Path) -> None:
     out = tmp_path / "out.gb.ota"
     assert main(["image", "build", "--firmware", str(firmware), "--manufacturer", "4660", "--image-type", "0x0103",
                  "--version", "1", "--format", "gb-bare", "-o", str(out)]) == 0
-    image = parse_image(out.read_bytes())
+    image = parse_image(out.read_bytes(), format="gb-bare")
     assert image.format == "gb-bare" and image.firmware == firmware.read_bytes() and image.image_type == 0x0103
 
 
@@ -78,9 +78,11 @@ def test_inspect_table_and_json(tmp_path: Path, capsys) -> None:
 def test_inspect_gb_bare_json(tmp_path: Path, capsys) -> None:
     path = tmp_path / "b.ota"
     path.write_bytes(build_image(b"manufacturer image", **IDS, format="gb-bare"))
-    assert main(["image", "inspect", "--json", str(path)]) == 0
+    assert main(["image", "inspect", "--json", "--format", "gb-bare", str(path)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["format"] == "gb-bare" and info["elements"] == [] and info["firmware_length"] == 18
+    assert main(["image", "inspect", "--json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "unknown-body"
 
 
 def test_inspect_broken_file(tmp_path: Path, capsys) -> None:
@@ -99,13 +101,14 @@ def test_verify_ok_and_invalid(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.ota"
     data = bytearray(good.read_bytes())
     data[4] = 0x02  # header version
-    data[70] ^= 0xFF  # firmware byte: integrity mismatch
+    data[70] ^= 0xFF  # firmware byte: integrity mismatch (a warning)
     bad.write_bytes(bytes(data) + b"extra")
     assert main(["image", "verify", str(bad)]) == 1
     out = capsys.readouterr().out
     assert "offset 0x04 (header_version)" in out
-    assert "offset 0x34 (total_image_size)" in out
-    assert "INVALID: " in out
+    assert "warning: " in out and "integrity code matches neither coverage" in out
+    assert "5 bytes after the declared end (looks like: unknown)" in out
+    assert "INVALID: 1 problem(s)" in out
 
 
 def test_verify_unreadable_file(tmp_path: Path, capsys) -> None:

@@ -68,7 +68,8 @@ def test_header_length_follows_field_control(field_control: int, length: int) ->
 def test_sr114_sample_is_a_gb_bare_image() -> None:
     assert len(SR114_FILE) == 295
     assert hashlib.sha256(SR114_FILE).hexdigest() == SR114_SHA256  # our literal bytes are DCC's sample
-    image = parse_image(SR114_FILE, source="sr11.4.ota")
+    assert parse_image(SR114_FILE).format == "unknown-body"  # unsigned: the bytes cannot say GB
+    image = parse_image(SR114_FILE, source="sr11.4.ota", format="gb-bare")
     assert image.format == "gb-bare"
     assert (image.manufacturer_code, image.image_type, image.file_version) == (0x121D, 0x0084, 0xACDCACDC)
     assert (image.min_hw_version, image.max_hw_version) == (0x1111, 0x1211)

@@ -86,3 +86,25 @@ def test_zigpy_short_form_is_wrong_for_long_inputs() -> None:
     # Why we have our own: zigpy keeps 16 bits of length, so from 8 KiB on it disagrees with B.6.
     message = bytes(i % 256 for i in range(8192))
     assert bytes(zigpy.util.aes_mmo_hash(message)) != aes_mmo_hash(message)
+
+
+@pytest.mark.parametrize("size", [0, 16, 17, 8191, 8192, 40_000])
+def test_the_c_loop_and_the_python_loop_agree(size: int) -> None:
+    from rig.image import integrity
+
+    if integrity._c_compress is None:
+        pytest.skip("rig.image._mmo not built here (no compiler or OpenSSL headers): the Python loop is in use")
+    message = bytes((i * 7 + 3) % 256 for i in range(size)) + integrity._pad(size)
+    start = bytes(range(16))
+    assert integrity._c_compress(start, message) == integrity._py_compress(start, message)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        integrity._c_compress(start, b"x" * 17)
+
+
+def test_incremental_hashing_forks() -> None:
+    from rig.image.integrity import AesMmo
+
+    hasher = AesMmo(b"a" * 100)
+    fork = hasher.copy()
+    hasher.update(b"tail")
+    assert fork.digest() == aes_mmo_hash(b"a" * 100) and hasher.digest() == aes_mmo_hash(b"a" * 100 + b"tail")

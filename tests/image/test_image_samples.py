@@ -43,9 +43,11 @@ def test_manifest_matches_the_files(manifest: list[dict]) -> None:
         data = (SAMPLES / entry["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert len(data) == entry["size"]
-        image = parse_image(data, source=entry["file"])
+        image = parse_image(data, source=entry["file"], format=entry["format"])
         assert validate_image(data) == []
         assert image.format == entry["format"]
+        signed_or_tlv = entry["format"] == "zigbee" or entry["gb_signature"]
+        assert parse_image(data).format == (entry["format"] if signed_or_tlv else "unknown-body")
         assert (image.manufacturer_code, image.image_type, image.file_version) == (
             entry["manufacturer_code"], entry["image_type"], entry["file_version"])
         assert (image.min_hw_version, image.max_hw_version) == (entry["min_hw_version"], entry["max_hw_version"])

@@ -1,41 +1,69 @@
-"""Regenerate docs/report-screenshot.png from the synthetic record with headless Debian chromium.
+"""Regenerate docs/report-screenshot.png from a real run, with headless Debian chromium at 1024 px.
 
     .venv/bin/python -m tests.report.screenshot [OUT.png]
 
-Needs `apt-get install -y chromium`. No network: the report is a local file and chromium runs with its
-background networking, component updates and sync off, in a throw-away profile.
+The run: the emulated bench (real bellows/zigpy, hub, back end), one PPMID that reboots half way through
+its download and is throttled with WAIT_FOR_DATA, then resumes, activates and is read back 15 minutes
+later. Needs `apt-get install -y chromium`; no network (see tests/report/browser.py).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import asyncio
 import sys
 import tempfile
 from pathlib import Path
 
+from rig.bench.config import load_bench
+from rig.plan.loader import load_plan
+from rig.plan.runner import run_plan
 from rig.report.html import write_report
-from tests.report.records import synthetic_record
+from rig.report.record import Verdict
+from tests.report.browser import measure, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
-WINDOW = "1280,2250"
+PLAN = """\
+plan: 1
+name: PPMID upgrade survives a reboot and WAIT_FOR_DATA
+devices:
+  ppmid1: {profile: ppmid}
+images:
+  v2: {generate: {like: ppmid1, version: 2, size: 24kB}}
+settings:
+  hub: {wait_for_data_delay_s: 5}
+steps:
+  - pair: ppmid1
+  - inject_fault: {fault: device_reboot, device: ppmid1, at: 50%}
+  - hub_busy: 1s
+  - service_request: {sr: "11.4", image: v2, devices: [ppmid1], save_as: upgrade}
+  - expect_transfer: {device: ppmid1, result: success, within: 10m}
+  - await_alert: {code: 0x8F8A, device: ppmid1, request: upgrade}
+  - advance_clock: 15m
+  - expect_activation: {device: ppmid1, result: success}
+  - await_alert: {code: 0x8F8B, device: ppmid1, request: upgrade}
+  - measure: {name: throughput, metric: transfer_bytes_per_s, device: ppmid1, min: 100}
+"""
 
 
-def screenshot(out: Path) -> Path:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        raise SystemExit("chromium not found; install it with: apt-get install -y chromium")
-    with tempfile.TemporaryDirectory() as tmp:
-        report = write_report([synthetic_record()], Path(tmp) / "report")
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                        f"--user-data-dir={Path(tmp) / 'profile'}", f"--screenshot={out}",
-                        f"--window-size={WINDOW}", report.as_uri()],
-                       check=True, capture_output=True, timeout=120)
-    return out
+def real_report(folder: Path) -> Path:
+    plans = folder / "testplans"
+    plans.mkdir(parents=True, exist_ok=True)
+    (plans / "ppmid-reboot-and-wait.yaml").write_text(PLAN)
+    out = folder / "report"
+    record = asyncio.run(run_plan(load_plan(plans / "ppmid-reboot-and-wait.yaml"),
+                                  load_bench(ROOT / "fixtures" / "benches" / "emulated.yaml"), artifacts=out))
+    assert record.verdict is Verdict.PASS, record.message
+    return write_report([record.to_json()], out)
+
+
+def main(target: Path) -> Path:
+    with tempfile.TemporaryDirectory(prefix="rig-screenshot-") as tmp:
+        report = real_report(Path(tmp))
+        layout = measure(report)
+        assert not layout["overflow"] and not layout["overlaps"], layout
+        return screenshot(report, target, width=1024, height=layout["height"])
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "report-screenshot.png"
-    path = screenshot(target)
+    path = main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "report-screenshot.png")
     print(f"{path} ({path.stat().st_size:,} bytes)")

@@ -1,23 +1,15 @@
-"""Live progress: quiet one-line-per-10 % logging off a terminal, in-place redraw on one, and the feed from
-the hub's OTA frame log."""
+"""Transfer progress: one plain line per 10 % per device, a redraw signal for the live display, and the feed
+from the hub's OTA frame log. (The display itself, on a pty and in a pipe: test_live_progress.py.)"""
 
 from __future__ import annotations
-
-import io
 
 from rig.hub.ota_server import FrameRecord
 from rig.report.progress import FrameFeed, Progress
 
 
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_not_a_terminal_logs_once_per_ten_percent_per_device() -> None:
-    out = io.StringIO()
-    progress = Progress(out)
-    assert not progress.live
+def test_plain_lines_once_per_ten_percent_per_device() -> None:
+    lines: list[str] = []
+    progress = Progress(lines.append)
     size = 10_000
     for i in range(0, size, 50):  # 200 updates, 1 s apart: 50 B/s
         progress.update("ppmid", i, size, float(i // 50))
@@ -25,7 +17,6 @@ def test_not_a_terminal_logs_once_per_ten_percent_per_device() -> None:
     progress.retry("ppmid")
     progress.pause("ppmid", 30)
     progress.done("ppmid", True)
-    lines = out.getvalue().splitlines()
     ppmid = [line for line in lines if line.startswith("ppmid:")]
     hcalcs = [line for line in lines if line.startswith("hcalcs:")]
     assert [line.split("%")[0] for line in ppmid[:10]] == [f"ppmid: {p}" for p in range(0, 100, 10)]
@@ -35,18 +26,17 @@ def test_not_a_terminal_logs_once_per_ten_percent_per_device() -> None:
     assert "1 retries" in ppmid[-1] and "1 waits (30s)" in ppmid[-1]
 
 
-def test_terminal_redraws_in_place() -> None:
-    out = _Tty()
-    progress = Progress(out)
-    assert progress.live
+def test_a_live_display_is_told_to_draw_at_once_for_a_new_device_and_an_end() -> None:
+    forced: list[bool] = []
+    progress = Progress(on_change=forced.append)
     progress.update("ppmid", 0, 1000, 0.0)
     progress.update("ppmid", 500, 1000, 10.0)
     progress.update("hcalcs", 100, 400, 10.0)
     progress.done("ppmid", False)
-    text = out.getvalue()
-    assert "\x1b[1F" in text and "\x1b[2F" in text  # cursor back over the lines already drawn
-    last = text.rsplit("\x1b[2F", 1)[1]
-    assert "ppmid" in last and "50.0%" in last and "FAILED" in last and "hcalcs" in last and "25.0%" in last
+    assert forced == [True, False, True, True]
+    parts = Progress.line_parts(progress.devices["ppmid"])
+    assert (parts["percent"], parts["bytes"], parts["rate"], parts["state"]) == ("50%", "500/1,000 B", "50 B/s",
+                                                                                 "FAILED")
 
 
 def test_frame_feed_follows_the_hub_frame_log() -> None:
@@ -60,8 +50,8 @@ def test_frame_feed_follows_the_hub_frame_log() -> None:
                    FrameRecord(1.0 + i, ieee, "tx", "IMAGE_BLOCK_RSP", 0, f"offset={i * 40} size=40")]
     frames += [FrameRecord(6.0, ieee, "tx", "IMAGE_BLOCK_RSP", 0x97, "server busy"),
                FrameRecord(7.0, ieee, "rx", "IMAGE_BLOCK", None, "offset=160")]  # asked again: a retry
-    out = io.StringIO()
-    progress = Progress(out)
+    lines: list[str] = []
+    progress = Progress(lines.append)
     feed = FrameFeed(progress, {ieee.upper(): "ppmid"}, wait_seconds=lambda frame: 1.0)
     feed.poll(frames)
     p = progress.devices["ppmid"]
@@ -70,4 +60,4 @@ def test_frame_feed_follows_the_hub_frame_log() -> None:
     frames.append(FrameRecord(9.0, ieee, "rx", "UPGRADE_END", 0, ""))
     feed.poll(frames)  # only the new frames are read
     assert (p.offset, p.retries, p.pauses, p.finished) == (400, 1, 1, True)
-    assert out.getvalue().splitlines()[-1].startswith("ppmid: 100%")
+    assert lines[-1].startswith("ppmid: 100%")

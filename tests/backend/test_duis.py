@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import calendar
 import json
 import xml.etree.ElementTree as ET
 
@@ -11,22 +10,12 @@ import pytest
 import xmlschema
 
 from rig.backend import duis
-from rig.backend.gbcs import activation_alert, ccs08_transfer_alert
 from rig.backend.requests import ReadFirmwareVersion, UpdatePPMIDFirmware
 from rig.clock import DAY
 from rig.hub.events import TransferResult
 from tests.backend.helpers import CH, IS_A, PPMID1, PPMID_IMG, ieee
 
 SCHEMA = xmlschema.XMLSchema(str(duis.XSD_PATH))
-
-
-def test_gbcs_payloads_match_the_rtds_vectors():
-    t = calendar.timegm((2015, 1, 1, 0, 0, 0))
-    ccs08 = ccs08_transfer_alert(0x8F8A, t, "00:db:12:34:56:78:90:a4", 0x0123ABCD, 0)
-    assert ccs08.hex().upper() == ("3029020300" "8F8A180F" + b"20150101000000Z".hex().upper()
-                                   + "040800DB1234567890A4" "04040123ABCD" "020100")
-    act = activation_alert(0x8F8B, t, 0x1234ABCD, 0)
-    assert act.hex().upper() == ("301F020300" "8F8B180F" + b"20150101000000Z".hex().upper() + "04041234ABCD" "020100")
 
 
 async def test_xml_request_in_response_and_alerts_out_validate(backend, hub, tmp_path):
@@ -89,3 +78,35 @@ def test_bad_request_documents_get_clear_errors():
         duis.parse_request("<sr:Request")
     with pytest.raises(duis.DuisError, match="originator:target:counter"):
         duis.parse_request(good.replace(f"{IS_A}:{PPMID1}:1", "justone"))
+
+
+async def test_xml_update_firmware_keeps_security_and_bulk_approval(tmp_path, clock, hub):
+    """SR 11.1's rig extensions (Security, BulkApproved) survive the XML path into the back end."""
+    from rig.backend import Backend, BackendConfig, Fixtures
+    from rig.backend.controls import Capacity
+    from rig.backend.requests import UpdateFirmware
+    from tests.backend.helpers import cpl, estate, ota_image, sha
+
+    esme = "00-DB-00-00-00-00-01-01"
+    image = ota_image(0x1234, 0x0000, 0x00000010, body_len=300)
+    est, c = estate(), cpl()
+    est["devices"].append({"id": esme, "kind": "ESME", "model": "S1-ESME", "import_supplier": IS_A, "smets": 1})
+    c["entries"].append({"model": "S1-ESME", "manufacturer_code": 0x1234, "image_type": 0,
+                         "firmware_version": 0x10, "sha256": sha(image)})
+    cfg = BackendConfig(capacity=Capacity(enabled=True, large_image_bytes=100, bulk_threshold=1))
+    b = Backend(tmp_path / "xml.db", clock, hub, Fixtures.from_dicts(est, c), cfg)
+    plain = duis.request_xml(UpdateFirmware(IS_A, image, "00000010", esme))
+    flagged = duis.request_xml(UpdateFirmware(IS_A, image, "00000010", esme, security=True, bulk_approved=True),
+                               counter=2)
+    SCHEMA.validate(flagged.decode())
+    req = duis.parse_request(flagged)
+    assert (req.security, req.bulk_approved) == (True, True)
+    ns = {"sr": duis.NS}
+    refused = ET.fromstring(await duis.submit_xml(b, plain))
+    assert refused.findtext("sr:Header/sr:ResponseCode", namespaces=ns) == b.codes.bulk_approval_required
+    accepted = ET.fromstring(await duis.submit_xml(b, flagged))
+    assert accepted.findtext("sr:Header/sr:ResponseCode", namespaces=ns) == b.codes.acknowledged
+    [job] = b.jobs(req.request_id)
+    assert job["security"] == 1
+    assert b.errors == []
+    b.close()

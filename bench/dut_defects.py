@@ -1,0 +1,110 @@
+"""The conformance suite as a device oracle: run it against an emulated DUT with one defect at a time.
+
+For every device defect in rig.emu.device_faults.DEFECTS (a conformance plan's `dut` becomes e.g.
+`ppmid+ignores_wait_for_data`), run every plan in testplans/conformance/ and print a detection matrix:
+which plans failed, and the first failing plan's message (it should name what the device did wrong).
+A conforming device (no defect) must pass every plan. Exit 0 only if every defect is caught and the
+conforming device passes everything.
+
+    .venv/bin/python bench/dut_defects.py                       # the whole matrix (about 10 minutes)
+    .venv/bin/python bench/dut_defects.py --only stale_version,no_upgrade_end
+    .venv/bin/python bench/dut_defects.py --markdown matrix.md  # the table for docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from verdicts import ROOT, run_plans  # noqa: E402
+
+# What a manufacturer's device can get wrong (accepts_downgrade is a setting, not a defect: left out).
+DUT_DEFECTS = ("ignores_wait_for_data", "ignores_min_block_period", "restarts_from_zero", "requests_past_end",
+               "oversize_blocks", "installs_corrupt_image", "activates_immediately", "stale_version",
+               "no_upgrade_end", "wrong_manufacturer", "wrong_image_type", "wrong_manufacturer_in_blocks",
+               "wrong_image_type_in_blocks", "ignores_image_notify", "queries_too_often", "malformed_frames")
+
+
+def suite(root: Path = ROOT) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in (root / "testplans" / "conformance").glob("cf*.yaml"))
+
+
+def dut_profile(plan: str, root: Path = ROOT) -> str:
+    """The plan's own profile for `dut` (ppmid, hcalcs, ...), read without running it."""
+    import yaml
+
+    doc = yaml.safe_load((root / plan).read_text(encoding="utf-8"))
+    spec = (doc.get("devices") or {}).get("dut") or {}
+    return spec.get("profile", "ppmid") if isinstance(spec, dict) else str(spec)
+
+
+def run_defect(defect: str | None, plans: list[str], step_timeout: float) -> dict[str, tuple[str, str]]:
+    """plan -> (verdict, message) with the DUT carrying `defect` (None: a conforming device)."""
+    out: dict[str, tuple[str, str]] = {}
+    by_base: dict[str, list[str]] = {}
+    for plan in plans:  # one child process per DUT profile (ppmid, hcalcs, ...)
+        by_base.setdefault(dut_profile(plan), []).append(plan)
+    for base, group in by_base.items():
+        profiles = {"dut": f"{base}+{defect}"} if defect else {}
+        for v in run_plans(ROOT, group, profiles=profiles, step_timeout=step_timeout, timeout=3600):
+            out[v.plan] = (v.verdict, v.message)
+    for plan in plans:
+        out.setdefault(plan, ("error", "no verdict (the child process stopped)"))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="Detection matrix: device defects x conformance plans.")
+    ap.add_argument("--only", help="comma-separated defects (and 'none' for the conforming device)")
+    ap.add_argument("--step-timeout", type=float, default=90.0, help="real seconds per step (a stuck DUT)")
+    ap.add_argument("--markdown", help="also write the matrix as a Markdown table here")
+    ap.add_argument("--json", help="also write every verdict and message here")
+    args = ap.parse_args()
+    plans = suite()
+    wanted = [d.strip() for d in args.only.split(",")] if args.only else ["none", *DUT_DEFECTS]
+    unknown = [d for d in wanted if d != "none" and d not in DUT_DEFECTS]
+    if unknown:
+        print(f"unknown defect(s) {unknown}; known: {', '.join(DUT_DEFECTS)}")
+        return 2
+    short = [Path(p).stem.split("-")[0] for p in plans]
+    print(f"{'defect':30} " + " ".join(f"{s:>4}" for s in short) + "  first failing plan: message")
+    rows, t0, ok = [], time.monotonic(), True
+    everything: dict[str, dict] = {}
+    for defect in wanted:
+        results = run_defect(None if defect == "none" else defect, plans, args.step_timeout)
+        cells = ["FAIL" if results[p][0] == "fail" else "ERR" if results[p][0] == "error"
+                 else "skip" if results[p][0] == "skip" else "." for p in plans]
+        failing = [p for p in plans if results[p][0] in ("fail", "error")]
+        first = f"{Path(failing[0]).stem}: {results[failing[0]][1]}" if failing else ""
+        if defect == "none":
+            verdict = "no false failure" if not failing else "FALSE FAILURE"
+            ok &= not failing
+        else:
+            verdict = "caught" if failing else "MISSED"
+            ok &= bool(failing)
+        print(f"{defect:30} " + " ".join(f"{c:>4}" for c in cells) + f"  {verdict}. {first[:200]}", flush=True)
+        rows.append((defect, cells, verdict, first))
+        everything[defect] = {Path(p).stem: {"verdict": results[p][0], "message": results[p][1]} for p in plans}
+    defects = [r for r in rows if r[0] != "none"]
+    caught = sum(1 for r in defects if r[2] == "caught")
+    false = sum(1 for r in rows if r[0] == "none" and r[2] != "no false failure")
+    print(f"\n{caught}/{len(defects)} defects caught; conforming device: "
+          f"{'no false failures' if not false else 'FALSE FAILURES'}; {time.monotonic() - t0:.0f} s")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(everything, indent=1), encoding="utf-8")
+    if args.markdown:
+        head = "| defect | " + " | ".join(short) + " | first failing plan: message |\n"
+        head += "|---|" + "---|" * len(short) + "---|\n"
+        body = "".join(f"| {d} | " + " | ".join(c for c in cells) + f" | {first.replace('|', '/')} |\n"
+                       for d, cells, _v, first in rows)
+        Path(args.markdown).write_text(head + body, encoding="utf-8")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""zigbee-herdsman (the stack under zigbee2mqtt), `ember` adapter, over tcp:// to `rig emulate`.
+
+A host the rig did not write, pinned by tests/interop/package-lock.json: start (form), permit, the
+emulated PPMID joins, interview, read Basic (manufacturer, model), stop, start again (the network
+is resumed, not formed anew), at EZSP 13, 14 and 19 (the newest herdsman 11 speaks).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.interop.emulate_cli import EmulateProcess
+from tests.interop.node_env import HERE, herdsman_package, herdsman_root, require_tool
+
+STEPS = ["start", "form", "permit", "join", "interview", "read Basic", "stop", "restart", "stop again"]
+
+
+@pytest.fixture(scope="module")
+def herdsman() -> str:
+    return str(herdsman_package(herdsman_root()))
+
+
+def run_herdsman(herdsman: str, port: str, workdir) -> list[dict]:
+    node = require_tool("node")
+    proc = subprocess.run([node, str(HERE / "herdsman_driver.js"), herdsman, port, str(workdir)],
+                          capture_output=True, text=True, timeout=150)
+    steps = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    for s in steps:
+        print(f"  {s['step']:<11} {'ok' if s['ok'] else 'FAILED'} {s.get('seconds', 0):.2f} s "
+              f"{ {k: v for k, v in s.items() if k not in ('step', 'ok', 'seconds', 'log', 'error')} }")
+    failed = [s for s in steps if not s["ok"]]
+    if failed or proc.returncode != 0:
+        detail = failed[0] if failed else {"stderr": proc.stderr[-3000:]}
+        log = "\n    ".join(detail.get("log", []))
+        pytest.fail(f"herdsman step {detail.get('step', '?')!r} failed: {detail.get('error', detail)}\n    {log}")
+    return steps
+
+
+@pytest.mark.parametrize("version", [13, 14, 19])
+def test_herdsman_ember_adapter(version, herdsman, tmp_path):
+    emulator = EmulateProcess("--transport", "tcp", "--devices", "ppmid", "--ezsp-version", str(version),
+                              workdir=tmp_path)
+    try:
+        steps = run_herdsman(herdsman, emulator.port, tmp_path)
+    finally:
+        errors = emulator.stop()
+    print(f"EZSP v{version}: emulator errors {len(errors)}")
+    assert [s["step"] for s in steps] == STEPS
+    by_step = {s["step"]: s for s in steps}
+    assert by_step["start"]["result"] == "reset"  # a blank stick: herdsman formed the network
+    assert by_step["restart"]["result"] == "resumed"
+    assert by_step["read Basic"]["modelId"] == "EMU-PPMID"
+    assert "joined" in emulator.output
+    assert errors == [], "the emulated NCP recorded errors:\n" + "\n".join(errors)

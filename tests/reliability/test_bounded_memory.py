@@ -1,0 +1,91 @@
+"""What a long run accumulates stays bounded (bench/soak.py measures it; these pin each bound down):
+a cancelled timer lets go of its owner, the hub keeps its newest events, a device log can be sized down,
+and the soak fails on steady growth after warm-up but not on a plateau."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import sys
+import weakref
+from pathlib import Path
+
+from rig.clock import VirtualClock
+from rig.emu.event_log import EventLog
+from rig.hub.events import VersionObserved, VersionSource
+from rig.hub.hub import HUB_EVENTS_KEPT, Hub
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _soak():
+    spec = importlib.util.spec_from_file_location("rig_bench_soak", ROOT / "bench" / "soak.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Owner:  # stands for a stopped hub: a timer it set must not keep it (and its databases) alive
+    def tick(self) -> None:
+        pass
+
+
+async def test_a_cancelled_virtual_timer_lets_go_of_its_owner() -> None:
+    clock = VirtualClock()
+    owner = _Owner()
+    gone = weakref.ref(owner)
+    timer = clock.call_later(3600.0, owner.tick)
+    clock.call_later(7200.0, lambda: None)  # keeps the cancelled one off the top of the heap
+    timer.cancel()
+    del owner
+    gc.collect()
+    assert gone() is None
+
+
+def test_the_hub_keeps_its_newest_events_only() -> None:
+    hub = Hub(clock=VirtualClock())
+    seen = []
+    hub.subscribe(seen.append)
+    for version in range(HUB_EVENTS_KEPT + 5):
+        hub._emit(VersionObserved("00:0d:6f:00:00:00:00:01", version, VersionSource.QUERY_NEXT_IMAGE, 0.0))
+    assert len(hub.events) == HUB_EVENTS_KEPT and hub.events[-1].version == HUB_EVENTS_KEPT + 4
+    assert len(seen) == HUB_EVENTS_KEPT + 5  # subscribers still get every one
+
+
+def test_a_device_log_sized_down_keeps_the_newest_and_absolute_indices() -> None:
+    log = EventLog()
+    for i in range(1000):
+        log.append(i)
+    log.resize(100)
+    assert len(log) == 1000 and list(log) == list(range(900, 1000)) and log[950] == 950
+    for i in range(1000, 1200):
+        log.append(i)
+    assert len(list(log)) <= 125 and log[-1] == 1199 and log[1150:1152] == [1150, 1151]
+
+
+def test_the_soak_fails_on_steady_growth_after_warm_up_and_passes_a_plateau() -> None:
+    soak = _soak()
+    warmup = 300.0
+    # 10 minutes that grow the heap by 30 MiB and RSS by 97 MiB steadily (what the issue measured).
+    steady = [(t, int(40 * 2**20 + t / 600 * 30 * 2**20), int(80 * 1024 + t / 600 * 97 * 1024))
+              for t in range(0, 1801, 20)]
+    growth = soak.growth_after_warmup(steady, warmup)
+    assert abs(growth.heap_mib_h - 180) < 1 and abs(growth.rss_mib_h - 582) < 1
+    assert "python heap grows 180.0 MiB/h" in soak.memory_verdict(growth, 4, 16)
+    # Growth that stops during the warm-up, then noise: passes.
+    plateau = [(t, int((40 + min(t, 250) / 10 + (t // 20 % 3) * 0.1) * 2**20), (120 + min(t, 250) // 5) * 1024)
+               for t in range(0, 1801, 20)]
+    growth = soak.growth_after_warmup(plateau, warmup)
+    assert abs(growth.heap_mib_h) < 1 and soak.memory_verdict(growth, 4, 16) == ""
+    # Too short a run to tell is a failure, not a pass.
+    assert "run longer" in soak.memory_verdict(soak.growth_after_warmup(plateau[:16], warmup), 4, 16)
+
+
+def test_the_soak_gives_growth_per_100_rounds_too() -> None:
+    soak = _soak()
+    # One round every 10 s, the heap +1 MiB a round, RSS +2 MiB a round.
+    samples = [(10.0 * i, (50 + i) * 2**20, (100 + 2 * i) * 1024) for i in range(60)]
+    growth = soak.growth_after_warmup(samples, 100.0)
+    assert abs(growth.heap_kib_per_100_rounds - 100 * 1024) < 1 and abs(growth.rss_kib_per_100_rounds - 200 * 1024) < 1
+    assert abs(growth.heap_mib_h - 360) < 0.01 and "per 100 rounds heap +102,400 KiB" in growth.text()
