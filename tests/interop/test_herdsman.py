@@ -17,6 +17,7 @@ from tests.interop.emulate_cli import EmulateProcess
 from tests.interop.node_env import HERE, herdsman_package, herdsman_root, require_tool
 from tests.interop.test_zigpy_app import small_image
 
+NETWORK_KEY = "01030507090b0d0f00020406080a0c0d"  # what herdsman_driver.js configures
 STEPS = ["start", "form", "permit", "join", "interview", "read Basic", "ota", "stop", "restart", "stop again"]
 
 
@@ -64,4 +65,10 @@ def test_herdsman_ember_adapter(version, herdsman, tmp_path):
     assert by_step["read Basic"]["modelId"] == "EMU-PPMID"
     assert (by_step["ota"]["from"], by_step["ota"]["to"]) == (1, 2)
     assert "joined" in emulator.output
+    # herdsman writes its coordinator backup (open-coordinator format) on stop, from the stick's answers
+    backup = json.loads((tmp_path / "coordinator_backup.json").read_text())
+    assert backup["metadata"]["internal"]["ezspVersion"] == version
+    assert (backup["pan_id"], backup["extended_pan_id"], backup["channel"]) == ("1a62", "dd" * 8, 15)
+    assert backup["network_key"]["key"] == NETWORK_KEY
+    assert backup["network_key"]["frame_counter"] > 0  # the stick counted the frames it sent
     assert errors == [], "the emulated NCP recorded errors:\n" + "\n".join(errors)
