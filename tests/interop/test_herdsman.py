@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -57,7 +58,8 @@ def test_herdsman_ember_adapter(version, herdsman, tmp_path):
         steps = run_herdsman(herdsman, emulator.port, tmp_path, ota_file)
     finally:
         errors = emulator.stop()
-    print(f"EZSP v{version}: emulator errors {len(errors)}")
+    print(f"zigbee-herdsman {json.loads((Path(herdsman) / 'package.json').read_text())['version']}, "
+          f"EZSP v{version}: emulator errors {len(errors)}")
     assert [s["step"] for s in steps] == STEPS
     by_step = {s["step"]: s for s in steps}
     assert by_step["start"]["result"] == "reset"  # a blank stick: herdsman formed the network
