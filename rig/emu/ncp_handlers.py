@@ -630,6 +630,12 @@ def _sent_callback(ncp: EzspNcp, msg_type: bt.EmberOutgoingMessageType, dst: int
     return report
 
 
+def _count_nwk_frame(ncp: EzspNcp) -> None:
+    """Every NWK frame the stick secures takes the next outgoing frame counter (kept in NVRAM, read
+    back by getNetworkKeyInfo / getKey and restored from backups with an increment)."""
+    ncp.nv.nwk_frame_counter = (ncp.nv.nwk_frame_counter + 1) & 0xFFFFFFFF
+
+
 @handles("sendUnicast")
 def _send_unicast(ncp: EzspNcp, req: dict) -> dict:
     msg_type = _get(req, "type", "message_type")
@@ -643,6 +649,7 @@ def _send_unicast(ncp: EzspNcp, req: dict) -> dict:
         entry = ncp.ram.address_table.get(dst)
         dst = entry[1] if entry else 0xFFFF
     counter = ncp.ram.next_aps_counter()
+    _count_nwk_frame(ncp)
     aps = ncp_codec.ApsFields.of(aps, sequence=counter)
     on_sent = _sent_callback(ncp, msg_type, int(_get(req, "indexOrDestination", "nwk")), aps, tag, payload)
     frame = _air_frame(ncp, aps, dst, payload, counter)
@@ -660,6 +667,7 @@ def _send_broadcast(ncp: EzspNcp, req: dict) -> dict:
     if _not_up(ncp):
         return {"status": S.NETWORK_DOWN, "sequence": 0}
     counter = ncp.ram.next_aps_counter()
+    _count_nwk_frame(ncp)
     aps = ncp_codec.ApsFields.of(aps, sequence=counter)
     on_sent = _sent_callback(ncp, bt.EmberOutgoingMessageType.OUTGOING_BROADCAST, dst, aps, tag, payload)
     frame = _air_frame(ncp, aps, dst, payload, counter)
@@ -675,6 +683,7 @@ def _send_multicast(ncp: EzspNcp, req: dict) -> dict:
     if _not_up(ncp):
         return {"status": S.NETWORK_DOWN, "sequence": 0}
     counter = ncp.ram.next_aps_counter()
+    _count_nwk_frame(ncp)
     aps = ncp_codec.ApsFields.of(aps, sequence=counter)
     group = int(aps.groupId)
     on_sent = _sent_callback(ncp, bt.EmberOutgoingMessageType.OUTGOING_MULTICAST, group, aps, tag, payload)

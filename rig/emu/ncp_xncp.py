@@ -7,7 +7,8 @@ extended timeout and sends the unicast, where stock EmberZNet costs bellows a ge
 round trip before every sendUnicast. The emulated stick offers it only when asked
 (`Emulator(xncp=True)`, `rig emulate --xncp`), so by default it stays a stock stick.
 
-Frames are bellows' own XNCP types (as the EZSP tables are), read from the NCP's side.
+Frames are bellows' own XNCP types, read from the NCP's side: XNCP is the zigpy project's extension and
+bellows is where it is defined (EZSP itself uses the emulator's own definitions, rig.emu.ezsp).
 """
 
 from __future__ import annotations

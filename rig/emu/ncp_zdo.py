@@ -27,8 +27,15 @@ SUPPORTED_REQUESTS = frozenset(
 BROADCASTS = (0xFFFF, 0xFFFD, 0xFFFC, 0xFFFB)
 
 
+# Announcements share the request id range but ask for no answer: EmberZNet processes them (address
+# tables) and passes them up whatever CONFIG_APPLICATION_ZDO_FLAGS says. zigbee-herdsman's ember
+# adapter leaves the flags at 0 and still waits for the Device_annce a device sends after an upgrade.
+ANNOUNCEMENTS = frozenset({C.Device_annce})
+
+
 def is_request(cluster_id: int) -> bool:
-    return cluster_id < 0x8000
+    """A ZDO request the stack answers or withholds from the host by CONFIG_APPLICATION_ZDO_FLAGS."""
+    return cluster_id < 0x8000 and cluster_id not in ANNOUNCEMENTS
 
 
 def node_descriptor(ncp: EzspNcp) -> zdo_t.NodeDescriptor:

@@ -47,3 +47,15 @@ async def test_cca_mode(version, make_emulator, make_app):
     assert _ok(status) and emu.ncp.ram.cca_mode == 2
     (status,) = await app._ezsp.setRadioIeee802154CcaMode(cca_mode=9)
     assert not _ok(status) and emu.ncp.ram.cca_mode == 2
+
+
+async def test_outgoing_nwk_frame_counter_advances(make_emulator, make_app):
+    """Each frame the stick sends takes the next NWK frame counter; a backup reads it back."""
+    emu = await make_emulator()
+    app, _ = await make_app(emu)
+    await app.load_network_info()
+    before = app.state.network_info.network_key.tx_counter
+    await app.permit(10)  # a broadcast Mgmt_Permit_Joining_req
+    await app.permit(0)
+    await app.load_network_info()
+    assert app.state.network_info.network_key.tx_counter >= before + 2

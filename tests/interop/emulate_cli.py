@@ -54,10 +54,14 @@ class EmulateProcess:
         self._out.close()
         self._err.close()
         err = self.err_path.read_text()
+        # rig.emu.ncp logs every recorded error at ERROR ("EMULATOR ERROR: ..."); the CLI also lists
+        # them on exit. Either is enough, so a change to the CLI's wording cannot hide an error.
+        logged = [line.split("EMULATOR ERROR:", 1)[1].strip() for line in err.splitlines() if "EMULATOR ERROR:" in line]
         match = ERRORS.search(err)
-        if match is None:
-            if "stopped" not in self.output:
-                return [f"rig emulate did not stop cleanly (exit {self.proc.returncode}):\n{err[-2000:]}"]
-            return []
-        tail = err[match.start():].splitlines()[1:]
-        return [line.strip() for line in tail if line.startswith("  ")][: int(match.group(1))]
+        listed = []
+        if match:
+            tail = err[match.start():].splitlines()[1:]
+            listed = [line.strip() for line in tail if line.startswith("  ")][: int(match.group(1))]
+        if not (logged or listed) and "stopped" not in self.output:
+            return [f"rig emulate did not stop cleanly (exit {self.proc.returncode}):\n{err[-2000:]}"]
+        return listed or logged

@@ -1,10 +1,10 @@
 // Drives an unmodified zigbee-herdsman (ember adapter) against the emulated stick over tcp://.
-// Usage: node herdsman_driver.js <herdsman package dir> <tcp://host:port> <work dir>
+// Usage: node herdsman_driver.js <herdsman package dir> <tcp://host:port> <work dir> [OTA file]
 // Prints one JSON line per step: {"step": ..., "ok": true|false, ...}; exits 0 when every step passed.
 "use strict";
 const path = require("node:path");
 
-const [herdsmanDir, port, workDir] = process.argv.slice(2);
+const [herdsmanDir, port, workDir, otaFile] = process.argv.slice(2);
 const {Controller, setLogger} = require(herdsmanDir);
 
 const logs = [];
@@ -90,6 +90,17 @@ async function main() {
         if (!attrs.manufacturerName || !attrs.modelId) throw new Error(`read ${JSON.stringify(attrs)}`);
         return {endpoint: endpoint.ID, manufacturerName: attrs.manufacturerName, modelId: attrs.modelId};
     });
+    if (otaFile) {
+        await step("ota", async () => {
+            let percent = 0;
+            const [from, to] = await device.updateOta(
+                {url: otaFile}, undefined, undefined, {}, (p) => { percent = p; },
+                {requestTimeout: 60000, responseDelay: 0, baseSize: 50},
+            );
+            if (!to || to.fileVersion <= from.fileVersion) throw new Error(`no upgrade: ${JSON.stringify([from, to])}`);
+            return {from: from.fileVersion, to: to.fileVersion, progress: percent};
+        }, 60000);
+    }
     await step("stop", async () => {
         await controller.permitJoin(0);
         await controller.stop();

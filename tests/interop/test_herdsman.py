@@ -1,21 +1,30 @@
 """zigbee-herdsman (the stack under zigbee2mqtt), `ember` adapter, over tcp:// to `rig emulate`.
 
 A host the rig did not write, pinned by tests/interop/package-lock.json: start (form), permit, the
-emulated PPMID joins, interview, read Basic (manufacturer, model), stop, start again (the network
-is resumed, not formed anew), at EZSP 13, 14 and 19 (the newest herdsman 11 speaks).
+emulated PPMID joins, interview, read Basic (manufacturer, model), an OTA upgrade with herdsman's own
+OTA server (Device.updateOta from a local file), stop, start again (the network is resumed, not
+formed anew), at EZSP 13, 14 and 19 (the newest herdsman 11 speaks).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.interop.emulate_cli import EmulateProcess
 from tests.interop.node_env import HERE, herdsman_package, herdsman_root, require_tool
+from tests.interop.test_zigpy_app import small_image
 
-STEPS = ["start", "form", "permit", "join", "interview", "read Basic", "stop", "restart", "stop again"]
+NETWORK_KEY = "01030507090b0d0f00020406080a0c0d"  # what herdsman_driver.js configures
+STEPS = ["start", "form", "permit", "join", "interview", "read Basic", "ota", "stop", "restart", "stop again"]
+
+
+def ppmid_image(version: int) -> bytes:
+    """A small OTA file for the emulated PPMID (its manufacturer code and image type)."""
+    return bytes(small_image(version).firmware.serialize())
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +32,10 @@ def herdsman() -> str:
     return str(herdsman_package(herdsman_root()))
 
 
-def run_herdsman(herdsman: str, port: str, workdir) -> list[dict]:
+def run_herdsman(herdsman: str, port: str, workdir, ota_file) -> list[dict]:
     node = require_tool("node")
-    proc = subprocess.run([node, str(HERE / "herdsman_driver.js"), herdsman, port, str(workdir)],
-                          capture_output=True, text=True, timeout=150)
+    proc = subprocess.run([node, str(HERE / "herdsman_driver.js"), herdsman, port, str(workdir), str(ota_file)],
+                          capture_output=True, text=True, timeout=240)
     steps = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     for s in steps:
         print(f"  {s['step']:<11} {'ok' if s['ok'] else 'FAILED'} {s.get('seconds', 0):.2f} s "
@@ -44,14 +53,24 @@ def test_herdsman_ember_adapter(version, herdsman, tmp_path):
     emulator = EmulateProcess("--transport", "tcp", "--devices", "ppmid", "--ezsp-version", str(version),
                               workdir=tmp_path)
     try:
-        steps = run_herdsman(herdsman, emulator.port, tmp_path)
+        ota_file = tmp_path / "ppmid-v2.ota"
+        ota_file.write_bytes(ppmid_image(2))
+        steps = run_herdsman(herdsman, emulator.port, tmp_path, ota_file)
     finally:
         errors = emulator.stop()
-    print(f"EZSP v{version}: emulator errors {len(errors)}")
+    print(f"zigbee-herdsman {json.loads((Path(herdsman) / 'package.json').read_text())['version']}, "
+          f"EZSP v{version}: emulator errors {len(errors)}")
     assert [s["step"] for s in steps] == STEPS
     by_step = {s["step"]: s for s in steps}
     assert by_step["start"]["result"] == "reset"  # a blank stick: herdsman formed the network
     assert by_step["restart"]["result"] == "resumed"
     assert by_step["read Basic"]["modelId"] == "EMU-PPMID"
+    assert (by_step["ota"]["from"], by_step["ota"]["to"]) == (1, 2)
     assert "joined" in emulator.output
+    # herdsman writes its coordinator backup (open-coordinator format) on stop, from the stick's answers
+    backup = json.loads((tmp_path / "coordinator_backup.json").read_text())
+    assert backup["metadata"]["internal"]["ezspVersion"] == version
+    assert (backup["pan_id"], backup["extended_pan_id"], backup["channel"]) == ("1a62", "dd" * 8, 15)
+    assert backup["network_key"]["key"] == NETWORK_KEY
+    assert backup["network_key"]["frame_counter"] > 0  # the stick counted the frames it sent
     assert errors == [], "the emulated NCP recorded errors:\n" + "\n".join(errors)
