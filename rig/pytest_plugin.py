@@ -19,6 +19,7 @@ from rig.report.record import RunRecord, Verdict
 
 DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
 _STASH_RECORDS = pytest.StashKey[list]()
+_STASH_OUTPUTS = pytest.StashKey["RunOutputs"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,7 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "comma-separated: worker gwN takes the N-th (one stick per worker)")
     group.addoption("--rig-radio", default=None,
                     help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port")
-    group.addoption("--rig-record-dir", default="runs/records", help="where JSON run records go")
+    group.addoption("--rig-record-dir", default=None,
+                    help="where JSON run records go (default: this run's own folder runs/<time>-<id>/)")
+    group.addoption("--rig-run-id", default=None, help="name this run's folder (default: start time + short id)")
     group.addoption("--rig-summary", action="store_true", help="print the plan summary table at the end")
     group.addoption("--rig-report", default=None, metavar="DIR",
                     help="write an HTML report, a pcapng capture per plan and the JSON records into DIR")
@@ -38,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STASH_RECORDS] = []
+    config.stash[_STASH_OUTPUTS] = _run_outputs(config)
     config.addinivalue_line("markers", "rig_needs(*features): the bench must offer these features")
 
 
@@ -112,9 +116,9 @@ class PlanItem(pytest.Item):
             self.plan, self.bench, log=self._log_step, artifacts=Path(report_dir) if report_dir else None,
             progress=_progress(self.config)))
         self.config.stash[_STASH_RECORDS].append(record)
-        record.write(Path(self.config.getoption("--rig-record-dir")))
-        if report_dir:
-            record.write(Path(report_dir))
+        outputs = self.config.stash[_STASH_OUTPUTS]
+        record.run_id = outputs.run_id
+        outputs.save(record.to_json())
         for m in record.measurements:
             self.user_properties.append((f"measurement.{m.name}", f"{m.value} {m.unit}".strip()))
             self.user_properties.append((f"measurement.{m.name}.limits", m.limits_text()))
@@ -206,6 +210,21 @@ if pytest_asyncio is not None:
         return rig.add_device
 
 
+def _run_outputs(config: pytest.Config):
+    """This run's folder and report folder; pytest-xdist workers share the controller's run id."""
+    from rig.report.runs import RunOutputs, new_run_id
+
+    worker = getattr(config, "workerinput", None) or {}
+    run_id = config.getoption("--rig-run-id") or worker.get("rig_run_id") or new_run_id()
+    return RunOutputs(run_id, record_dir=config.getoption("--rig-record-dir"),
+                      report_dir=config.getoption("--rig-report"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # pytest-xdist: one run folder for all workers
+    node.workerinput["rig_run_id"] = node.config.stash[_STASH_OUTPUTS].run_id
+
+
 def _progress(config: pytest.Config):
     """Transfer progress goes straight to the real terminal: pytest captures the test's own output."""
     import sys
@@ -221,12 +240,12 @@ def _progress(config: pytest.Config):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     records = config.stash.get(_STASH_RECORDS, [])
-    report_dir = config.getoption("--rig-report")
-    if records and report_dir:
-        from rig.report.html import write_report
-
-        path = write_report([r.to_json() for r in records], Path(report_dir))
-        terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+    outputs = config.stash.get(_STASH_OUTPUTS, None)
+    if records and outputs is not None:
+        path = outputs.write_report()  # every record in the report folder: earlier runs' too
+        if path is not None:
+            terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+        terminalreporter.write_line(f"HAN OTA Rig records: {outputs.records_folder()}")
     if records and (config.getoption("--rig-summary") or len(records) > 1):
         from rig.report.summary import summary_table
 

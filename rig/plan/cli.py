@@ -81,6 +81,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--junitxml", args.junitxml]
     if getattr(args, "report", None):
         out += ["--rig-report", args.report]
+    if getattr(args, "run_id", None):
+        out += ["--rig-run-id", args.run_id]
     if args.keyword:
         out += ["-k", args.keyword]
     return out
@@ -96,9 +98,19 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if getattr(args, "predict", False):
         return _predict(files, args)
+    _choose_run_folder(args)
     # The plans are the tests: don't let the project's own pytest config (testpaths, rootdir conftest)
     # pull in anything else.
     return int(pytest.main(_pytest_args(args) + ["-o", "testpaths=", "-o", "python_files="]))
+
+
+def _choose_run_folder(args: argparse.Namespace) -> None:
+    """Every run its own folder under runs/ (records; the report too unless --report names another)."""
+    from rig.report.runs import DEFAULT_BASE, new_run_id
+
+    args.run_id = new_run_id()
+    if not getattr(args, "report", None):
+        args.report = str(DEFAULT_BASE / args.run_id)
 
 
 def _demo(args: argparse.Namespace) -> int:

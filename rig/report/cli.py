@@ -40,33 +40,54 @@ def load_record(path: Path) -> dict[str, Any]:
 
 
 def _expand(paths: list[str]) -> list[Path]:
+    """Files as given; a folder gives its records, and a folder of run folders (runs/) every run's.
+    A record reached twice (runs/latest is a link to a run folder) counts once."""
     out: list[Path] = []
+    seen: set[Path] = set()
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(x for x in p.glob("*.json"))
+            found = sorted(x for x in p.glob("*.json")) or sorted(
+                x for x in p.glob("*/*.json") if not x.parent.is_symlink())
             if not found:
-                raise RecordError(f"{p}: directory holds no *.json run records")
-            out.extend(found)
+                raise RecordError(f"{p}: folder holds no *.json run records (nor do its run folders)")
         else:
-            out.append(p)
+            found = [p]
+        for path in found:
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(path)
     return out
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         paths = _expand(args.records)
-        records = [load_record(p) for p in paths]
+        loaded = sorted(((load_record(p), p) for p in paths), key=lambda rp: rp[0].get("started_wall") or 0)
     except RecordError as exc:
         print(f"rig report: {exc}", file=sys.stderr)
         return 2
-    directory = Path(args.output) if args.output else paths[0].parent
+    records = [r for r, _ in loaded]
+    folders = {p.parent.resolve() for p in paths}
+    if args.output:
+        directory = Path(args.output)
+    elif len(args.records) == 1 and Path(args.records[0]).is_dir():
+        directory = Path(args.records[0])  # `rig report runs/`: the merged report beside the run folders
+    elif len(folders) == 1:
+        directory = paths[0].parent
+    else:
+        print("rig report: the records come from several folders; say where the merged report goes with -o DIR",
+              file=sys.stderr)
+        return 2
     try:
         path = write_report(records, directory)
     except OSError as exc:
         print(f"rig report: cannot write {directory / REPORT_NAME}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(f"report: {path} ({len(records)} plan{'s' if len(records) != 1 else ''})")
+    runs = {str((r.get("run") or {}).get("id") or p.parent) for r, p in loaded}
+    plans = f"{len(records)} plan{'s' if len(records) != 1 else ''}"
+    print(f"report: {path} ({plans}" + (f" from {len(runs)} runs)" if len(runs) > 1 else ")"))
     return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -84,10 +83,12 @@ class RunRecord:
     alerts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # timeline: transfers, faults
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)  # capture file, ...
+    run_id: str = ""  # the run (`rig run` / one pytest session) this plan ran in: its folder under runs/
 
     def to_json(self) -> dict[str, Any]:
         return {
             "record_version": 1,
+            **({"run": {"id": self.run_id}} if self.run_id else {}),
             "plan": {"id": self.plan_id, "name": self.plan_name, "file": self.plan_file},
             "bench": self.bench,
             "verdict": self.verdict.value,
@@ -104,7 +105,7 @@ class RunRecord:
         }
 
     def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{self.plan_id}.json"
-        path.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
-        return path
+        """Into `directory` as `<plan>.json` (`<plan>.<run id>.json` if another run's record is there)."""
+        from rig.report.runs import write_record
+
+        return write_record(directory, self.to_json())
