@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rig.plan.loader import Plan, PlanErrors, load_plan
-from rig.report.record import RunRecord, Verdict
+from rig.report.record import PlanAborted, RunRecord, Verdict
 
 DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
 _STASH_RECORDS = pytest.StashKey[list]()
@@ -111,14 +111,18 @@ class PlanItem(pytest.Item):
             raise PlanLoadError(str(self.load_error))
         from rig.plan.runner import run_plan
 
+        from rig.plan.stopping import sigterm_as_interrupt
+
         report_dir = self.config.getoption("--rig-report")
-        record: RunRecord = asyncio.run(run_plan(
-            self.plan, self.bench, log=self._log_step, artifacts=Path(report_dir) if report_dir else None,
-            progress=_progress(self.config)))
-        self.config.stash[_STASH_RECORDS].append(record)
-        outputs = self.config.stash[_STASH_OUTPUTS]
-        record.run_id = outputs.run_id
-        outputs.save(record.to_json())
+        try:
+            with sigterm_as_interrupt():
+                record: RunRecord = asyncio.run(run_plan(
+                    self.plan, self.bench, log=self._log_step, artifacts=Path(report_dir) if report_dir else None,
+                    progress=_progress(self.config)))
+        except PlanAborted as exc:  # Ctrl-C / SIGTERM: keep the record, then stop the session as pytest does
+            self._keep(exc.record)
+            raise KeyboardInterrupt from None
+        self._keep(record)
         for m in record.measurements:
             self.user_properties.append((f"measurement.{m.name}", f"{m.value} {m.unit}".strip()))
             self.user_properties.append((f"measurement.{m.name}.limits", m.limits_text()))
@@ -131,6 +135,12 @@ class PlanItem(pytest.Item):
             pytest.skip(record.message)
         if record.verdict is not Verdict.PASS:
             raise PlanFailed(record)
+
+    def _keep(self, record: RunRecord) -> None:
+        self.config.stash[_STASH_RECORDS].append(record)
+        outputs = self.config.stash[_STASH_OUTPUTS]
+        record.run_id = outputs.run_id
+        outputs.save(record.to_json())
 
     def _log_step(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -157,7 +167,7 @@ class PlanFailed(Exception):
     def describe(self) -> str:
         lines = [f"plan {self.record.plan_id} {self.record.verdict.value}: {self.record.message}"]
         for step in self.record.steps:
-            mark = {"pass": "ok ", "fail": "FAIL", "error": "ERR ", "skip": "skip"}[step.verdict.value]
+            mark = {"pass": "ok ", "fail": "FAIL", "error": "ERR ", "skip": "skip"}.get(step.verdict.value, "STOP")
             lines.append(f"  [{mark}] {step.index:>2}. {step.title}" + (f" -- {step.message}" if step.message else ""))
         return "\n".join(lines)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
 from rig.plan.loader import PlanErrors, load_plan
+from rig.plan.stopping import exit_code as stopping_exit_code
+from rig.plan.stopping import sigterm_as_interrupt
 
 DEMO_PLANS = "testplans/scenarios"
 
@@ -20,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
     run.add_argument("--report", metavar="DIR", help="write the HTML report, pcapng captures and JSON records here")
     run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
+    run.add_argument("-v", "--verbose", action="store_true", help="print each step as it starts and ends")
     run.add_argument("--predict", action="store_true",
                      help="do not run: estimate how long each plan would take on a real bench (UART, air, device)")
     run.set_defaults(func=_run)
@@ -85,6 +89,11 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--rig-run-id", args.run_id]
     if args.keyword:
         out += ["-k", args.keyword]
+    if getattr(args, "verbose", False):
+        out.remove("-q")
+        out += ["-v", "-s"]  # -s: the step lines reach the terminal as they happen, not after the plan
+    if importlib.util.find_spec("pytest_asyncio") is not None:  # silence its warning about an unset default
+        out += ["-o", "asyncio_default_fixture_loop_scope=function"]
     return out
 
 
@@ -101,7 +110,16 @@ def _run(args: argparse.Namespace) -> int:
     _choose_run_folder(args)
     # The plans are the tests: don't let the project's own pytest config (testpaths, rootdir conftest)
     # pull in anything else.
-    return int(pytest.main(_pytest_args(args) + ["-o", "testpaths=", "-o", "python_files="]))
+    with sigterm_as_interrupt():
+        code = pytest.main(_pytest_args(args) + ["-o", "testpaths=", "-o", "python_files="])
+    return _exit_code(int(code))
+
+
+def _exit_code(pytest_code: int) -> int:
+    """pytest's exit status in `rig run`'s terms (README: Exit codes)."""
+    if pytest_code == 2:  # pytest: interrupted
+        return stopping_exit_code()
+    return pytest_code
 
 
 def _choose_run_folder(args: argparse.Namespace) -> None:
@@ -115,7 +133,7 @@ def _choose_run_folder(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(paths=[DEMO_PLANS], bench=None, radio="emulated", junitxml=None, keyword=None,
-                            report="runs/demo-report")
+                            report="runs/demo-report", verbose=False)
     print(f"HAN OTA Rig demo: running {DEMO_PLANS} on the emulated radio\n", flush=True)
     return _run(ns)
 

@@ -20,7 +20,7 @@ from rig.bench.session import BenchProblem, Session, seed_for
 from rig.plan.context import PlanContext, StepFailed
 from rig.plan.loader import Plan
 from rig.plan.steps import STEP_FUNCTIONS
-from rig.report.record import RunRecord, StepRecord, Verdict
+from rig.report.record import PlanAborted, RunRecord, StepRecord, Verdict
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_STEP_TIMEOUT = 300.0  # real seconds a step may take on top of its own rig-time limits
@@ -38,15 +38,18 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
     session = Session(bench, workdir, hub_settings=plan.settings.get("hub"), seed=seed_for(plan.id),
                       backend_settings=plan.settings.get("backend"), log=log)
     ctx = PlanContext(plan, session, record, log, artifacts=artifacts, progress=progress)
+    aborted = False
     try:
         try:
             await ctx.start()
+        except asyncio.CancelledError:  # Ctrl-C / SIGTERM while the bench came up
+            aborted = _abort(record, None, "while the bench came up")
         except Exception as exc:  # the bench did not come up: an error, not a failure of the device
             record.verdict = Verdict.ERROR
             record.message = f"bench did not start: {_short(exc)}"
             LOGGER.debug("bench start failed", exc_info=True)
             return record
-        for step in plan.steps:
+        for step in [] if aborted else plan.steps:
             step_record = StepRecord(step.index, step.kind, step.title, args=_jsonable(step.args))
             record.steps.append(step_record)
             step_record.started = ctx.rig_time()
@@ -55,6 +58,10 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
             try:
                 await asyncio.wait_for(STEP_FUNCTIONS[step.kind](ctx, step.args),
                                        step.timeout if step.timeout else DEFAULT_STEP_TIMEOUT)
+            except asyncio.CancelledError:  # Ctrl-C / SIGTERM: stop here, keep what was done
+                step_record.wall_seconds = time.monotonic() - t0
+                aborted = _abort(record, step_record, f"during step {step.index} ({step.title})")
+                break
             except StepFailed as exc:
                 step_record.verdict, step_record.message = Verdict.FAIL, str(exc)
             except (asyncio.TimeoutError, TimeoutError):
@@ -93,7 +100,19 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
             record.wall_seconds = time.monotonic() - started
             if tmp is not None:
                 tmp.cleanup()
+    if aborted:
+        record.message += "; radio closed"
+        raise PlanAborted(record)
     return record
+
+
+def _abort(record: RunRecord, step: StepRecord | None, where: str) -> bool:
+    from rig.plan.stopping import reason
+
+    if step is not None:
+        step.verdict, step.message = Verdict.ABORTED, f"aborted by {reason()}"
+    record.verdict, record.message = Verdict.ABORTED, f"aborted by {reason()} {where}"
+    return True
 
 
 def _short(exc: BaseException) -> str:

@@ -16,6 +16,15 @@ class Verdict(str, enum.Enum):
     FAIL = "fail"
     ERROR = "error"  # the rig itself could not run the step (e.g. radio lost)
     SKIP = "skip"
+    ABORTED = "aborted"  # stopped by the operator (Ctrl-C) or the system (SIGTERM) before it finished
+
+
+class PlanAborted(Exception):
+    """The run was stopped mid-plan; carries the plan's record (verdict ABORTED) so it is still written."""
+
+    def __init__(self, record: "RunRecord") -> None:
+        super().__init__(record.message)
+        self.record = record
 
 
 @dataclasses.dataclass

@@ -6,7 +6,8 @@ from typing import Iterable
 
 from rig.report.record import RunRecord, Verdict
 
-_MARK = {Verdict.PASS: "PASS", Verdict.FAIL: "FAIL", Verdict.ERROR: "ERROR", Verdict.SKIP: "SKIP"}
+_MARK = {Verdict.PASS: "PASS", Verdict.FAIL: "FAIL", Verdict.ERROR: "ERROR", Verdict.SKIP: "SKIP",
+         Verdict.ABORTED: "ABORTED"}
 
 
 def summary_table(records: Iterable[RunRecord]) -> str:
@@ -28,5 +29,6 @@ def summary_table(records: Iterable[RunRecord]) -> str:
     counts = {v: sum(1 for r in records if r.verdict is v) for v in Verdict}
     lines.append(f"{len(records)} plans: {counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed"
                  + (f", {counts[Verdict.ERROR]} errors" if counts[Verdict.ERROR] else "")
-                 + (f", {counts[Verdict.SKIP]} skipped" if counts[Verdict.SKIP] else ""))
+                 + (f", {counts[Verdict.SKIP]} skipped" if counts[Verdict.SKIP] else "")
+                 + (f", {counts[Verdict.ABORTED]} aborted" if counts[Verdict.ABORTED] else ""))
     return "\n".join(lines)
