@@ -108,6 +108,7 @@ class PlanItem(pytest.Item):
 
     def runtest(self) -> None:
         if self.load_error is not None:
+            self._keep(RunRecord.for_load_error(self.path, str(self.load_error)))  # in the summary and report
             raise PlanLoadError(str(self.load_error))
         from rig.plan.runner import run_plan
 

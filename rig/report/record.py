@@ -94,6 +94,13 @@ class RunRecord:
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)  # capture file, ...
     run_id: str = ""  # the run (`rig run` / one pytest session) this plan ran in: its folder under runs/
 
+    @classmethod
+    def for_load_error(cls, path: Path, message: str) -> "RunRecord":
+        """A plan file that did not load: an ERROR with the loader's words, so it is not silently dropped."""
+        shown = _shown_path(path)
+        return cls(plan_id=path.stem, plan_name=path.stem, plan_file=shown, bench={}, verdict=Verdict.ERROR,
+                   message="plan did not load: " + message.replace(str(path), shown))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "record_version": 1,
@@ -118,3 +125,11 @@ class RunRecord:
         from rig.report.runs import write_record
 
         return write_record(directory, self.to_json())
+
+
+def _shown_path(path: Path) -> str:
+    """Relative to the working folder when it is inside it: what the user typed, not /tmp/... noise."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -18,7 +18,7 @@ def summary_table(records: Iterable[RunRecord]) -> str:
         if not key:  # no measurements: what the back end said is the next most telling thing
             codes = list(dict.fromkeys(a.get("code", "?") for a in r.alerts))
             key = ("alerts " + ", ".join(codes[:5]) + (" ..." if len(codes) > 5 else "")) if codes else "-"
-        note = r.message.splitlines()[0][:60] if r.verdict is not Verdict.PASS and r.message else ""
+        note = _note(r.message) if r.verdict is not Verdict.PASS and r.message else ""
         rows.append((r.plan_id, _MARK[r.verdict], f"{r.wall_seconds:.1f}s", key + (f"  [{note}]" if note else "")))
     head = ("plan", "verdict", "wall", "key measurements (or alerts)")
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(3)]
@@ -32,3 +32,8 @@ def summary_table(records: Iterable[RunRecord]) -> str:
                  + (f", {counts[Verdict.SKIP]} skipped" if counts[Verdict.SKIP] else "")
                  + (f", {counts[Verdict.ABORTED]} aborted" if counts[Verdict.ABORTED] else ""))
     return "\n".join(lines)
+
+
+def _note(message: str) -> str:
+    first = message.splitlines()[0]
+    return first if len(first) <= 110 else first[:107] + "..."
