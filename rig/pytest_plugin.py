@@ -45,6 +45,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rig_needs(*features): the bench must offer these features")
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """A bench-file typo or an unwritable --rig-report is one line (pytest's usage error), found before
+    the first plan runs, not a traceback per plan."""
+    if not any(isinstance(item, PlanItem) for item in items):
+        return
+    from rig.plan.preflight import Problem, check_bench, check_outputs
+
+    try:
+        check_outputs(report=config.getoption("--rig-report"), junitxml=None)
+        check_bench(bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio"))
+    except Problem as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def _is_plan_file(path: Path) -> bool:
     return path.suffix in (".yaml", ".yml") and "testplans" in path.parts
 
@@ -101,9 +115,11 @@ class PlanItem(pytest.Item):
 
         bench = load_bench(bench_for_worker(self.config.getoption("--rig-bench")),
                            radio=self.config.getoption("--rig-radio"))
-        missing = [n for n in self.plan.needs if n not in bench.features]
-        if missing:
-            pytest.skip(f"plan needs {', '.join(missing)}; bench {bench.name} offers {', '.join(bench.features)}")
+        from rig.plan.preflight import unmet_needs
+
+        why_not = unmet_needs(self.plan, bench)
+        if why_not:
+            pytest.skip(why_not)
         self.bench = bench
 
     def runtest(self) -> None:
@@ -142,6 +158,9 @@ class PlanItem(pytest.Item):
         outputs = self.config.stash[_STASH_OUTPUTS]
         record.run_id = outputs.run_id
         outputs.save(record.to_json())
+        bench = getattr(self, "bench", None)
+        if bench is not None and not bench.emulated and record.message.startswith("bench did not start"):
+            self.session.shouldstop = "the stick did not open; the other plans would fail the same way"
 
     def _log_step(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

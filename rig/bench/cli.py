@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
-from rig.bench.doctor import describe_probe, list_ports, probe
+from rig.bench.doctor import describe_probe, list_ports, probe, radio_problem
+
+
+def radio_line(port: str, exc: BaseException) -> str:
+    """The one line every command prints when a stick does not open, worded as `rig doctor` does."""
+    return f"{port}: no EZSP stick answered: {radio_problem(exc)} (try `rig doctor --port {port}`)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,17 +66,16 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _pair(args: argparse.Namespace) -> int:
-    from rig.bench.config import load_bench
-    from rig.hub.errors import ConfigError
+    from rig.plan.preflight import Problem, check_bench
 
     if bool(args.ieee) != bool(args.install_code):
-        print("--ieee and --install-code go together", flush=True)
+        print("--ieee and --install-code go together", file=sys.stderr)
         return 2
     try:
-        bench = load_bench(args.bench, radio=args.radio)
-    except (ConfigError, OSError) as exc:
-        print(f"bench: {exc}")
-        return 2
+        bench = check_bench(args.bench, args.radio)
+    except Problem as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     if bench.emulated:
         print("rig pair is for real devices: give a bench whose radio is a serial port (or --radio /dev/ttyUSB0)")
         return 2
@@ -85,8 +90,8 @@ async def _pair_async(bench, args: argparse.Namespace) -> int:
     try:
         await hub.start(bench.hub.radio)
     except Exception as exc:  # noqa: BLE001 - the user needs the words: wrong port, no stick, ...
-        print(f"cannot open the stick at {bench.hub.radio}: {type(exc).__name__}: {exc} (try `rig doctor`)")
-        return 1
+        print(radio_line(bench.hub.radio, exc), file=sys.stderr)
+        return 3
     joined: list[str] = []
 
     class Listener:

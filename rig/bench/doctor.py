@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 
 # USB ids of adapters EZSP sticks ship behind (bridge chips and native USB). A match is a hint, the
 # probe is the proof: the same CP210x bridge also sits in front of non-Zigbee hardware.
@@ -69,18 +70,49 @@ async def probe(path: str, *, baudrate: int = 115200, flow_control: str | None =
             await ezsp.connect(use_thread=False)
             manufacturer, board, version = await ezsp.get_board_info()
         return ProbeResult(path, True, ezsp.ezsp_version, version, board, manufacturer)
-    except TimeoutError:
-        return ProbeResult(path, False, error=f"no EZSP answer within {timeout:.0f} s (not an EZSP stick, "
-                                              "wrong baud rate/flow control, or in use)")
-    except PermissionError as exc:
-        return ProbeResult(path, False, error=f"cannot open: {exc} (in use by another program, or no permission)")
     except Exception as exc:  # bellows raises many kinds; the user needs the words, not the trace
-        return ProbeResult(path, False, error=f"{type(exc).__name__}: {exc}")
+        return ProbeResult(path, False, error=radio_problem(exc, timeout=timeout))
     finally:
         try:
             await ezsp.disconnect()
         except Exception:
             pass
+
+
+def radio_problem(exc: BaseException, *, timeout: float | None = None) -> str:
+    """What went wrong opening a stick, in words (zigpy wraps the cause in TransientConnectionError,
+    which on its own prints only its class name)."""
+    cause = _root_cause(exc)
+    code = getattr(cause, "errno", None)
+    if isinstance(cause, TimeoutError) or code == errno.ETIMEDOUT:
+        within = f" within {timeout:.0f} s" if timeout else ""
+        return (f"no EZSP answer{within} (not an EZSP stick, wrong baud rate or flow control, or the stick "
+                "is in use)")
+    if isinstance(cause, FileNotFoundError) or code == errno.ENOENT:
+        return "no such port (is the stick plugged in? `dmesg` shows its /dev/ttyUSB* or /dev/ttyACM*)"
+    if isinstance(cause, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        return "permission denied (add yourself to the dialout group, or the port is in use)"
+    if code == errno.EBUSY:
+        return "the port is busy (another program has it open)"
+    if code == errno.ENOTTY:
+        return "not a serial port (the path exists but is no tty)"
+    if isinstance(cause, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        return "nothing accepts connections there (is the serial server or `rig emulate --transport tcp` running?)"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror.lower()
+    text = str(cause)
+    return f"{type(cause).__name__}: {text}" if text and text != type(cause).__name__ else type(cause).__name__
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None or (str(exc) and str(exc) != type(exc).__name__ and not isinstance(nxt, OSError)):
+            break
+        exc = nxt
+    return exc
 
 
 def describe_probe(result: ProbeResult) -> str:

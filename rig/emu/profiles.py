@@ -143,6 +143,8 @@ def _load_marked(path: Path) -> _MarkedDict:
         raise ProfileError(f"{path}: device profile not found (available profiles: {hint})") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read device profile: {exc}") from None
+    if len(text) > _MAX_PROFILE_BYTES:
+        raise ProfileError(f"{path}: larger than {_MAX_PROFILE_BYTES // 1024} KiB; a device profile is a few kB")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -151,7 +153,7 @@ def _load_marked(path: Path) -> _MarkedDict:
         raise ProfileError(f"{path}:1: empty file, expected a mapping of profile keys")
     constructor = yaml.SafeLoader("")  # only used for scalar construction (ints, bools, hex)
     try:
-        value = _build(node, str(path), constructor)
+        value = _build(node, str(path), constructor, [_MAX_PROFILE_VALUES])
     except yaml.YAMLError as exc:  # e.g. a tag the safe loader will not construct (!!python/object)
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -161,20 +163,29 @@ def _load_marked(path: Path) -> _MarkedDict:
     return value
 
 
-def _build(node: yaml.Node, file: str, constructor: yaml.SafeLoader) -> Any:
+# Aliases nested in aliases (a "billion laughs") would expand without end: a profile is a few kB.
+_MAX_PROFILE_BYTES = 1 << 20
+_MAX_PROFILE_VALUES = 50_000
+
+
+def _build(node: yaml.Node, file: str, constructor: yaml.SafeLoader, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ProfileError(f"{file}:{node.start_mark.line + 1}: expands to more than {_MAX_PROFILE_VALUES} values "
+                           "(aliases repeated inside aliases?)")
     if isinstance(node, yaml.MappingNode):
         out = _MarkedDict()
         out.file, out.line, out.key_lines = file, node.start_mark.line + 1, {}
         for key_node, value_node in node.value:
             key = constructor.construct_object(key_node)
-            out[str(key)] = _build(value_node, file, constructor)
+            out[str(key)] = _build(value_node, file, constructor, budget)
             out.key_lines[str(key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         out_list = _MarkedList()
         out_list.file, out_list.line, out_list.item_lines = file, node.start_mark.line + 1, []
         for item in node.value:
-            out_list.append(_build(item, file, constructor))
+            out_list.append(_build(item, file, constructor, budget))
             out_list.item_lines.append(item.start_mark.line + 1)
         return out_list
     return constructor.construct_object(node)

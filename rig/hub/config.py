@@ -7,6 +7,7 @@ surfaces as a traceback.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,8 @@ class _Lines:
         while probe and probe not in self.lines:
             probe = probe.rpartition(".")[0]
         line = self.lines.get(probe, 1)
-        return ConfigError(f"{self.path}:{line}: field '{key}': found {found!r}, expected {expected}")
+        # reprlib: a value built from nested aliases can be huge; the message shows its start only
+        return ConfigError(f"{self.path}:{line}: field '{key}': found {reprlib.repr(found)}, expected {expected}")
 
 
 _TOP_KEYS = {"radio", "baudrate", "flow_control", "channel", "pan_id", "extended_pan_id", "ezsp", "features",

@@ -180,7 +180,15 @@ class Hub:
     async def _open(self, port: str) -> HubApplication:
         app = await HubApplication.new(zigpy_config(self.config, port), auto_form=True, start_radio=False)
         app.ota_handler = self._on_ota_packet  # before the radio starts: no frame reaches zigpy's Ota cluster
-        await app.startup(auto_form=True)
+        try:
+            await app.startup(auto_form=True)
+        except BaseException:
+            # The stick did not open: close zigpy's database too, or its worker thread keeps the process alive.
+            try:
+                await app.shutdown()
+            except Exception:  # noqa: BLE001 - the original error is the one worth reporting
+                pass
+            raise
         return app
 
     async def stop(self) -> None:

@@ -9,14 +9,41 @@ from pathlib import Path
 
 from rig.plan.loader import PlanErrors, load_plan
 from rig.plan.stopping import exit_code as stopping_exit_code
+from rig.plan.preflight import (
+    EXIT_NOTHING_RAN, EXIT_USAGE, Problem, check_bench, check_outputs, check_plan_resources, probe_radio,
+    unmet_needs,
+)
 from rig.plan.stopping import sigterm_as_interrupt
 
+EXIT_INTERNAL = 70  # a bug in the rig itself (sysexits EX_SOFTWARE); pytest printed the trace
+
+# `rig run`'s exit codes: its --help and the README's table are generated from this list.
+EXIT_CODES = [
+    (0, "every plan that ran passed (plans the bench cannot run are listed as skipped, with the reason)"),
+    (1, "a plan failed, errored (the rig or the radio failed mid-plan) or did not load"),
+    (EXIT_USAGE, "nothing ran: bad arguments, a missing plan path, a bench-file error, an output that cannot "
+                 "be written, or a profile or image a plan names is missing or broken"),
+    (3, "nothing ran: the stick did not answer (worded as `rig doctor` words it, with the port)"),
+    (EXIT_NOTHING_RAN, "no plan ran: none found, or the bench cannot run any of them (the reasons are printed)"),
+    (EXIT_INTERNAL, "a bug in the rig (pytest printed the trace; please report it)"),
+    (130, "stopped by Ctrl-C: the plan under way is ABORTED; its record, the summary and the report are written"),
+    (143, "stopped by SIGTERM: as for Ctrl-C"),
+]
+
+
+def exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES)
+
 DEMO_PLANS = "testplans/scenarios"
+PREDICT_BENCH = "fixtures/benches/hardware-example.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run test plans (a thin wrapper over pytest)",
-                         description="Run YAML test plans on a bench (for more control, run pytest on the plans directly).")
+                         description="Run YAML test plans on a bench (for more control, run pytest on the plans "
+                                     "directly). Each run writes into its own folder runs/<time>-<id>/ "
+                                     "(runs/latest is the newest): records, report.html, captures.",
+                         epilog=exit_codes_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("paths", nargs="*", default=["testplans"], help="plan files or folders (default: testplans)")
     run.add_argument("--bench", help="bench file (default: fixtures/benches/emulated.yaml)")
     run.add_argument("--radio", help="override the bench radio: emulated | /dev/ttyUSB0 | tcp://host:port")
@@ -33,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     check = plans_sub.add_parser("check", help="validate plans without running them",
                                  description="Validate plan files: exit 0 if all are valid, 1 with every problem listed.")
     check.add_argument("paths", nargs="+", help="plan files or folders")
+    check.add_argument("--bench", help="check against this bench file (default: fixtures/benches/emulated.yaml)")
+    check.add_argument("--radio", help="as rig run --radio (which plans the bench could run)")
     check.set_defaults(func=_check)
     plans.set_defaults(func=lambda a: plans.print_help() or 2)
 
@@ -55,7 +84,13 @@ def _plan_files(paths: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Everything a run would find before it touches a radio: plan files, profiles, images, the bench."""
     files, missing = _plan_files(args.paths)
+    try:
+        bench = check_bench(args.bench, args.radio)
+    except Problem as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     bad = 0
     for raw in missing:
         print(f"{raw}: no such file or folder", file=sys.stderr)
@@ -67,11 +102,17 @@ def _check(args: argparse.Namespace) -> int:
             bad += 1
             print(str(exc), file=sys.stderr)
             continue
-        print(f"ok  {file}  ({plan.name}; {len(plan.steps)} steps)")
+        why_not = unmet_needs(plan, bench)
+        problems = check_plan_resources(plan, None if why_not else bench)  # skipped here: profiles, images only
+        if problems:
+            bad += 1
+            print("\n".join(problems), file=sys.stderr)
+            continue
+        print(f"ok  {file}  ({plan.name}; {len(plan.steps)} steps)" + (f"  [skipped here: {why_not}]" if why_not else ""))
     if not files and not missing:
         print("no plan files found", file=sys.stderr)
         return 1
-    print(f"{len(files) - (bad - len(missing))} valid, {bad} with problems")
+    print(f"{len(files) - (bad - len(missing))} valid, {bad} with problems (bench {bench.path})")
     return 1 if bad else 0
 
 
@@ -104,21 +145,77 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         for raw in missing:
             print(f"{raw}: no such file or folder", file=sys.stderr)
-        return 2
-    if getattr(args, "predict", False):
-        return _predict(files, args)
+        return EXIT_USAGE
+    try:
+        if getattr(args, "predict", False):  # a prediction is for a real bench: by default the example one
+            return _predict(files, check_bench(args.bench, args.radio, default=PREDICT_BENCH))
+        bench = check_bench(args.bench, args.radio)
+        _preflight(files, bench, args)
+    except Problem as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     _choose_run_folder(args)
+    outcomes = _Outcomes()
     # The plans are the tests: don't let the project's own pytest config (testpaths, rootdir conftest)
     # pull in anything else.
     with sigterm_as_interrupt():
-        code = pytest.main(_pytest_args(args) + ["-o", "testpaths=", "-o", "python_files="])
-    return _exit_code(int(code))
+        code = pytest.main(_pytest_args(args) + ["-rs", "-o", "testpaths=", "-o", "python_files="],
+                           plugins=[outcomes])
+    return _exit_code(int(code), outcomes)
 
 
-def _exit_code(pytest_code: int) -> int:
+def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
+    """What would stop the run, before it starts: outputs, profiles, images, needs, the radio (once)."""
+    check_outputs(report=getattr(args, "report", None), junitxml=args.junitxml)
+    runnable, problems = 0, []
+    for file in files:
+        try:
+            plan = load_plan(file)
+        except PlanErrors:
+            runnable += 1  # it runs as an ERROR item, with its load error in the summary and report
+            continue
+        why_not = unmet_needs(plan, bench)
+        if why_not:
+            print(f"{plan.id}: skipped: {why_not}", flush=True)
+            continue
+        runnable += 1
+        problems += check_plan_resources(plan, bench)
+    if problems:
+        raise Problem("\n".join(problems) + f"\nnothing ran: {len(problems)} problem(s) above "
+                      "(`rig plans check` lists them too)")
+    if not files or (not runnable and not args.keyword):
+        raise Problem("no plan ran: " + ("no plan files found" if not files else
+                                         f"the bench {bench.name} cannot run any of them (reasons above)"),
+                      EXIT_NOTHING_RAN)
+    if runnable:
+        probe_radio(bench)
+
+
+class _Outcomes:
+    """A pytest plugin counting what happened to the plans, for `rig run`'s exit code."""
+
+    def __init__(self) -> None:
+        self.ran = 0
+        self.skipped = 0
+
+    def pytest_runtest_logreport(self, report) -> None:  # noqa: ANN001 - pytest's TestReport
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            self.ran += 1
+        elif report.skipped:
+            self.skipped += 1
+
+
+def _exit_code(pytest_code: int, outcomes: _Outcomes | None = None) -> int:
     """pytest's exit status in `rig run`'s terms (README: Exit codes)."""
     if pytest_code == 2:  # pytest: interrupted
         return stopping_exit_code()
+    if pytest_code == 3:  # pytest: internal error (a rig bug; pytest printed the trace)
+        return EXIT_INTERNAL
+    if pytest_code == 4:  # pytest: usage error
+        return EXIT_USAGE
+    if pytest_code == 0 and outcomes is not None and outcomes.ran == 0:
+        print("no plan ran: every plan was skipped (reasons above)", file=sys.stderr)
+        return EXIT_NOTHING_RAN
     return pytest_code
 
 
@@ -138,11 +235,9 @@ def _demo(args: argparse.Namespace) -> int:
     return _run(ns)
 
 
-def _predict(files: list[Path], args: argparse.Namespace) -> int:
-    from rig.bench.config import load_bench
+def _predict(files: list[Path], bench) -> int:
     from rig.plan.predict import predict_plan, prediction_table
 
-    bench = load_bench(args.bench or "fixtures/benches/hardware-example.yaml", radio=args.radio)
     predictions, bad = [], 0
     for file in files:
         try:

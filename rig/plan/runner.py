@@ -46,7 +46,7 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
             aborted = _abort(record, None, "while the bench came up")
         except Exception as exc:  # the bench did not come up: an error, not a failure of the device
             record.verdict = Verdict.ERROR
-            record.message = f"bench did not start: {_short(exc)}"
+            record.message = f"bench did not start: {_start_problem(exc, bench)}"
             LOGGER.debug("bench start failed", exc_info=True)
             return record
         for step in [] if aborted else plan.steps:
@@ -113,6 +113,15 @@ def _abort(record: RunRecord, step: StepRecord | None, where: str) -> bool:
         step.verdict, step.message = Verdict.ABORTED, f"aborted by {reason()}"
     record.verdict, record.message = Verdict.ABORTED, f"aborted by {reason()} {where}"
     return True
+
+
+def _start_problem(exc: BaseException, bench: Bench) -> str:
+    """A stick that did not open is worded as `rig doctor` words it, with its port."""
+    if bench.emulated or isinstance(exc, BenchProblem):
+        return _short(exc)
+    from rig.bench.cli import radio_line
+
+    return radio_line(bench.hub.radio, exc)
 
 
 def _short(exc: BaseException) -> str:

@@ -1,0 +1,154 @@
+"""Everything a run would trip over, found before a radio is touched: the bench file, where the outputs
+go, the device profiles and images the plans name, and whether the hub can map each image's type.
+
+Each problem is one line naming the file (and line where there is one) and what is expected. `rig run`
+and `rig plans check` print them and exit; nothing here opens a port except `probe_radio`, which `rig run`
+calls once (not once per plan) when every other check has passed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rig.bench.config import Bench
+from rig.plan.loader import Plan
+
+EXIT_USAGE = 2  # arguments, bench file or outputs are wrong: nothing ran
+EXIT_RADIO = 3  # the stick did not answer: nothing ran
+EXIT_NOTHING_RAN = 5  # every plan was skipped (the bench lacks what they need) or none was found
+
+
+class Problem(Exception):
+    """A problem that stops the run before it starts: one line, and the exit code it gets."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_bench(path: str | None, radio: str | None, *, default: str = "fixtures/benches/emulated.yaml") -> Bench:
+    from rig.bench.config import BenchError, load_bench
+    from rig.hub.errors import ConfigError
+
+    try:
+        return load_bench(path or default, radio=radio)
+    except (ConfigError, BenchError) as exc:
+        raise Problem(f"bench: {exc}") from None
+    except OSError as exc:
+        raise Problem(f"bench: {path or default}: cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:  # the YAML library's own errors in the devices: block
+        raise Problem(f"bench: {path or default}: {type(exc).__name__}: {exc}") from None
+
+
+def check_outputs(*, report: str | None, junitxml: str | None) -> None:
+    """Refuse outputs that cannot be written, now, not after the plans ran for an hour."""
+    if report:
+        folder = Path(report)
+        if folder.exists() and not folder.is_dir():
+            raise Problem(f"--report {report}: is a file; the report needs a folder (it writes report.html, "
+                          "captures and records into it)")
+        _writable_folder(folder, "--report")
+    if junitxml:
+        target = Path(junitxml)
+        if target.is_dir():
+            raise Problem(f"--junitxml {junitxml}: is a folder; give a file name such as {target / 'junit.xml'}")
+        if not target.parent.is_dir():
+            raise Problem(f"--junitxml {junitxml}: the folder {target.parent} does not exist")
+        if not os.access(target.parent, os.W_OK):
+            raise Problem(f"--junitxml {junitxml}: cannot write into {target.parent}")
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise Problem(f"{option} {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise Problem(f"{option} {folder}: cannot write into {existing}")
+
+
+def unmet_needs(plan: Plan, bench: Bench) -> str | None:
+    """Why this bench cannot run the plan (its `needs:`), or None."""
+    missing = [n for n in plan.needs if n not in bench.features]
+    if not missing:
+        return None
+    return (f"plan needs {', '.join(missing)}; the bench {bench.name} with radio {bench.hub.radio} offers "
+            f"{', '.join(bench.features)}")
+
+
+def check_plan_resources(plan: Plan, bench: Bench | None) -> list[str]:
+    """Profiles, images and image types the plan names: what the run would fail on at start-up."""
+    problems: list[str] = []
+    profiles: dict[str, Any] = {}
+    for name, ref in plan.devices.items():
+        if bench is not None and not bench.emulated and name not in bench.devices:
+            problems.append(f"{ref.pos}: devices.{name}: bench {bench.path} has no device '{name}' "
+                            "(add it under devices: with its ieee and kind)")
+        profile, problem = _profile(ref.profile)
+        if problem:
+            problems.append(f"{ref.pos}: devices.{name}.profile: {problem}")
+        else:
+            profiles[name] = profile
+    for name, ref in plan.images.items():
+        image_type, problem = None, None
+        if ref.file is not None:
+            image_type, problem = _image_file(ref.file)
+            where = f"{ref.pos}: images.{name}.file"
+        else:
+            where = f"{ref.pos}: images.{name}.generate"
+            like = (ref.generate or {}).get("like")
+            if like not in plan.devices:
+                problem = f"like: {like!r} is not a device of this plan ({', '.join(plan.devices) or 'none'})"
+            elif like in profiles:
+                image_type = profiles[like].image_type
+        if problem:
+            problems.append(f"{where}: {problem}")
+        elif image_type is not None and bench is not None and bench.hub.kind_of_image_type(image_type) is None:
+            known = ", ".join(f"0x{t:04x}={k}" for t, k in sorted(bench.hub.image_types.items()))
+            problems.append(f"{where}: image type 0x{image_type:04x} is not mapped to a device kind by the "
+                            f"bench {bench.path} (hub: image_types: {known}); the hub would refuse the image")
+    return problems
+
+
+def _profile(name: str) -> tuple[Any, str | None]:
+    from rig.emu.profiles import ProfileError, load_profile
+
+    try:
+        return load_profile(name), None
+    except ProfileError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a broken profile must be a line, not a traceback
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _image_file(path: Path) -> tuple[int | None, str | None]:
+    from rig.image.validate import parse_image
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"{path}: cannot read: {exc.strerror or exc}"
+    try:
+        image = parse_image(data, source=str(path))
+    except Exception as exc:  # noqa: BLE001 - ImageError lists every problem with its offset
+        text = " ".join(str(exc).split())
+        return None, f"{path}: not a readable OTA image: {text[:300]}"
+    return image.image_type, None
+
+
+def probe_radio(bench: Bench, *, timeout: float = 15.0) -> None:
+    """Open the bench's stick once, as `rig doctor` does; Problem(EXIT_RADIO) worded as it words it."""
+    if bench.emulated:
+        return
+    import asyncio
+
+    from rig.bench.doctor import probe
+
+    flow = getattr(bench.hub, "flow_control", None)
+    result = asyncio.run(probe(bench.hub.radio, baudrate=bench.hub.baudrate, flow_control=flow, timeout=timeout))
+    if not result.ok:
+        raise Problem(f"{bench.hub.radio}: no EZSP stick answered: {result.error} "
+                      f"(try `rig doctor --port {bench.hub.radio}`)", EXIT_RADIO)
