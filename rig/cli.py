@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rig",
         description="HAN OTA Rig: test GB PPMID/HCALCS over-the-air upgrades on an emulated or real Zigbee stick.",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:
@@ -32,6 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     return parser
+
+
+def version_text() -> str:
+    """The rig's version and the pinned stack it drives (what a bug report needs)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"rig {of('han-ota-rig')} (zigpy {of('zigpy')}, bellows {of('bellows')}, "
+            f"Python {sys.version.split()[0]})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--bench", help="check against this bench file (default: fixtures/benches/emulated.yaml)")
     check.add_argument("--radio", help="as rig run --radio (which plans the bench could run)")
     check.set_defaults(func=_check)
+    listing = plans_sub.add_parser("list", help="list plans: name, title, needs, device kinds, expected time",
+                                   description="List plan files with their title, the bench features they need, "
+                                               "the kinds of device they use and how long each would take on a "
+                                               "real bench (rig run --predict's estimate).")
+    listing.add_argument("paths", nargs="*", default=["testplans"], help="plan files or folders (default: testplans)")
+    listing.add_argument("--bench", help=f"predict on this bench (default: {PREDICT_BENCH})")
+    listing.set_defaults(func=_list)
     plans.set_defaults(func=lambda a: plans.print_help() or 2)
 
     demo = sub.add_parser("demo", help="run the default plans on the emulated radio, with a summary",
@@ -114,6 +121,60 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(files) - (bad - len(missing))} valid, {bad} with problems (bench {bench.path})")
     return 1 if bad else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from rig.plan.predict import hms, predict_plan
+
+    files, missing = _plan_files(args.paths)
+    for raw in missing:
+        print(f"{raw}: no such file or folder", file=sys.stderr)
+    try:
+        bench = check_bench(args.bench, None, default=PREDICT_BENCH)
+    except Problem as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
+    rows, bad = [], len(missing)
+    for file in files:
+        try:
+            plan = load_plan(file)
+        except PlanErrors as exc:
+            print(str(exc), file=sys.stderr)
+            bad += 1
+            continue
+        if "emulated" in plan.needs:
+            expected = "emulated only"
+        else:
+            try:
+                expected = hms(predict_plan(plan, bench).total_seconds)
+            except Exception as exc:  # noqa: BLE001 - an image it cannot size: say so, keep listing
+                expected = f"? ({type(exc).__name__})"
+        title = plan.name if len(plan.name) <= 60 else plan.name[:57] + "..."
+        rows.append((plan.id, title, ",".join(plan.needs) or "-", ",".join(_device_kinds(plan)) or "-", expected))
+    head = ("plan", "title", "needs", "devices", "expected")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+    print("-" * (sum(widths) + 2 * (len(head) - 1)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print(f"{len(rows)} plans" + (f", {bad} that do not load" if bad else "")
+          + f"; expected = wall time on a real bench ({bench.name}), as `rig run --predict` estimates it")
+    return 1 if bad or not rows else 0
+
+
+def _device_kinds(plan) -> list[str]:
+    """The kinds of device a plan uses (ppmid, hcalcs, gsme), from their profiles."""
+    from rig.emu.profiles import ProfileError, load_profile
+
+    kinds = []
+    for ref in plan.devices.values():
+        try:
+            kind = load_profile(ref.profile).kind
+        except (ProfileError, OSError):
+            kind = f"{ref.profile}?"
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
 
 
 def _pytest_args(args: argparse.Namespace) -> list[str]:

@@ -54,13 +54,15 @@ def _image_size(ref) -> int:
     return int(ref.generate.get("size") or 4096)
 
 
+def hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
 def prediction_table(predictions: list[Prediction]) -> str:
-    def hms(seconds: float) -> str:
-        seconds = int(round(seconds))
-        d, rest = divmod(seconds, 86400)
-        h, rest = divmod(rest, 3600)
-        m, s = divmod(rest, 60)
-        return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
 
     width = max([len(p.plan_id) for p in predictions] + [4])
     lines = [f"{'plan':<{width}}  transfers  transfer time  plan waits   total on a real bench",
