@@ -70,6 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("paths", nargs="*", default=["testplans"], help="plan files or folders (default: testplans)")
     listing.add_argument("--bench", help=f"predict on this bench (default: {PREDICT_BENCH})")
     listing.set_defaults(func=_list)
+    steps = plans_sub.add_parser("steps", help="the step reference, generated from the plan schema",
+                                 description="Print every step a plan may use, with its fields (Markdown). "
+                                             "--update FILE rewrites the generated blocks of the README.")
+    steps.add_argument("--update", metavar="README.md", help="rewrite the generated blocks in this file")
+    steps.set_defaults(func=_steps)
     plans.set_defaults(func=lambda a: plans.print_help() or 2)
 
     demo = sub.add_parser("demo", help="run the default plans on the emulated radio, with a summary",
@@ -160,6 +165,21 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{len(rows)} plans" + (f", {bad} that do not load" if bad else "")
           + f"; expected = wall time on a real bench ({bench.name}), as `rig run --predict` estimates it")
     return 1 if bad or not rows else 0
+
+
+def _steps(args: argparse.Namespace) -> int:
+    from rig.plan.reference import steps_markdown, update_readme
+
+    if not args.update:
+        print(steps_markdown())
+        return 0
+    try:
+        changed = update_readme(Path(args.update))
+    except (OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{args.update}: " + (f"updated {', '.join(changed)}" if changed else "already up to date"))
+    return 0
 
 
 def _device_kinds(plan) -> list[str]:
