@@ -311,7 +311,7 @@ def _choose_run_folder(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(paths=[DEMO_PLANS], bench=None, radio="emulated", junitxml=None, keyword=None,
-                            report="runs/demo-report", verbose=False)
+                            report=None, verbose=False)  # its own run folder, as every run
     print(f"HAN OTA Rig demo: running {DEMO_PLANS} on the emulated radio\n", flush=True)
     return _run(ns)
 
