@@ -242,6 +242,11 @@ def _run(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt():
         code = pytest.main(_pytest_args(args) + ["-rs", "-o", "testpaths=", "-o", "python_files="],
                            plugins=[outcomes])
+    if int(code) == 2:  # interrupted: pytest's own last line says "no tests ran", which is not the story
+        from rig.plan.stopping import reason
+
+        print(f"stopped by {reason()}: the plan under way is ABORTED; records and report in {args.report}",
+              file=sys.stderr)
     return _exit_code(int(code), outcomes)
 
 
@@ -251,7 +256,7 @@ def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
     runnable, problems = 0, []
     for file in files:
         try:
-            plan = load_plan(file)
+            plan = plan_for_preflight(file, args)
         except PlanErrors:
             runnable += 1  # it runs as an ERROR item, with its load error in the summary and report
             continue
@@ -270,6 +275,12 @@ def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
                       EXIT_NOTHING_RAN)
     if runnable:
         probe_radio(bench)
+
+
+def plan_for_preflight(file: Path, args: argparse.Namespace):
+    """The plan as the run will see it. Hook: options that change a plan's inputs before it runs (such as
+    images given on the command line) apply them here, so the checks see what the run will use."""
+    return load_plan(file)
 
 
 class _Outcomes:
