@@ -243,11 +243,19 @@ def _run(args: argparse.Namespace) -> int:
         code = pytest.main(_pytest_args(args) + ["-rs", "-o", "testpaths=", "-o", "python_files="],
                            plugins=[outcomes])
     if int(code) == 2:  # interrupted: pytest's own last line says "no tests ran", which is not the story
-        from rig.plan.stopping import reason
-
-        print(f"stopped by {reason()}: the plan under way is ABORTED; records and report in {args.report}",
-              file=sys.stderr)
+        _say_why_stopped(args)
     return _exit_code(int(code), outcomes)
+
+
+def _say_why_stopped(args: argparse.Namespace) -> None:
+    from rig.plan.stopping import reason
+    from rig.report.runs import records_in
+
+    folder = Path(args.report)
+    aborted = [r["plan"]["id"] for r in (records_in(folder) if folder.is_dir() else [])
+               if r.get("verdict") == "aborted" and (r.get("run") or {}).get("id") == args.run_id]
+    what = f"plan {', '.join(aborted)} ABORTED" if aborted else "between plans, none was under way"
+    print(f"stopped by {reason()}: {what}; records and report in {folder}", file=sys.stderr)
 
 
 def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
