@@ -145,7 +145,6 @@ class PlanItem(pytest.Item):
             self._keep(RunRecord.for_load_error(self.path, str(self.load_error)))  # in the summary and report
             raise PlanLoadError(str(self.load_error))
         from rig.plan.runner import run_plan
-
         from rig.plan.stopping import sigterm_as_interrupt
 
         report_dir = self.config.getoption("--rig-report")

@@ -248,7 +248,20 @@ def _run(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt():
         code = pytest.main(_pytest_args(args) + ["-rs", "-o", "testpaths=", "-o", "python_files="],
                            plugins=[outcomes])
+    if int(code) == 2:  # interrupted: pytest's own last line says "no tests ran", which is not the story
+        _say_why_stopped(args)
     return _exit_code(int(code), outcomes)
+
+
+def _say_why_stopped(args: argparse.Namespace) -> None:
+    from rig.plan.stopping import reason
+    from rig.report.runs import records_in
+
+    folder = Path(args.report)
+    aborted = [r["plan"]["id"] for r in (records_in(folder) if folder.is_dir() else [])
+               if r.get("verdict") == "aborted" and (r.get("run") or {}).get("id") == args.run_id]
+    what = f"plan {', '.join(aborted)} ABORTED" if aborted else "between plans, none was under way"
+    print(f"stopped by {reason()}: {what}; records and report in {folder}", file=sys.stderr)
 
 
 def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
@@ -257,7 +270,7 @@ def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
     runnable, problems = 0, []
     for file in files:
         try:
-            plan = load_plan(file)
+            plan = plan_for_preflight(file, args)
         except PlanErrors:
             runnable += 1  # it runs as an ERROR item, with its load error in the summary and report
             continue
@@ -276,6 +289,12 @@ def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
                       EXIT_NOTHING_RAN)
     if runnable:
         probe_radio(bench)
+
+
+def plan_for_preflight(file: Path, args: argparse.Namespace):
+    """The plan as the run will see it. Hook: options that change a plan's inputs before it runs (such as
+    images given on the command line) apply them here, so the checks see what the run will use."""
+    return load_plan(file)
 
 
 class _Outcomes:
@@ -317,7 +336,7 @@ def _choose_run_folder(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(paths=[DEMO_PLANS], bench=None, radio="emulated", junitxml=None, keyword=None,
-                            report="runs/demo-report", verbose=False)
+                            report=None, verbose=False)  # its own run folder, as every run
     print(f"HAN OTA Rig demo: running {DEMO_PLANS} on the emulated radio\n", flush=True)
     return _run(ns)
 

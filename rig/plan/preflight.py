@@ -134,8 +134,9 @@ def _image_file(path: Path) -> tuple[int | None, str | None]:
     try:
         image = parse_image(data, source=str(path))
     except Exception as exc:  # noqa: BLE001 - ImageError lists every problem with its offset
-        text = " ".join(str(exc).split())
-        return None, f"{path}: not a readable OTA image: {text[:300]}"
+        problems = [line.replace(f"{path}: ", "").strip() for line in str(exc).splitlines() if line.strip()]
+        text = "; ".join(problems)
+        return None, f"{path}: not a readable OTA image: " + (text if len(text) <= 300 else text[:297] + "...")
     return image.image_type, None
 
 

@@ -56,4 +56,5 @@ def test_a_signal_mid_plan_aborts_it_and_keeps_its_record_and_report(tmp_path, s
     assert any(e.get("kind") == "radio" and "closed" in str(e.get("detail")) for e in record["events"]) or \
         "radio closed" in record["message"]
     assert "ABORTED" in out  # the summary table
+    assert f"stopped by {how}: plan long ABORTED; records and report in runs/{folder.name}" in out
     assert "ABORTED" in (folder / "report.html").read_text(encoding="utf-8")
