@@ -14,7 +14,7 @@ from typing import Any
 
 from rig.backend.fixtures import duis_eui
 from rig.hub.events import ActivationOutcome, TransferOutcome, TransferResult, VersionObserved, VersionSource
-from rig.image import parse_image
+from rig.image import ImageError, parse_image
 from rig.plan.context import PlanContext, StepFailed
 from rig.plan.steps import _alert_filter, _describe, _emulated, step
 
@@ -342,9 +342,11 @@ async def sign_image(ctx: PlanContext, a: dict[str, Any]) -> None:
     keys = getattr(ctx, "signing_keys", None)
     if keys is None:
         keys = ctx.signing_keys = {"manufacturer": generate_signing_key(), "other": generate_signing_key()}  # type: ignore[attr-defined]
-    header = parse_image(ctx.images[a["image"]])
-    if header.format != "gb-bare":
-        raise StepFailed(f"sign_image: image {a['image']} is {header.format}; only GB bare images carry this signature")
+    try:  # an unsigned GB bare body has no marker of its own: read it as one (auto-detection says unknown-body)
+        header = parse_image(ctx.images[a["image"]], format="gb-bare")
+    except ImageError as exc:
+        raise StepFailed(f"sign_image: image {a['image']} is not a GB bare image, which alone carries this "
+                         f"signature: {exc}") from None
     fixtures = ctx.backend.fixtures
     fixtures.signers[int(header.manufacturer_code)] = Signer(int(header.manufacturer_code),
                                                              public_key_pem(keys["manufacturer"].public_key()))
