@@ -26,6 +26,8 @@ import zigpy.types as zt
 
 from rig.emu import ncp_codec
 from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for
+from rig.emu.ncp_context import Handler
+from rig.emu.ncp_handlers import HANDLERS
 from rig.emu.ncp_state import NvState, RamState
 
 LOGGER = logging.getLogger(__name__)
@@ -53,11 +55,10 @@ class _Outgoing:
     seq: int | None  # None = callback: stamped when sent
 
 
-Handler = Callable[["EzspNcp", dict[str, Any]], dict[str, Any] | None]
-
-
 class EzspNcp:
-    """One emulated NCP. `network` (rig.emu.network.SimNetwork) is attached by the Emulator."""
+    """One emulated NCP. `network` (rig.emu.network.SimNetwork) is attached by the Emulator.
+
+    Its handlers see it as a rig.emu.ncp_context.NcpContext."""
 
     def __init__(
         self,
@@ -74,8 +75,6 @@ class EzspNcp:
             raise ValueError(
                 f"ezsp_version {version!r} is not one the emulated NCP speaks; expected one of {SUPPORTED_VERSIONS}"
             )
-        from rig.emu import ncp_handlers  # the handler table imports this module's types
-
         self.version = version
         self.clock = clock
         self.rng = rng
@@ -85,7 +84,7 @@ class EzspNcp:
         self.nv = NvState(eui64=eui64)
         self.ram = RamState()
         self.network: Any = None
-        self.handlers: dict[str, Handler] = ncp_handlers.HANDLERS
+        self.handlers: dict[str, Handler] = HANDLERS
         self.frames = frames_for(version)  # the emulator's own definitions (rig.emu.ezsp)
         self._ash: Any = None
         self._fmt = 4

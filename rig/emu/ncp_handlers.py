@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bellows.types as bt
 import zigpy.types as zt
 
 from rig.emu import ncp_codec, ncp_xncp
 from rig.emu.air import AirFrame
+from rig.emu.ncp_context import Handler, NcpContext
 from rig.emu.ncp_state import MULTICAST_TABLE_SIZE, Endpoint
-
-if TYPE_CHECKING:
-    from rig.emu.ncp import EzspNcp
 
 LOGGER = logging.getLogger(__name__)
 S = bt.sl_Status
-HANDLERS: dict[str, Callable[[EzspNcp, dict[str, Any]], dict[str, Any] | None]] = {}
+HANDLERS: dict[str, Handler] = {}  # the registry rig.emu.ncp dispatches by, filled by @handles
 
 # stackVersion nibbles (major.minor.patch.special) of the EmberZNet release that speaks each version
 _STACK_VERSION = {4: 0x5800, 5: 0x5A00, 6: 0x6000, 7: 0x6500, 8: 0x6700, 9: 0x6800, 10: 0x6A00,
@@ -48,13 +46,13 @@ def _get(req: dict[str, Any], *names: str, default: Any = None) -> Any:
     return default
 
 
-def _not_up(ncp: EzspNcp) -> bool:
+def _not_up(ncp: NcpContext) -> bool:
     return not ncp.ram.network_up
 
 
 # -- session / configuration -----------------------------------------------------------------------
 @handles("version")
-def _version(ncp: EzspNcp, req: dict) -> dict:
+def _version(ncp: NcpContext, req: dict) -> dict:
     return {
         "protocolVersion": ncp.version,
         "stackType": 2,
@@ -63,19 +61,19 @@ def _version(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("nop", "gpSinkTableClearAll", "gpClearProxyTable", "setManufacturerCode")
-def _nothing(ncp: EzspNcp, req: dict) -> dict:
+def _nothing(ncp: NcpContext, req: dict) -> dict:
     if "code" in req:
         ncp.ram.manufacturer_code = int(req["code"])
     return {}
 
 
 @handles("echo")
-def _echo(ncp: EzspNcp, req: dict) -> dict:
+def _echo(ncp: NcpContext, req: dict) -> dict:
     return {"echo": req.get("data", b"")}
 
 
 @handles("customFrame")
-def _custom_frame(ncp: EzspNcp, req: dict) -> dict:
+def _custom_frame(ncp: NcpContext, req: dict) -> dict:
     if ncp.xncp:  # a firmware build with the XNCP extension (rig.emu.ncp_xncp)
         return ncp_xncp.answer(ncp, bytes(req["payload"]), _send_unicast)
     # No XNCP extension in a stock EmberZNet image: the default custom-frame callback refuses.
@@ -83,26 +81,26 @@ def _custom_frame(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getConfigurationValue")
-def _get_config(ncp: EzspNcp, req: dict) -> dict:
+def _get_config(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK, "value": ncp.ram.config_value(req["configId"])}
 
 
 @handles("setConfigurationValue")
-def _set_config(ncp: EzspNcp, req: dict) -> dict:
+def _set_config(ncp: NcpContext, req: dict) -> dict:
     if ncp.ram.network_up:  # EmberZNet only accepts configuration before the stack starts
         return {"status": S.INVALID_STATE}
     ncp.ram.config[int(req["configId"])] = int(req["value"])
     return {"status": S.OK}
 
 
-def _version_info(ncp: EzspNcp) -> bytes:
+def _version_info(ncp: NcpContext) -> bytes:
     sv = _STACK_VERSION.get(ncp.version, 0x8200)
     major, minor, patch, special = sv >> 12, (sv >> 8) & 0xF, (sv >> 4) & 0xF, sv & 0xF
     return (400).to_bytes(2, "little") + bytes([major, minor, patch, special, 0xAA])
 
 
 @handles("getValue")
-def _get_value(ncp: EzspNcp, req: dict) -> dict:
+def _get_value(ncp: NcpContext, req: dict) -> dict:
     vid = req["valueId"]
     V = bt.EzspValueId
     if vid == V.VALUE_VERSION_INFO:
@@ -126,7 +124,7 @@ ENDPOINT_ENABLED = 0x0001
 
 
 @handles("getExtendedValue")
-def _get_extended_value(ncp: EzspNcp, req: dict) -> dict:
+def _get_extended_value(ncp: NcpContext, req: dict) -> dict:
     """EmberZNet's getExtendedValue: only the values this NCP models; the rest ERROR_INVALID_ID.
 
     ENDPOINT_FLAGS (characteristics = endpoint) always carries a 2-byte value, as the firmware's
@@ -149,7 +147,7 @@ def _get_extended_value(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("setValue")
-def _set_value(ncp: EzspNcp, req: dict) -> dict:
+def _set_value(ncp: NcpContext, req: dict) -> dict:
     vid, value = req["valueId"], bytes(req["value"])
     V = bt.EzspValueId
     if vid in (V.VALUE_NWK_FRAME_COUNTER, V.VALUE_APS_FRAME_COUNTER):
@@ -166,18 +164,18 @@ def _set_value(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("setPolicy")
-def _set_policy(ncp: EzspNcp, req: dict) -> dict:
+def _set_policy(ncp: NcpContext, req: dict) -> dict:
     ncp.ram.policies[int(req["policyId"])] = int(req["decisionId"])
     return {"status": S.OK}
 
 
 @handles("getPolicy")
-def _get_policy(ncp: EzspNcp, req: dict) -> dict:
+def _get_policy(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK, "decisionId": ncp.ram.policies.get(int(req["policyId"]), 0)}
 
 
 @handles("addEndpoint")
-def _add_endpoint(ncp: EzspNcp, req: dict) -> dict:
+def _add_endpoint(ncp: NcpContext, req: dict) -> dict:
     ep = int(req["endpoint"])
     if ep in ncp.ram.endpoints:
         return {"status": S.INVALID_STATE}
@@ -198,12 +196,12 @@ def _add_endpoint(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("readCounters", "readAndClearCounters")
-def _counters(ncp: EzspNcp, req: dict) -> dict:
+def _counters(ncp: NcpContext, req: dict) -> dict:
     return {"values": [0] * len(bt.EmberCounterType)}
 
 
 @handles("getMfgToken")
-def _get_mfg_token(ncp: EzspNcp, req: dict) -> dict:
+def _get_mfg_token(ncp: NcpContext, req: dict) -> dict:
     T = bt.EzspMfgTokenId
     token = req["tokenId"]
     if token == T.MFG_STRING:
@@ -218,23 +216,23 @@ def _get_mfg_token(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getTokenData")
-def _get_token_data(ncp: EzspNcp, req: dict) -> dict:
+def _get_token_data(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.NOT_FOUND}  # no NV3 tokens of interest on a stock, never-migrated stick
 
 
 @handles("setTokenData")
-def _set_token_data(ncp: EzspNcp, req: dict) -> dict:
+def _set_token_data(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.NOT_FOUND}
 
 
 # -- network state -----------------------------------------------------------------------------------
 @handles("networkState")
-def _network_state(ncp: EzspNcp, req: dict) -> dict:
+def _network_state(ncp: NcpContext, req: dict) -> dict:
     state = bt.EmberNetworkStatus.JOINED_NETWORK if ncp.ram.network_up else bt.EmberNetworkStatus.NO_NETWORK
     return {"status": state}
 
 
-def _bring_up(ncp: EzspNcp) -> None:
+def _bring_up(ncp: NcpContext) -> None:
     ncp.ram.network_up = True
     ncp.callback("stackStatusHandler", status=S.NETWORK_UP)
     if ncp.network is not None:
@@ -242,7 +240,7 @@ def _bring_up(ncp: EzspNcp) -> None:
 
 
 @handles("networkInit", "networkInitExtended")
-def _network_init(ncp: EzspNcp, req: dict) -> dict:
+def _network_init(ncp: NcpContext, req: dict) -> dict:
     if ncp.ram.network_up:
         return {"status": S.INVALID_STATE}
     if not ncp.nv.formed:
@@ -252,7 +250,7 @@ def _network_init(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("formNetwork")
-def _form_network(ncp: EzspNcp, req: dict) -> dict:
+def _form_network(ncp: NcpContext, req: dict) -> dict:
     if ncp.ram.network_up:
         return {"status": S.INVALID_STATE}
     params: bt.EmberNetworkParameters = req["parameters"]
@@ -263,7 +261,7 @@ def _form_network(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("leaveNetwork")
-def _leave_network(ncp: EzspNcp, req: dict) -> dict:
+def _leave_network(ncp: NcpContext, req: dict) -> dict:
     if not ncp.ram.network_up:
         return {"status": S.NOT_JOINED}
     ncp.ram.network_up = False
@@ -275,7 +273,7 @@ def _leave_network(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("tokenFactoryReset")
-def _token_factory_reset(ncp: EzspNcp, req: dict) -> dict:
+def _token_factory_reset(ncp: NcpContext, req: dict) -> dict:
     ncp.nv.factory_reset()
     if not req.get("excludeOutgoingFC"):
         ncp.nv.nwk_frame_counter = ncp.nv.aps_frame_counter = 0
@@ -283,30 +281,30 @@ def _token_factory_reset(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getNetworkParameters")
-def _get_network_parameters(ncp: EzspNcp, req: dict) -> dict:
+def _get_network_parameters(ncp: NcpContext, req: dict) -> dict:
     if not ncp.ram.network_up or ncp.nv.params is None:
         return {"status": S.NOT_JOINED, "nodeType": bt.EmberNodeType.UNKNOWN_DEVICE}
     return {"status": S.OK, "nodeType": bt.EmberNodeType.COORDINATOR, "parameters": ncp.nv.params}
 
 
 @handles("getNodeId")
-def _get_node_id(ncp: EzspNcp, req: dict) -> dict:
+def _get_node_id(ncp: NcpContext, req: dict) -> dict:
     return {"nodeId": 0x0000 if ncp.ram.network_up else 0xFFFE}
 
 
 @handles("getEui64")
-def _get_eui64(ncp: EzspNcp, req: dict) -> dict:
+def _get_eui64(ncp: NcpContext, req: dict) -> dict:
     return {"eui64": ncp.nv.eui64}
 
 
 @handles("setRadioPower")
-def _set_radio_power(ncp: EzspNcp, req: dict) -> dict:
+def _set_radio_power(ncp: NcpContext, req: dict) -> dict:
     ncp.ram.radio_power = int(req["power"])
     return {"status": S.OK}
 
 
 @handles("setRadioIeee802154CcaMode")
-def _set_cca_mode(ncp: EzspNcp, req: dict) -> dict:
+def _set_cca_mode(ncp: NcpContext, req: dict) -> dict:
     mode = int(req["ccaMode"])
     if mode > 4:  # RSSI, SIGNAL, SIGNAL_OR_RSSI, SIGNAL_AND_RSSI, ALWAYS_TRANSMIT
         return {"status": S.INVALID_PARAMETER}
@@ -315,22 +313,22 @@ def _set_cca_mode(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("setConcentrator")
-def _set_concentrator(ncp: EzspNcp, req: dict) -> dict:
+def _set_concentrator(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK}
 
 
 @handles("setSourceRouteDiscoveryMode")
-def _set_srd_mode(ncp: EzspNcp, req: dict) -> dict:
+def _set_srd_mode(ncp: NcpContext, req: dict) -> dict:
     return {"remainingTime": 0}
 
 
 @handles("setSourceRoute")
-def _set_source_route(ncp: EzspNcp, req: dict) -> dict:
+def _set_source_route(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK}
 
 
 @handles("startScan")
-def _start_scan(ncp: EzspNcp, req: dict) -> dict:
+def _start_scan(ncp: NcpContext, req: dict) -> dict:
     channels = [ch for ch in range(11, 27) if req["channelMask"] & (1 << ch)]
     if req["scanType"] == bt.EzspNetworkScanType.ENERGY_SCAN:
         for ch in channels:  # every requested channel, or bellows scans again forever
@@ -341,7 +339,7 @@ def _start_scan(ncp: EzspNcp, req: dict) -> dict:
 
 # -- security ------------------------------------------------------------------------------------------
 @handles("setInitialSecurityState")
-def _set_initial_security_state(ncp: EzspNcp, req: dict) -> dict:
+def _set_initial_security_state(ncp: NcpContext, req: dict) -> dict:
     if ncp.ram.network_up:
         return {"status": S.INVALID_STATE}
     state: bt.EmberInitialSecurityState = req["state"]
@@ -353,7 +351,7 @@ def _set_initial_security_state(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getCurrentSecurityState")
-def _get_current_security_state(ncp: EzspNcp, req: dict) -> dict:
+def _get_current_security_state(ncp: NcpContext, req: dict) -> dict:
     if not ncp.ram.network_up:
         return {"status": S.NOT_JOINED}
     bits = 0x10 | (ncp.nv.security_bitmask & 0x84)  # HAVE_TC_LINK_KEY + global/hashed link key bits
@@ -365,7 +363,7 @@ def _get_current_security_state(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("exportKey")
-def _export_key(ncp: EzspNcp, req: dict) -> dict:
+def _export_key(ncp: NcpContext, req: dict) -> dict:
     ctx = req["context"]
     K = bt.SecurityManagerKeyType
     if ctx.core_key_type == K.NETWORK:
@@ -378,7 +376,7 @@ def _export_key(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("broadcastNextNetworkKey")
-def _broadcast_next_network_key(ncp: EzspNcp, req: dict) -> dict:
+def _broadcast_next_network_key(ncp: NcpContext, req: dict) -> dict:
     """The trust centre sends the next key to the network; an all-zero key means "make one up"."""
     if _not_up(ncp):
         return {"status": S.NETWORK_DOWN}
@@ -390,7 +388,7 @@ def _broadcast_next_network_key(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("broadcastNetworkKeySwitch")
-def _broadcast_network_key_switch(ncp: EzspNcp, req: dict) -> dict:
+def _broadcast_network_key_switch(ncp: NcpContext, req: dict) -> dict:
     """Switch to the key sent before: the sequence number moves on and NWK frame counting restarts."""
     if _not_up(ncp):
         return {"status": S.NETWORK_DOWN}
@@ -404,7 +402,7 @@ def _broadcast_network_key_switch(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getNetworkKeyInfo")
-def _get_network_key_info(ncp: EzspNcp, req: dict) -> dict:
+def _get_network_key_info(ncp: NcpContext, req: dict) -> dict:
     info = bt.SecurityManagerNetworkKeyInfo(
         network_key_set=ncp.nv.formed,
         alternate_network_key_set=ncp.nv.alternate_network_key is not None,
@@ -416,7 +414,7 @@ def _get_network_key_info(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getKey")
-def _get_key(ncp: EzspNcp, req: dict) -> dict:
+def _get_key(ncp: NcpContext, req: dict) -> dict:
     kt = req["keyType"]
     if kt == bt.EmberKeyType.CURRENT_NETWORK_KEY:
         key, seq = ncp.nv.network_key, ncp.nv.network_key_seq
@@ -437,7 +435,7 @@ def _get_key(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getKeyTableEntry", "exportLinkKeyByIndex")
-def _key_table_entry(ncp: EzspNcp, req: dict) -> dict:
+def _key_table_entry(ncp: NcpContext, req: dict) -> dict:
     size = ncp.ram.config_value(bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
     if int(req["index"]) >= size:
         return {"status": S.INVALID_INDEX}
@@ -445,22 +443,22 @@ def _key_table_entry(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("findKeyTableEntry")
-def _find_key_table_entry(ncp: EzspNcp, req: dict) -> dict:
+def _find_key_table_entry(ncp: NcpContext, req: dict) -> dict:
     return {"index": 0xFF}
 
 
 @handles("eraseKeyTableEntry")
-def _erase_key_table_entry(ncp: EzspNcp, req: dict) -> dict:
+def _erase_key_table_entry(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK}
 
 
 @handles("clearKeyTable", "importLinkKey", "setChildData", "addOrUpdateKeyTableEntry")
-def _accept(ncp: EzspNcp, req: dict) -> dict:
+def _accept(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK}
 
 
 @handles("importTransientKey", "addTransientLinkKey")
-def _transient_key(ncp: EzspNcp, req: dict) -> dict:
+def _transient_key(ncp: NcpContext, req: dict) -> dict:
     """A key a joining device must prove it has (install-code derived, or the well-known key for all)."""
     eui64 = req.get("eui64", req.get("partner"))
     key = req.get("plaintextKey", req.get("transientKey"))
@@ -469,14 +467,14 @@ def _transient_key(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("clearTransientLinkKeys")
-def _clear_transient_keys(ncp: EzspNcp, req: dict) -> dict:
+def _clear_transient_keys(ncp: NcpContext, req: dict) -> dict:
     ncp.ram.transient_keys.clear()
     return {"status": S.OK}
 
 
 # -- tables --------------------------------------------------------------------------------------------
 @handles("getChildData")
-def _get_child_data(ncp: EzspNcp, req: dict) -> dict:
+def _get_child_data(ncp: NcpContext, req: dict) -> dict:
     children = ncp.network.children() if ncp.network is not None else []
     index = int(req["index"])
     if index >= len(children):
@@ -494,19 +492,19 @@ def _get_child_data(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getAddressTableRemoteNodeId")
-def _addr_table_nwk(ncp: EzspNcp, req: dict) -> dict:
+def _addr_table_nwk(ncp: NcpContext, req: dict) -> dict:
     entry = ncp.ram.address_table.get(int(req["addressTableIndex"]))
     return {"nodeId": entry[1] if entry else 0xFFFF}
 
 
 @handles("getAddressTableRemoteEui64")
-def _addr_table_eui(ncp: EzspNcp, req: dict) -> dict:
+def _addr_table_eui(ncp: NcpContext, req: dict) -> dict:
     entry = ncp.ram.address_table.get(int(req["addressTableIndex"]))
     return {"eui64": entry[0] if entry else zt.EUI64([0] * 8)}
 
 
 @handles("getAddressTableInfo")
-def _addr_table_info(ncp: EzspNcp, req: dict) -> dict:
+def _addr_table_info(ncp: NcpContext, req: dict) -> dict:
     index = int(req["index"])
     if index >= ncp.ram.config_value(bt.EzspConfigId.CONFIG_ADDRESS_TABLE_SIZE):
         return {"status": S.INVALID_INDEX}
@@ -517,7 +515,7 @@ def _addr_table_info(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("replaceAddressTableEntry")
-def _replace_address_table_entry(ncp: EzspNcp, req: dict) -> dict:
+def _replace_address_table_entry(ncp: NcpContext, req: dict) -> dict:
     index = int(req["addressTableIndex"])
     old = ncp.ram.address_table.get(index, (zt.EUI64([0] * 8), 0xFFFF))
     old_ext = ncp.ram.extended_timeout.get(old[0], False)
@@ -527,20 +525,20 @@ def _replace_address_table_entry(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getExtendedTimeout")
-def _get_extended_timeout(ncp: EzspNcp, req: dict) -> dict:
+def _get_extended_timeout(ncp: NcpContext, req: dict) -> dict:
     ext = ncp.ram.extended_timeout.get(req["remoteEui64"], False)
     # up to v13 a Bool; from v14 a status where FAIL means "normal timeout"
     return {"extendedTimeout": ext, "status": S.OK if ext else S.FAIL}
 
 
 @handles("setExtendedTimeout")
-def _set_extended_timeout(ncp: EzspNcp, req: dict) -> dict:
+def _set_extended_timeout(ncp: NcpContext, req: dict) -> dict:
     ncp.ram.extended_timeout[req["remoteEui64"]] = bool(req["extendedTimeout"])
     return {"status": S.OK}
 
 
 @handles("lookupNodeIdByEui64")
-def _lookup_node_id(ncp: EzspNcp, req: dict) -> dict:
+def _lookup_node_id(ncp: NcpContext, req: dict) -> dict:
     eui = req["eui64"]
     if eui == ncp.nv.eui64:
         return {"status": S.OK, "nodeId": 0x0000}
@@ -551,7 +549,7 @@ def _lookup_node_id(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("lookupEui64ByNodeId")
-def _lookup_eui64(ncp: EzspNcp, req: dict) -> dict:
+def _lookup_eui64(ncp: NcpContext, req: dict) -> dict:
     nwk = int(req["nodeId"])
     if nwk == 0x0000:
         return {"status": S.OK, "eui64": ncp.nv.eui64}
@@ -562,7 +560,7 @@ def _lookup_eui64(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("getMulticastTableEntry")
-def _get_multicast(ncp: EzspNcp, req: dict) -> dict:
+def _get_multicast(ncp: NcpContext, req: dict) -> dict:
     index = int(req["index"])
     if index >= MULTICAST_TABLE_SIZE:
         return {"status": S.INVALID_INDEX}
@@ -571,7 +569,7 @@ def _get_multicast(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("setMulticastTableEntry")
-def _set_multicast(ncp: EzspNcp, req: dict) -> dict:
+def _set_multicast(ncp: NcpContext, req: dict) -> dict:
     index = int(req["index"])
     if index >= MULTICAST_TABLE_SIZE:
         return {"status": S.INVALID_INDEX}
@@ -580,7 +578,7 @@ def _set_multicast(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("permitJoining")
-def _permit_joining(ncp: EzspNcp, req: dict) -> dict:
+def _permit_joining(ncp: NcpContext, req: dict) -> dict:
     duration = int(req["duration"])
     now = ncp.clock.now()
     ncp.ram.permit_until = now + (float("inf") if duration == 0xFF else duration)
@@ -590,7 +588,7 @@ def _permit_joining(ncp: EzspNcp, req: dict) -> dict:
 
 
 # -- messaging -----------------------------------------------------------------------------------------
-def _air_frame(ncp: EzspNcp, aps: bt.EmberApsFrame, dst: int, payload: bytes, counter: int,
+def _air_frame(ncp: NcpContext, aps: bt.EmberApsFrame, dst: int, payload: bytes, counter: int,
                group: int | None = None) -> AirFrame:
     return AirFrame(
         src_nwk=0x0000,
@@ -611,7 +609,7 @@ _CONTENTS_POLICY = int(bt.EzspPolicyId.MESSAGE_CONTENTS_IN_CALLBACK_POLICY)
 _TAG_AND_CONTENTS = 0x31
 
 
-def _sent_callback(ncp: EzspNcp, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: bt.EmberApsFrame,
+def _sent_callback(ncp: NcpContext, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: bt.EmberApsFrame,
                    tag: int, payload: bytes) -> Callable[[bt.sl_Status], None]:
     if ncp.ram.policies.get(_CONTENTS_POLICY) != _TAG_AND_CONTENTS:
         payload = b""
@@ -630,14 +628,14 @@ def _sent_callback(ncp: EzspNcp, msg_type: bt.EmberOutgoingMessageType, dst: int
     return report
 
 
-def _count_nwk_frame(ncp: EzspNcp) -> None:
+def _count_nwk_frame(ncp: NcpContext) -> None:
     """Every NWK frame the stick secures takes the next outgoing frame counter (kept in NVRAM, read
     back by getNetworkKeyInfo / getKey and restored from backups with an increment)."""
     ncp.nv.nwk_frame_counter = (ncp.nv.nwk_frame_counter + 1) & 0xFFFFFFFF
 
 
 @handles("sendUnicast")
-def _send_unicast(ncp: EzspNcp, req: dict) -> dict:
+def _send_unicast(ncp: NcpContext, req: dict) -> dict:
     msg_type = _get(req, "type", "message_type")
     dst = int(_get(req, "indexOrDestination", "nwk"))
     aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
@@ -659,7 +657,7 @@ def _send_unicast(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("sendBroadcast")
-def _send_broadcast(ncp: EzspNcp, req: dict) -> dict:
+def _send_broadcast(ncp: NcpContext, req: dict) -> dict:
     dst = int(req["destination"])
     aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
     tag = int(_get(req, "messageTag", "message_tag"))
@@ -676,7 +674,7 @@ def _send_broadcast(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("sendMulticast")
-def _send_multicast(ncp: EzspNcp, req: dict) -> dict:
+def _send_multicast(ncp: NcpContext, req: dict) -> dict:
     aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
     tag = int(_get(req, "messageTag", "message_tag"))
     payload = bytes(_get(req, "messageContents", "message"))
@@ -693,6 +691,6 @@ def _send_multicast(ncp: EzspNcp, req: dict) -> dict:
 
 
 @handles("sendReply")
-def _send_reply(ncp: EzspNcp, req: dict) -> dict:
+def _send_reply(ncp: NcpContext, req: dict) -> dict:
     # Used by bellows only to ACK APS fragments; emulated devices never fragment.
     return {"status": S.OK}

@@ -14,13 +14,12 @@ bellows is where it is defined (EZSP itself uses the emulator's own definitions,
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bellows.types as bt
 from bellows.ezsp import xncp
 
-if TYPE_CHECKING:
-    from rig.emu.ncp import EzspNcp
+from rig.emu.ncp_context import NcpContext
 
 LOGGER = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ FEATURES = xncp.FirmwareFeatures.COMBINED_SEND | xncp.FirmwareFeatures.BUILD_STR
 BUILD_STRING = "HAN OTA Rig emulated EmberZNet + XNCP"
 
 
-def answer(ncp: EzspNcp, payload: bytes, send_unicast: Any) -> dict[str, Any]:
+def answer(ncp: NcpContext, payload: bytes, send_unicast: Any) -> dict[str, Any]:
     """The customFrame response for an XNCP request (`send_unicast`: the sendUnicast handler)."""
     try:
         request = xncp.XncpCommand.from_bytes(payload)
@@ -46,7 +45,7 @@ def answer(ncp: EzspNcp, payload: bytes, send_unicast: Any) -> dict[str, Any]:
     return _reply(xncp.Unknown())
 
 
-def _combined_send(ncp: EzspNcp, req: xncp.SendUnicastReq, send_unicast: Any) -> dict[str, Any]:
+def _combined_send(ncp: NcpContext, req: xncp.SendUnicastReq, send_unicast: Any) -> dict[str, Any]:
     if xncp.SendUnicastFlags.SOURCE_ROUTE in req.flags:  # MANUAL_SOURCE_ROUTE is not offered
         return _reply(xncp.SendUnicastRsp(status=bt.sl_Status.NOT_SUPPORTED, sequence=0),
                       status=xncp.XncpStatus.SL_STATUS_INVALID_PARAMETER)

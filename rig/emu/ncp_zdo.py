@@ -10,13 +10,10 @@ APS_OPTION_ZDO_RESPONSE_REQUIRED). This module decides which is which and builds
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
-
 import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 
-if TYPE_CHECKING:
-    from rig.emu.ncp import EzspNcp
+from rig.emu.ncp_context import NcpContext
 
 LOGGER = logging.getLogger(__name__)
 
@@ -38,7 +35,7 @@ def is_request(cluster_id: int) -> bool:
     return cluster_id < 0x8000 and cluster_id not in ANNOUNCEMENTS
 
 
-def node_descriptor(ncp: EzspNcp) -> zdo_t.NodeDescriptor:
+def node_descriptor(ncp: NcpContext) -> zdo_t.NodeDescriptor:
     return zdo_t.NodeDescriptor(
         logical_type=zdo_t.LogicalType.Coordinator,
         complex_descriptor_available=0,
@@ -62,7 +59,7 @@ def node_descriptor(ncp: EzspNcp) -> zdo_t.NodeDescriptor:
     )
 
 
-def answer(ncp: EzspNcp, cluster_id: int, payload: bytes) -> tuple[int, bytes] | None:
+def answer(ncp: NcpContext, cluster_id: int, payload: bytes) -> tuple[int, bytes] | None:
     """The NCP's own response to a ZDO request about itself, or None if it stays silent."""
     try:
         cmd = zdo_t.ZDOCmd(cluster_id)

@@ -18,7 +18,7 @@ per block, measured or assumed) to estimate a transfer without running it:
     Pacing.real_bench().predict_transfer_seconds(750_000, 40)      # -> seconds
     predict_transfer(750_000, 40, pacing=Pacing.real_bench()).as_dict()
 
-The wire sizes come from bellows' own EZSP schemas for the chosen version, so they follow bellows.
+The wire sizes come from the emulator's own EZSP frame definitions (rig.emu.ezsp) for the chosen version.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any
+
+from rig.emu import ncp_codec
+from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for
 
 OTA_CLUSTER_ID = 0x0019
 IMAGE_BLOCK_RESPONSE = 0x05
@@ -184,28 +187,24 @@ def predict_transfer(
 
 
 def ezsp_frame_sizes(version: int, *, request_zcl: int, response_zcl: int) -> dict[str, int]:
-    """EZSP frame sizes (header included) of one block's exchange, from bellows' schemas for `version`."""
-    from bellows.ezsp import EZSP  # noqa: PLC0415 - heavy; only the model needs it
+    """EZSP frame sizes (header included) of one block's exchange, from the emulator's own frame
+    definitions (rig.emu.ezsp) for `version`: the frames the emulated stick puts on the wire."""
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"ezsp_version {version!r} is not one the emulated NCP speaks; expected one of "
+                         f"{list(SUPPORTED_VERSIONS)}")
+    frames = frames_for(version).by_name
+    header = 5 if version >= 5 else 3  # seq, control, id; v5-7 add the 0xFF marker + 0x00, v8+ 2-byte control and id
 
-    from rig.emu import ncp_codec  # noqa: PLC0415
-
-    if version not in EZSP._BY_VERSION:
-        raise ValueError(f"ezsp_version {version!r} is not one bellows speaks; expected one of "
-                         f"{sorted(EZSP._BY_VERSION)}")
-    commands = EZSP._BY_VERSION[version].COMMANDS
-    header = 5 if version >= 8 else (5 if version >= 5 else 3)
-
-    def size(name: str, schema_index: int, payload: int = 0) -> int:
-        schema = commands[name][schema_index]
-        body = bytes(payload)
-        values = {"messageContents": body, "message": body}
-        return header + len(ncp_codec.encode(schema, values))
+    def size(name: str, response: bool, payload: int = 0) -> int:
+        frame = frames[name]
+        schema = frame.response if response else frame.request
+        return header + len(ncp_codec.encode(schema, {"messageContents": bytes(payload)}))
 
     return {
-        "incomingMessageHandler": size("incomingMessageHandler", 2, request_zcl),
-        "getExtendedTimeout": size("getExtendedTimeout", 1),
-        "getExtendedTimeout_rsp": size("getExtendedTimeout", 2),
-        "sendUnicast": size("sendUnicast", 1, response_zcl),
-        "sendUnicast_rsp": size("sendUnicast", 2),
-        "messageSentHandler": size("messageSentHandler", 2, response_zcl),
+        "incomingMessageHandler": size("incomingMessageHandler", True, request_zcl),
+        "getExtendedTimeout": size("getExtendedTimeout", False),
+        "getExtendedTimeout_rsp": size("getExtendedTimeout", True),
+        "sendUnicast": size("sendUnicast", False, response_zcl),
+        "sendUnicast_rsp": size("sendUnicast", True),
+        "messageSentHandler": size("messageSentHandler", True, response_zcl),
     }

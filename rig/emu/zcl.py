@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import zigpy.types as t
-import zigpy.zcl
 from zigpy.zcl import foundation
+from zigpy.zcl.clusters import CLUSTERS_BY_ID
 
 Status = foundation.Status
 Direction = foundation.Direction
@@ -178,7 +178,8 @@ def wants_default_response(req: ZclHeader, status: int, broadcast: bool) -> bool
 
 
 def attribute_type(cluster_id: int, attr_id: int) -> type | None:
-    cluster = zigpy.zcl.Cluster._registry.get(cluster_id)
+    """The wire type of a standard ZCL attribute, from zigpy's public table of its cluster classes."""
+    cluster = CLUSTERS_BY_ID.get(cluster_id)
     if cluster is None:
         return None
     attr = cluster.attributes.get(attr_id)
