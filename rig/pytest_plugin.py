@@ -107,6 +107,9 @@ class PlanFile(pytest.File):
 class PlanItem(pytest.Item):
     """One YAML plan run end to end on the bench."""
 
+    # A plan asks for no fixtures; other plugins (labgrid's, for one) read this from every item.
+    fixturenames: tuple[str, ...] = ()
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.plan: Plan | None = None

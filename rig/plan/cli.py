@@ -7,32 +7,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from rig.plan.exit_codes import EXIT_INTERNAL, EXIT_NOTHING_RAN, EXIT_USAGE, exit_codes_text
 from rig.plan.loader import PlanErrors, load_plan
+from rig.plan.preflight import Problem, check_bench, check_outputs, check_plan_resources, probe_radio, unmet_needs
 from rig.plan.stopping import exit_code as stopping_exit_code
-from rig.plan.preflight import (
-    EXIT_NOTHING_RAN, EXIT_USAGE, Problem, check_bench, check_outputs, check_plan_resources, probe_radio,
-    unmet_needs,
-)
 from rig.plan.stopping import sigterm_as_interrupt
-
-EXIT_INTERNAL = 70  # a bug in the rig itself (sysexits EX_SOFTWARE); pytest printed the trace
-
-# `rig run`'s exit codes: its --help and the README's table are generated from this list.
-EXIT_CODES = [
-    (0, "every plan that ran passed (plans the bench cannot run are listed as skipped, with the reason)"),
-    (1, "a plan failed, errored (the rig or the radio failed mid-plan) or did not load"),
-    (EXIT_USAGE, "nothing ran: bad arguments, a missing plan path, a bench-file error, an output that cannot "
-                 "be written, or a profile or image a plan names is missing or broken"),
-    (3, "nothing ran: the stick did not answer (worded as `rig doctor` words it, with the port)"),
-    (EXIT_NOTHING_RAN, "no plan ran: none found, or the bench cannot run any of them (the reasons are printed)"),
-    (EXIT_INTERNAL, "a bug in the rig (pytest printed the trace; please report it)"),
-    (130, "stopped by Ctrl-C: the plan under way is ABORTED; its record, the summary and the report are written"),
-    (143, "stopped by SIGTERM: as for Ctrl-C"),
-]
-
-
-def exit_codes_text() -> str:
-    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES)
 
 DEMO_PLANS = "testplans/scenarios"
 PREDICT_BENCH = "fixtures/benches/hardware-example.yaml"
@@ -202,7 +181,10 @@ def _device_kinds(plan) -> list[str]:
 
 def _pytest_args(args: argparse.Namespace) -> list[str]:
     # --rig-progress on: live progress on a terminal, plain progress lines in a pipe or log (rig.report.live).
-    out = list(args.paths) + ["--rig-summary", "--rig-progress", "on", "-p", "no:cacheprovider", "-q"]
+    # -p no:labgrid: labgrid's own pytest plugin (installed with the test extra) re-formats logging and
+    # adds fixtures; a rig run from any folder must not depend on the repo's pyproject switching it off.
+    out = list(args.paths) + ["--rig-summary", "--rig-progress", "on", "-p", "no:cacheprovider", "-p", "no:labgrid",
+                              "-q"]
     if args.bench:
         out += ["--rig-bench", args.bench]
     if args.radio:

@@ -15,9 +15,7 @@ from typing import Any
 from rig.bench.config import Bench
 from rig.plan.loader import Plan
 
-EXIT_USAGE = 2  # arguments, bench file or outputs are wrong: nothing ran
-EXIT_RADIO = 3  # the stick did not answer: nothing ran
-EXIT_NOTHING_RAN = 5  # every plan was skipped (the bench lacks what they need) or none was found
+from rig.plan.exit_codes import EXIT_NOTHING_RAN, EXIT_RADIO, EXIT_USAGE  # noqa: F401 - re-exported
 
 
 class Problem(Exception):

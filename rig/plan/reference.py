@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
+from rig.plan.exit_codes import EXIT_CODES
 from rig.plan.schema import STEPS, FieldSpec
 
 COMMAND = "rig plans steps --update README.md"
@@ -63,8 +64,6 @@ def steps_markdown() -> str:
 
 
 def exit_codes_markdown() -> str:
-    from rig.plan.cli import EXIT_CODES
-
     rows = ["| exit | meaning |", "|---|---|"]
     rows += [f"| {code} | {text} |" for code, text in EXIT_CODES]
     return "\n".join(rows)
