@@ -13,6 +13,7 @@ from rig.bench.config import Bench
 from rig.plan.loader import Plan
 
 BLOCK_SIZE = 40  # the hub's default cap (R-PLAT-07)
+BOOT_SECONDS = 10.0  # a device's boot to its Device_annce and first query (a typical SE device; yours may differ)
 
 
 @dataclasses.dataclass
@@ -45,6 +46,10 @@ def predict_plan(plan: Plan, bench: Bench) -> Prediction:
             wait_s += a.get("by", a.get("for", 0.0))
         elif step.kind == "expect_activation":  # the CH reads the version this long after the transfer
             wait_s += bench.hub.version_check_delay_s
+        elif step.kind == "power_cycle":  # off for the bench's off_for_s, then the device boots and rejoins
+            wait_s += bench.power.off_for_s + BOOT_SECONDS
+        elif step.kind == "expect_hub_frame" and a.get("max_count") is not None:  # watches its whole window
+            wait_s += a.get("within", 0.0)
     return Prediction(plan.id, transfers, transfer_s, wait_s, "emulated" in plan.needs)
 
 
