@@ -19,6 +19,11 @@ from rig.plan.loader import Plan, PlanErrors, load_plan
 from rig.report.record import RunRecord, Verdict
 
 DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
+
+# Loaded as an entry point before pytest captures fd 0: whether a person is at a terminal is known now.
+from rig.bench.power import note_stdin  # noqa: E402
+
+note_stdin()
 _STASH_RECORDS = pytest.StashKey[list]()
 
 

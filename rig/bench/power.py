@@ -163,15 +163,30 @@ class EmulatedPower:
         return "rebooted by the emulator (RAM lost, flash kept)"
 
 
+_stdin_was_tty: bool | None = None  # noted before pytest's capture puts /dev/null on fd 0
+
+
+def note_stdin() -> None:
+    """Remember whether stdin is a terminal now, before pytest captures fd 0 (the plugin calls this
+    when it is loaded, ahead of capture)."""
+    global _stdin_was_tty
+    try:
+        _stdin_was_tty = os.isatty(0)
+    except OSError:
+        _stdin_was_tty = False
+
+
 def controlling_terminal(path: str = "/dev/tty") -> TextIO | None:
     """Where a prompt reaches the operator at once, whatever pytest captures: the controlling terminal,
-    or the process's original stderr if that is one. None: no terminal, or stdin is not one (CI, a
+    or the process's original stderr if that is one. None: no terminal, or stdin was not one (CI, a
     closed or redirected stdin): there is nobody to act on a prompt."""
-    stdin = sys.__stdin__
-    try:
-        if stdin is None or stdin.closed or not os.isatty(stdin.fileno()):
-            return None
-    except (OSError, ValueError):
+    stdin_tty = _stdin_was_tty
+    if stdin_tty is None:
+        try:
+            stdin_tty = os.isatty(0)
+        except OSError:
+            stdin_tty = False
+    if not stdin_tty:
         return None
     try:
         return open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by the caller

@@ -98,11 +98,21 @@ async def test_the_operator_prompt_is_written_to_the_terminal_at_once():
 
 
 def test_with_stdin_closed_there_is_no_operator(monkeypatch):
+    import rig.bench.power as power
+
     read, write = os.pipe()
     os.close(write)
-    with os.fdopen(read) as not_a_tty:
-        monkeypatch.setattr(sys, "__stdin__", not_a_tty)
+    saved = os.dup(0)
+    try:
+        os.dup2(read, 0)  # stdin: a closed pipe, as under CI or `rig run < /dev/null`
+        monkeypatch.setattr(power, "_stdin_was_tty", None)
+        power.note_stdin()
+        assert power._stdin_was_tty is False
         assert controlling_terminal() is None
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(read)
 
 
 # ---- 4. automatic power control ------------------------------------------------------------------
