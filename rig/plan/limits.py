@@ -33,6 +33,12 @@ def step_limit(kind: str, args: dict[str, Any], timeout: float | None = None,
     return (window + max(MARGIN_S, base) if window else base) + extra_s
 
 
+POWER_CYCLE_GUARD_S = 1800.0  # a power_cycle with no within: waits the bench's restart window (600 s
+# by default, set per bench); the plan's guard is fixed before the bench is known, so it allows this much
+
+
 def plan_limit(steps: list, per_plan_s: float = 120.0) -> float:
     """The whole plan's guard (pytest-timeout): the sum of its steps' limits and bench bring-up."""
-    return sum(step_limit(s.kind, s.args, s.timeout) for s in steps) + per_plan_s
+    return sum(step_limit(s.kind, s.args, s.timeout,
+                          POWER_CYCLE_GUARD_S if s.kind == "power_cycle" and not s.args.get("within") else 0.0)
+               for s in steps) + per_plan_s
