@@ -121,12 +121,13 @@ def _main() -> None:
     ap.add_argument("plans", nargs="+")
     ap.add_argument("--profile", action="append", default=[], help="DEVICE=PROFILE")
     ap.add_argument("--stop-on-fail", action="store_true")
-    ap.add_argument("--step-timeout", type=float, help="real seconds a step may take (default: the runner's)")
+    ap.add_argument("--step-timeout", type=float,
+                    help="real seconds a step may take with no window of its own (default: rig/plan/limits.py)")
     args = ap.parse_args()
     if args.step_timeout:
-        import rig.plan.runner
+        import rig.plan.limits
 
-        rig.plan.runner.DEFAULT_STEP_TIMEOUT = args.step_timeout
+        rig.plan.limits.DEFAULT_S = args.step_timeout
     logging.basicConfig(level=logging.CRITICAL)
     profiles = dict(p.split("=", 1) for p in args.profile)
     for path in args.plans:

@@ -10,6 +10,7 @@ into the JUnit XML as properties; a JSON run record is written per plan (--rig-r
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,11 @@ from rig.plan.loader import Plan, PlanErrors, load_plan
 from rig.report.record import PlanAborted, RunRecord, Verdict
 
 DEFAULT_BENCH = "fixtures/benches/emulated.yaml"
+
+# Loaded as an entry point before pytest captures fd 0: whether a person is at a terminal is known now.
+from rig.bench.power import note_stdin  # noqa: E402
+
+note_stdin()
 _STASH_RECORDS = pytest.StashKey[list]()
 _STASH_OWN_IMAGES = pytest.StashKey[dict]()
 _STASH_OUTPUTS = pytest.StashKey["RunOutputs"]()
@@ -72,12 +78,38 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(str(exc)) from None
 
 
-def _is_plan_file(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and "testplans" in path.parts
+_PLAN_KEY = re.compile(rb"^plan:[ \t]*\S", re.MULTILINE)
+
+
+def _is_plan_file(path: Path, config: pytest.Config | None = None) -> bool:
+    """A YAML test plan wherever it lives: under a testplans folder, named on the command line, or any
+    YAML file with the plan's `plan:` key (a plan copied elsewhere, as the README suggests)."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    if "testplans" in path.parts or (config is not None and _given(path, config)):
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return bool(_PLAN_KEY.search(head))
+
+
+def _given(path: Path, config: pytest.Config) -> bool:
+    """Named on the command line itself (not just found in a folder that was)."""
+    resolved = path.resolve()
+    for arg in config.args:
+        candidate = Path(str(arg).split("::")[0])
+        if not candidate.is_absolute():
+            candidate = Path(config.invocation_params.dir) / candidate
+        if candidate.resolve() == resolved:
+            return True
+    return False
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if _is_plan_file(file_path):
+    if _is_plan_file(file_path, parent.config):
         return PlanFile.from_parent(parent, path=file_path)
     return None
 
@@ -125,9 +157,11 @@ class PlanItem(pytest.Item):
             self.load_error = exc
             return
         self.add_marker(pytest.mark.rig_needs(*self.plan.needs))
-        # Per-step timeouts are enforced by the runner; pytest-timeout guards the whole plan.
-        total = sum(s.timeout or 300.0 for s in self.plan.steps) + 120.0
-        self.add_marker(pytest.mark.timeout(total))
+        # Per-step limits (the plan's own windows) are enforced by the runner; pytest-timeout guards
+        # the whole plan with their sum.
+        from rig.plan.limits import plan_limit
+
+        self.add_marker(pytest.mark.timeout(plan_limit(self.plan.steps)))
 
     def setup(self) -> None:
         if self.load_error is not None:

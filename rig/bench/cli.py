@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pair.add_argument("--seconds", type=int, default=120, help="how long to permit joining (default 120)")
     pair.add_argument("--ieee", help="the joining device's EUI64 (with --install-code)")
     pair.add_argument("--install-code", help="the device's install code, hex (with its CRC)")
+    pair.add_argument("--expect", type=int, default=0, metavar="N",
+                      help="stop as soon as N devices have joined and been interviewed (default: wait --seconds)")
     pair.set_defaults(func=_pair)
 
 
@@ -112,7 +114,10 @@ async def _pair_async(bench, args: argparse.Namespace) -> int:
         else:
             await hub.permit(args.seconds)
             print(f"permitting joins for {args.seconds} s (well-known link key) ...")
-        await asyncio.sleep(args.seconds)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + args.seconds
+        while loop.time() < end and not (args.expect and len(joined) >= args.expect):
+            await asyncio.sleep(0.2)
     finally:
         await hub.stop()
     print(f"{len(joined)} device(s) joined" + ("" if joined else ": none (is the device in pairing mode?)"))

@@ -9,23 +9,40 @@ from typing import Any
 
 import yaml
 
+from rig.bench.power import PowerSettings, ResetSettings, power_settings, reset_settings
 from rig.hub.config import HubConfig
+from rig.hub.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class BenchError(Exception):
-    pass
+class BenchError(ConfigError):
+    """A bench file problem, named with the file and field (a ConfigError, so every caller reports it)."""
+
+
+IDENTITY_KEYS = ("manufacturer_code", "image_type", "hardware_version")
 
 
 @dataclasses.dataclass(frozen=True)
 class HardwareDevice:
-    """A real device on the bench: `devices: {ppmid1: {ieee: ..., kind: ppmid, install_code: ...}}`."""
+    """A real device on the bench: `devices: {ppmid1: {ieee: ..., kind: ppmid, install_code: ...}}`.
+
+    `stands_for`: the plan device name it plays when that differs from its own (a bench with a PPMID and
+    an HCALCS both playing `dut`: each plan takes the one of the kind it needs). `identity`: manufacturer
+    code, image type, hardware version as the bench file states them (for `generate: {identity: bench}`).
+    `fields`: every scalar of its entry, for the power commands' placeholders."""
 
     name: str
     ieee: str
     kind: str
     install_code: str | None = None
+    stands_for: str | None = None
+    identity: dict[str, int] = dataclasses.field(default_factory=dict)
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def plays(self) -> str:
+        return self.stands_for or self.name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +51,8 @@ class Bench:
     path: Path
     hub: HubConfig
     devices: dict[str, HardwareDevice]
+    power: PowerSettings = PowerSettings()
+    reset: ResetSettings = ResetSettings()
 
     @property
     def emulated(self) -> bool:
@@ -45,7 +64,14 @@ class Bench:
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "file": str(self.path), "radio": self.hub.radio,
-                "ezsp_version": self.hub.ezsp_version, "features": list(self.features)}
+                "ezsp_version": self.hub.ezsp_version, "features": list(self.features),
+                "power": "commands" if self.power.commands else ("emulator" if self.emulated else "operator")}
+
+    def device_for(self, plan_name: str, kind: str) -> tuple[HardwareDevice | None, list[HardwareDevice]]:
+        """The bench device playing `plan_name` with this kind, and every device playing that name."""
+        playing = [d for d in self.devices.values() if d.plays == plan_name]
+        match = [d for d in playing if d.kind == kind]
+        return (match[0] if match else None), playing
 
 
 def resolve(path: str | Path) -> Path:
@@ -69,7 +95,23 @@ def load_bench(path: str | Path, *, radio: str | None = None) -> Bench:
     for name, spec in (raw.get("devices") or {}).items():
         if not isinstance(spec, dict) or "ieee" not in spec or "kind" not in spec:
             raise BenchError(f"{file}: devices.{name}: found {spec!r}; expected a mapping with ieee and kind "
-                             "(and optionally install_code)")
+                             "(and optionally install_code, stands_for, manufacturer_code, image_type, "
+                             "hardware_version)")
+        identity = {}
+        for key in IDENTITY_KEYS:
+            if key in spec:
+                value = spec[key]
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+                    raise BenchError(f"{file}: devices.{name}.{key}: found {value!r}; expected a 16-bit number "
+                                     "such as 0x1234")
+                identity[key] = value
+        fields = {k: str(v) for k, v in spec.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
+        fields.update(device=str(name), ieee=str(spec["ieee"]).lower())
         devices[str(name)] = HardwareDevice(str(name), str(spec["ieee"]).lower(), str(spec["kind"]),
-                                            spec.get("install_code"))
-    return Bench(file.stem, file, hub, devices)
+                                            spec.get("install_code"), spec.get("stands_for"), identity, fields)
+    try:
+        power = power_settings(raw.get("power"), str(file))
+        reset = reset_settings(raw.get("reset"), str(file))
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    return Bench(file.stem, file, hub, devices, power, reset)

@@ -30,6 +30,10 @@ class BenchProblem(Exception):
     """The bench cannot do what the plan asks (missing device mapping, radio lost, ...)."""
 
 
+class PlanNotForThisBench(Exception):
+    """The plan needs a device this bench does not have (an HCALCS plan on a PPMID bench): a skip, with why."""
+
+
 @dataclasses.dataclass
 class DeviceHandle:
     name: str
@@ -39,6 +43,19 @@ class DeviceHandle:
     emulated: Any = None  # rig.emu.device.EmulatedDevice on an emulated bench
     in_device_log: bool = True  # the CH was told of it
     install_code: str | None = None  # joins with this install code's link key only
+    real: Any = None  # rig.bench.config.HardwareDevice on a hardware bench
+
+    def power(self, settings):
+        """How this device's power is switched (rig.bench.power)."""
+        from rig.bench.power import power_control
+
+        return power_control(settings, self.emulated)
+
+    def power_fields(self) -> dict[str, str]:
+        """Placeholders for the bench's power commands."""
+        fields = dict(self.real.fields) if self.real is not None else {}
+        return {**fields, "plan_device": self.name, "ieee": self.ieee, "kind": self.kind,
+                "device": fields.get("device", self.name)}
 
 
 class Session:
@@ -118,11 +135,17 @@ class Session:
             dev = self.emulator.add_device(prof)
             handle = DeviceHandle(name, prof.kind, profile, str(dev.ieee), dev)
         else:
-            real = self.bench.devices.get(name)
+            kind = kind_of_profile(profile)
+            real, playing = self.bench.device_for(name, kind)
+            if real is None and playing:
+                raise PlanNotForThisBench(
+                    f"the plan needs {name} to be a {kind}; on bench {self.bench.name} {name} is "
+                    + " / ".join(f"{d.name} ({d.kind})" for d in playing)
+                    + f" (add a {kind} with `stands_for: {name}` under devices: to run it)")
             if real is None:
                 raise BenchProblem(f"bench {self.bench.path} has no device '{name}': add it under devices: with "
                                    "its ieee and kind to run this plan on hardware")
-            handle = DeviceHandle(name, real.kind, profile, real.ieee, install_code=real.install_code)
+            handle = DeviceHandle(name, real.kind, profile, real.ieee, install_code=real.install_code, real=real)
         handle.in_device_log = in_device_log
         handle.install_code = install_code or handle.install_code
         self.devices[name] = handle
@@ -163,6 +186,16 @@ class Session:
                 return
             await asyncio.sleep(0.02)
         raise BenchProblem(f"{handle.name} ({handle.ieee}) did not join and complete its interview within {within:.0f} s")
+
+
+def kind_of_profile(profile: str) -> str:
+    """The device kind a plan's profile stands for (ppmid-ha -> ppmid); on hardware only the kind matters."""
+    from rig.emu.profiles import load_profile
+
+    try:
+        return load_profile(profile).kind
+    except Exception:  # noqa: BLE001 - not a profile file: the name is the kind (ppmid, hcalcs, ...)
+        return profile
 
 
 def seed_for(text: str) -> int:

@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for addresses, link loss and faults")
     p.add_argument("--xncp", action="store_true",
                    help="be a firmware build with the XNCP extension (combined send) rather than stock EmberZNet")
+    p.add_argument("--control", metavar="SOCKET",
+                   help="serve power control on this Unix socket: `python -m rig.emu.control SOCKET off|on "
+                        "<ieee|profile>` switches a device as a lab's USB hub or PDU would (a bench file's power:)")
     p.add_argument("-v", "--verbose", action="store_true", help="log EZSP traffic")
     p.set_defaults(func=run)
 
@@ -63,12 +66,25 @@ async def _serve(args: argparse.Namespace) -> int:
             except Exception as exc:  # bad profile name/file: say which, do not trace back
                 print(f"rig emulate: cannot create device {name!r}: {exc}", file=sys.stderr)
                 return 2
+        control = None
+        if args.control:
+            from rig.emu.control import ControlServer
+
+            control = ControlServer(emu, args.control)
+            await control.start()
         print(f"Emulated EZSP v{emu.ezsp_version} stick ready: {emu.port}", flush=True)
         print(f"  e.g. bellows/zigpy config: device: {{path: {emu.port}}}", flush=True)
+        for name, dev in devices:
+            print(f"  device {name}: ieee {dev.ieee}", flush=True)
+        if control is not None:
+            print(f"  power control: {args.control} (python -m rig.emu.control {args.control} off|on <ieee>)",
+                  flush=True)
         joiners = [asyncio.create_task(_join_when_permitted(emu, name, dev, stop)) for name, dev in devices]
         await stop.wait()
         for task in joiners:
             task.cancel()
+        if control is not None:
+            await control.stop()
         if emu.errors:
             print(f"rig emulate: the emulated NCP recorded {len(emu.errors)} error(s):", file=sys.stderr)
             for err in emu.errors:

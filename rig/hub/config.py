@@ -138,7 +138,7 @@ class _Lines:
 
 
 _TOP_KEYS = {"radio", "baudrate", "flow_control", "channel", "pan_id", "extended_pan_id", "ezsp", "features",
-             "hub", "description", "devices"}
+             "hub", "description", "devices", "power", "reset"}
 _HUB_KEYS = {"image_pages", "max_concurrent_downloads", "wait_for_data_delay_s", "download_idle_s",
              "min_block_period", "block_size_cap", "upgrade_time_mode", "version_check_delay_s",
              "version_check_retries", "version_check_retry_interval_s", "read_timeout_s", "retention_days",

@@ -348,19 +348,32 @@ class Hub:
         return int(version)
 
     async def read_ota_attribute(self, ieee: str, attribute: int) -> int | None:
-        """Read one attribute of the device's OTA client cluster over the air; None if no answer."""
+        """Read one attribute of the device's OTA client cluster over the air; None if no value."""
+        return (await self.read_ota_attribute_status(ieee, attribute))[0]
+
+    async def read_ota_attribute_status(self, ieee: str, attribute: int) -> tuple[int | None, str]:
+        """The attribute's value, or None and why: the device answered with a status (e.g.
+        UNSUPPORTED_ATTRIBUTE), did not answer, or has no OTA client cluster zigpy knows of."""
         cluster = self._ota_client_cluster(normalize_ieee(ieee))
         if cluster is None:
-            return None
+            return None, "no OTA client cluster known for it (not paired, or zigpy never interviewed it)"
+        try:
+            cluster.find_attribute(attribute)
+        except KeyError:
+            return None, f"attribute 0x{attribute:04X} is not one zigpy's OTA cluster defines (nothing was sent)"
         try:
             # On the rig clock, so that a plan jumping time also runs out a read nobody answers.
-            success, _failure = await self.clock.wait_for(
+            success, failure = await self.clock.wait_for(
                 cluster.read_attributes([attribute], allow_cache=False), self.config.read_timeout_s)
         except Exception as exc:  # noqa: BLE001 - timeouts/delivery errors all mean "no answer"
             LOGGER.info("OTA attribute 0x%04x read from %s failed: %r", attribute, ieee, exc)
-            return None
+            return None, f"no answer ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
         value = success.get(attribute)
-        return None if value is None else int(value)
+        if value is not None:
+            return int(value), ""
+        status = failure.get(attribute)
+        name = getattr(status, "name", None) or (f"0x{int(status):02X}" if status is not None else "no value")
+        return None, f"the device answered {name}"
 
     def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
         self._sinks.append(sink)

@@ -12,13 +12,20 @@ from rig.backend.fixtures import duis_eui
 from rig.bench.quiet import quiet_enough
 from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem, DeviceHandle, Session
 from rig.clock import VirtualClock
-from rig.hub.events import HubEvent
+from rig.hub.errors import HubError
+from rig.hub.events import HubEvent, TransferOutcome, TransferResult, VersionObserved, VersionSource
 from rig.image import parse_image
 from rig.image.samples import make_large_image
 from rig.plan.loader import Plan
 from rig.report.record import RunRecord
 
 PROFILE_HW_SPAN = 0xFF  # a generated image accepts hardware_version .. hardware_version + 0xFF
+IDENTITY_QUERY_S = 60.0  # how long a device on hardware may take to answer Image Notifies with a query
+NOTIFY_AGAIN_S = 15.0  # ... notified again this often
+OTA_MANUFACTURER_ID, OTA_IMAGE_TYPE_ID = 0x0007, 0x0008  # optional OTA client attributes
+# The hub's reasons for NO_IMAGE_AVAILABLE that no waiting can change (rig.hub.policy.decide_query).
+_NEVER_SERVED = ("already runs the offered version", "not allowed", "manufacturer 0x", "image type 0x",
+                 "hardware version")
 
 
 class StepFailed(Exception):
@@ -45,6 +52,7 @@ class PlanContext:
         self.backend: Backend | None = None
         self.t0 = 0.0
         self.transfer_marks: dict[str, dict[str, float]] = {}  # device -> first/last block rig time, bytes
+        self.start_versions: dict[str, int | None] = {}  # what each device ran when the plan started
 
     # -- bring-up ----------------------------------------------------------------------------------
     @property
@@ -62,8 +70,14 @@ class PlanContext:
             handle = self.session.add_device(name, ref.profile, in_device_log=ref.in_device_log,
                                              install_code=ref.install_code)
             self.record.devices[name] = {"profile": ref.profile, "kind": handle.kind, "ieee": handle.ieee}
+        self.hub.subscribe(self._on_hub_event)  # before reading versions: a query it sends counts
+        for name in self.plan.devices:
+            version = await self._version_now(self.session.devices[name])
+            self.start_versions[name] = version
+            self.record.devices[name]["start_version"] = version
+            await self._reset_if_needed(name)
         for name, ref in self.plan.images.items():
-            data = ref.file.read_bytes() if ref.file is not None else self._generate(ref.generate)
+            data = ref.file.read_bytes() if ref.file is not None else await self._generate(name, ref.generate)
             self.images[name] = data
             image = parse_image(data, source=str(ref.file or name))
             if self.session.hub_config.kind_of_image_type(image.image_type) is None:
@@ -76,7 +90,6 @@ class PlanContext:
                                         "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
                                         "file_version": image.file_version, "sha256": image.sha256,
                                         "format": image.format}
-        self.hub.subscribe(self._on_hub_event)
         self.hub.server.frame_listeners.append(self._on_frame)
         self.hub.radio_listeners.append(self._on_radio)
         if self.artifacts is not None:
@@ -105,19 +118,167 @@ class PlanContext:
 
         return tap(self.hub.app, self.capture)
 
-    def _generate(self, spec: dict[str, Any]) -> bytes:
-        like = self.session.devices[spec["like"]]
-        prof = like.emulated.profile if like.emulated is not None else None
-        if prof is None:
-            from rig.emu.profiles import load_profile  # the profile carries the identity on hardware too
+    # -- versions and identities of the devices on the bench --------------------------------------
+    async def _version_now(self, handle: DeviceHandle) -> int | None:
+        """The version the device runs now: an emulated device's flash; a real one read over the air
+        (CurrentFileVersion), else from the Query Next Image it sends when notified. None: no answer."""
+        if handle.emulated is not None:
+            return handle.emulated.flash.current_file_version
+        version = await self.hub.read_version(handle.ieee)
+        if version is None:
+            qni = await self._query(handle)
+            version = qni.version if qni is not None else None
+        return version
 
-            prof = load_profile(like.profile)
-        hw_min = spec.get("hw_min", prof.hardware_version)
-        hw_max = spec.get("hw_max", prof.hardware_version + PROFILE_HW_SPAN)
+    async def _reset_if_needed(self, name: str) -> None:
+        """A device kept across plans may already run a file: image's version (or newer), and then the hub
+        can never offer it. The bench's reset: command (a programmer or bootloader tool) brings it back
+        first; without one, say so (the waits end at once with "already runs the offered version")."""
+        from rig.bench.power import PowerError, run_command
+
+        handle = self.session.devices[name]
+        start = self.start_versions.get(name)
+        if handle.emulated is not None or start is None:
+            return
+        stale = []
+        for image_name, ref in self.plan.images.items():
+            if ref.file is None:
+                continue
+            image = parse_image(ref.file.read_bytes(), source=str(ref.file))
+            if self.session.hub_config.kind_of_image_type(image.image_type) == handle.kind and image.file_version <= start:
+                stale.append((image_name, image.file_version))
+        if not stale:
+            return
+        what = ", ".join(f"{n} (0x{v:08X})" for n, v in stale)
+        reset = self.session.bench.reset
+        if not reset.command:
+            self.log(f"  note: {name} runs 0x{start:08X}, not below the plan's image {what}, and the bench has no "
+                     "reset: command to bring it back; the hub will not offer it")
+            self.record.devices[name]["reset"] = "needed, but the bench has no reset: command"
+            return
+        self.log(f"  {name} runs 0x{start:08X}, not below the plan's image {what}: running the bench's reset")
+        try:
+            await run_command("reset", reset.command, handle.power_fields(), reset.timeout_s)
+        except PowerError as exc:
+            raise BenchProblem(str(exc)) from None
+        lowest = min(v for _, v in stale)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + reset.timeout_s
+        version = None
+        while loop.time() < end:  # real time: the device boots its old firmware and answers again
+            version = await self._version_now(handle)
+            if version is not None and version < lowest:
+                break
+            await asyncio.sleep(2.0)
+        if version is None or version >= lowest:
+            raise BenchProblem(f"after the bench's reset {name} runs {'?' if version is None else f'0x{version:08X}'}, "
+                               f"still not below the plan's image {what}")
+        self.start_versions[name] = version
+        self.record.devices[name].update(start_version=version, reset=f"0x{start:08X} -> 0x{version:08X} by the bench's reset")
+        self.event("reset", name, actor="rig", to="device", detail=f"0x{start:08X} -> 0x{version:08X}")
+
+    async def read_end_versions(self) -> None:
+        """Each device's version when the plan ended, for the record and the summary."""
+        for name, handle in self.session.devices.items():
+            if name not in self.record.devices:
+                continue
+            try:
+                version = (handle.emulated.flash.current_file_version if handle.emulated is not None
+                           else await asyncio.wait_for(self.hub.read_version(handle.ieee), 30))
+            except Exception:  # noqa: BLE001 - the bench may be in any state after a failed plan
+                version = None
+            self.record.devices[name]["end_version"] = version
+
+    def version_value(self, value: Any, device: str) -> int:
+        """A version from a step: a number, or 'current' / 'current+N' (what `device` ran at plan start)."""
+        if isinstance(value, int):
+            return value
+        offset = int(str(value)[len("current"):] or 0)
+        start = self.start_versions.get(device)
+        if start is None:
+            raise BenchProblem(f"'{value}' needs the version {device} ran when the plan started, and it could "
+                               "not be read (no answer to a CurrentFileVersion read nor to an Image Notify)")
+        return start + offset
+
+    async def _query(self, handle: DeviceHandle) -> VersionObserved | None:
+        """The device's newest Query Next Image (identity and version); unicast an Image Notify (jitter
+        100: query now) if it has sent none in this plan."""
+        def heard() -> VersionObserved | None:
+            found = [e for e in self.hub_events if isinstance(e, VersionObserved) and e.ieee == handle.ieee
+                     and e.source is VersionSource.QUERY_NEXT_IMAGE]
+            return found[-1] if found else None
+
+        tries = int(IDENTITY_QUERY_S // NOTIFY_AGAIN_S)
+        for _ in range(tries):  # a device busy ending an old download takes a notify only once idle
+            if heard() is not None:
+                break
+            try:
+                self.hub.send_image_notify(ieee=handle.ieee, payload_type=0, jitter=100)
+            except HubError:
+                return None  # zigpy knows no OTA client for it (not paired)
+            try:
+                await self.wait_until(lambda: heard() is not None, NOTIFY_AGAIN_S)
+            except (asyncio.TimeoutError, TimeoutError):
+                continue
+        return heard()
+
+    async def _identity(self, name: str, source: str) -> tuple[dict[str, int | None], str]:
+        """Manufacturer code, image type and hardware version of device `name`, and where they came from:
+        the device itself (its Query Next Image, else its OTA attributes), the bench file, or the
+        emulated profile."""
+        handle = self.session.devices[name]
+        if handle.emulated is not None or source == "profile":
+            from rig.emu.profiles import load_profile
+
+            prof = handle.emulated.profile if handle.emulated is not None else load_profile(handle.profile)
+            ids = {"manufacturer_code": prof.manufacturer_code, "image_type": prof.image_type,
+                   "hardware_version": prof.hardware_version}
+            return ids, ("the emulated device" if handle.emulated is not None else f"the profile {prof.name}")
+        if source == "bench":
+            ids = dict(handle.real.identity) if handle.real is not None else {}
+            missing = [k for k in ("manufacturer_code", "image_type") if k not in ids]
+            if missing:
+                raise BenchProblem(f"generate: identity: bench, but the bench file's devices.{handle.real.name if handle.real else name} "
+                                   f"has no {' / '.join(missing)}")
+            ids.setdefault("hardware_version", None)
+            return ids, "the bench file"
+        qni = await self._query(handle)
+        if qni is not None and qni.manufacturer_code is not None:
+            return ({"manufacturer_code": qni.manufacturer_code, "image_type": qni.image_type,
+                     "hardware_version": qni.hardware_version}, "the device's Query Next Image")
+        mfr = await self.hub.read_ota_attribute(handle.ieee, OTA_MANUFACTURER_ID)
+        itype = await self.hub.read_ota_attribute(handle.ieee, OTA_IMAGE_TYPE_ID)
+        if mfr not in (None, 0xFFFF) and itype not in (None, 0xFFFF):  # 0xFFFF: not set (or an aborted download)
+            return ({"manufacturer_code": mfr, "image_type": itype, "hardware_version": None},
+                    "the device's OTA attributes ManufacturerID / ImageTypeID")
+        if handle.real is not None and {"manufacturer_code", "image_type"} <= set(handle.real.identity):
+            ids = {"hardware_version": None, **handle.real.identity}
+            return ids, "the bench file (the device sent no query and has no ManufacturerID/ImageTypeID)"
+        raise BenchProblem(f"cannot learn {name}'s manufacturer code and image type: it sent no Query Next Image "
+                           f"within {IDENTITY_QUERY_S:g} s of an Image Notify and has no ManufacturerID/ImageTypeID "
+                           "attributes; give them in the bench file (devices: manufacturer_code, image_type, "
+                           "hardware_version) and `identity: bench` in the plan's generate:")
+
+    async def _generate(self, image_name: str, spec: dict[str, Any]) -> bytes:
+        like = spec["like"]
+        ident, source = await self._identity(like, spec.get("identity") or "device")
+        if "version_from_current" in spec:
+            version = self.version_value(f"current+{spec['version_from_current']}", like)
+        else:
+            version = spec.get("version", (self.start_versions.get(like) or 1) + 1)
+        hw = ident.get("hardware_version")
+        hw_min = spec.get("hw_min", hw)
+        hw_max = spec.get("hw_max", None if hw is None else min(0xFFFF, hw + PROFILE_HW_SPAN))
+        if (hw_min is None) != (hw_max is None):
+            hw_min, hw_max = hw_min if hw_min is not None else 0, hw_max if hw_max is not None else 0xFFFF
         fmt = spec.get("format", "zigbee")
-        ids = dict(manufacturer_code=prof.manufacturer_code, image_type=prof.image_type,
-                   file_version=spec.get("version", prof.current_file_version + 1),
-                   header_string=f"rig {prof.kind} v{spec.get('version', 0)}"[:32],
+        self.record.devices[like]["identity"] = {**{k: v for k, v in ident.items() if v is not None},
+                                                 "source": source}
+        self.log(f"  image {image_name}: 0x{ident['manufacturer_code']:04X}/0x{ident['image_type']:04X} "
+                 f"v0x{version:08X} from {source}")
+        kind = self.session.devices[like].kind
+        ids = dict(manufacturer_code=ident["manufacturer_code"], image_type=ident["image_type"],
+                   file_version=version, header_string=f"rig {kind} v{version}"[:32],
                    min_hw_version=hw_min, max_hw_version=hw_max, format=fmt)
         if fmt == "zigbee":
             ids["integrity_code"] = True
@@ -160,6 +321,16 @@ class PlanContext:
 
     def ch_ieee(self) -> str:
         return str(self.hub.app.state.node_info.ieee)
+
+    def extra_limit_s(self, kind: str, args: dict[str, Any]) -> float:
+        """Real seconds a step needs beyond its own window: a power cycle's commands and, when the step
+        gives no within:, the bench's restart window."""
+        if kind != "power_cycle":
+            return 0.0
+        settings = self.session.bench.power
+        handle = self.session.devices.get(args.get("device", ""))
+        budget = handle.power(settings).budget_s if handle is not None else 0.0
+        return budget + (0.0 if args.get("within") else settings.restart_within_s)
 
     # -- observing ---------------------------------------------------------------------------------
     def rig_time(self) -> float:
@@ -222,6 +393,39 @@ class PlanContext:
                        to="CH" if frame.direction == "rx" else frame.ieee if broadcast else "device")
         elif frame.status == 0x95:  # ABORT
             self.event("abort", name, detail=frame.detail, actor="CH", to="device")
+
+    def transfer_failure(self, name: str) -> str | None:
+        """If the device's newest offer already ended in a failed transfer: what failed, with the status
+        and what the device sent last. A wait for progress or activation can end at once then."""
+        ieee = self.session.devices[name].ieee
+        offer = self.hub.store.latest_offer(ieee)
+        if offer is None:
+            return None
+        failed = [e for e in self.hub_events if isinstance(e, TransferOutcome) and e.ieee == ieee
+                  and e.offer_id == offer.id and e.result is not TransferResult.SUCCESS]
+        if not failed:
+            return self._offer_refused(ieee, offer) if offer.state == "offered" else None
+        outcome = failed[-1]
+        text = f"the transfer already failed: {outcome.result.name.lower()}" + (f" ({outcome.detail})" if outcome.detail else "")
+        said = [f for f in self.hub.frames if f.ieee == ieee and f.direction == "rx"]
+        if said:
+            last = said[-1]
+            status = f" status 0x{last.status:02X}" if last.status is not None else ""
+            text += (f"; the device last sent {last.command}{status}" + (f" {last.detail}" if last.detail else "")
+                     + f" at {last.time - self.t0:.1f} s")
+        return text
+
+    def _offer_refused(self, ieee: str, offer: Any) -> str | None:
+        """The device asked after the offer was made and cannot be given it (it already runs that version,
+        a downgrade, another manufacturer / image type / hardware): no transfer will ever start."""
+        answers = [f for f in self.hub.frames if f.ieee == ieee and f.time >= offer.created_at
+                   and f.direction == "tx" and f.command == "QUERY_NEXT_IMAGE_RSP"]
+        if not answers or answers[-1].status in (None, 0x00) or not any(
+                why in answers[-1].detail for why in _NEVER_SERVED):
+            return None
+        asked = [f for f in self.hub.frames if f.ieee == ieee and f.direction == "rx" and f.command == "QUERY_NEXT_IMAGE"]
+        return (f"the transfer cannot start: the device queried ({asked[-1].detail if asked else 'its version unknown'}) "
+                f"and the hub answered NO_IMAGE_AVAILABLE (0x{answers[-1].status:02X}): {answers[-1].detail}")
 
     async def wait_hub_event(self, check: Callable[[HubEvent], bool], within: float) -> HubEvent:
         found: list[HubEvent] = []

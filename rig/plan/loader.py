@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.plan.schema import (
-    DEVICE, DURATION, IMAGE, INT, SCHEMA_VERSION, STEPS, PlanError, PlanErrors, StepSpec, choice,
+    DEVICE, DURATION, IMAGE, INT, SCHEMA_VERSION, STEPS, VERSION, PlanError, PlanErrors, StepSpec, choice,
     parse_duration, suggest,
 )
 from rig.plan.yamlpos import Pos, PosDict, PosList, YamlError, load_yaml
@@ -16,6 +16,9 @@ TOP_KEYS = ("plan", "name", "description", "needs", "tags", "devices", "images",
 STEP_COMMON_KEYS = ("name", "timeout")
 FEATURES = ("emulated", "hardware")
 IMAGE_FORMATS = choice("zigbee", "gb-bare")
+# Where `generate: {like: dut}` takes manufacturer code, image type and hardware version from: the device
+# itself (its Query Next Image; the default), the bench file's entry for it, or the emulated profile.
+IDENTITY_SOURCES = choice("device", "bench", "profile")
 
 
 @dataclasses.dataclass
@@ -218,12 +221,23 @@ def _images(c: _Collector, doc: PosDict, plan_path: Path) -> dict[str, ImageRef]
             gen = spec["generate"]
             if not isinstance(gen, PosDict):
                 c.add(_value_pos(spec, "generate"), f"images.{name}.generate", gen,
-                      "a mapping: like (device name), version, size, format")
+                      "a mapping: like (device name), version (a number or current+N), size, format, identity")
                 continue
-            _check_keys(c, gen, ("like", "version", "size", "format", "hw_min", "hw_max", "corrupt_integrity", "off_cpl"),
-                        f"images.{name}.generate.")
+            _check_keys(c, gen, ("like", "version", "size", "format", "hw_min", "hw_max", "corrupt_integrity", "off_cpl",
+                                 "identity"), f"images.{name}.generate.")
             values: dict[str, Any] = {}
-            for key, kind in (("version", INT), ("hw_min", INT), ("hw_max", INT), ("format", IMAGE_FORMATS)):
+            if "version" in gen:
+                try:
+                    version = VERSION.convert(gen["version"])
+                except ValueError as exc:
+                    c.add(_value_pos(gen, "version"), f"images.{name}.generate.version", gen["version"], str(exc))
+                else:
+                    if isinstance(version, int):
+                        values["version"] = version
+                    else:  # relative to what the device runs when the plan starts
+                        values["version_from_current"] = int(version[len("current"):] or 0)
+            for key, kind in (("hw_min", INT), ("hw_max", INT), ("format", IMAGE_FORMATS),
+                              ("identity", IDENTITY_SOURCES)):
                 if key in gen:
                     try:
                         values[key] = kind.convert(gen[key])

@@ -13,6 +13,7 @@ from rig.bench.config import Bench
 from rig.plan.loader import Plan
 
 BLOCK_SIZE = 40  # the hub's default cap (R-PLAT-07)
+BOOT_SECONDS = 10.0  # a device's boot to its Device_annce and first query (a typical SE device; yours may differ)
 
 
 @dataclasses.dataclass
@@ -31,20 +32,31 @@ class Prediction:
 def predict_plan(plan: Plan, bench: Bench) -> Prediction:
     from rig.emu.pacing import Pacing, predict_transfer
 
+    from rig.bench.session import kind_of_profile
+
     pacing = Pacing.real_bench(baud=bench.hub.baudrate)
+    hub = bench.hub.with_hub_settings(plan.settings.get("hub") or {}, f"{plan.path} settings.hub")
     sizes = {name: _image_size(ref) for name, ref in plan.images.items()}
     transfers, transfer_s, wait_s = 0, 0.0, 0.0
     for step in plan.steps:
         a = step.args
         if step.kind == "service_request" and a.get("image") in sizes and a.get("expect", "accepted") == "accepted":
-            for _ in a.get("devices") or []:
+            block = min(BLOCK_SIZE, bench.hub.block_size_cap)
+            for device in a.get("devices") or []:
                 transfers += 1
-                transfer_s += predict_transfer(sizes[a["image"]], min(BLOCK_SIZE, bench.hub.block_size_cap),
-                                               pacing=pacing, ezsp_version=bench.hub.ezsp_version).seconds
+                paced = predict_transfer(sizes[a["image"]], block, pacing=pacing,
+                                         ezsp_version=bench.hub.ezsp_version).seconds
+                # MinimumBlockPeriod: the device waits at least this long from one request to the next
+                period = hub.block_period_for(kind_of_profile(plan.devices[device].profile)).seconds
+                transfer_s += max(paced, -(-sizes[a["image"]] // block) * period)
         elif step.kind in ("advance_clock", "wait", "hub_busy"):
             wait_s += a.get("by", a.get("for", 0.0))
         elif step.kind == "expect_activation":  # the CH reads the version this long after the transfer
             wait_s += bench.hub.version_check_delay_s
+        elif step.kind == "power_cycle":  # off for the bench's off_for_s, then the device boots and rejoins
+            wait_s += bench.power.off_for_s + BOOT_SECONDS
+        elif step.kind == "expect_hub_frame" and a.get("max_count") is not None:  # watches its whole window
+            wait_s += a.get("within", 0.0)
     return Prediction(plan.id, transfers, transfer_s, wait_s, "emulated" in plan.needs)
 
 

@@ -43,10 +43,11 @@ def _field(name: str, spec: FieldSpec, duration_fields: set[str]) -> str:
 
 def steps_markdown() -> str:
     """One entry per step of the schema: what it does, its fields, shorthand and bench needs."""
-    from rig.plan.runner import DEFAULT_STEP_TIMEOUT
+    from rig.plan.limits import DEFAULT_S, MARGIN_S
 
-    lines = ["Every step also takes `name:` (shown in reports) and `timeout:` (real time, default "
-             f"{DEFAULT_STEP_TIMEOUT:g} s). "
+    lines = ["Every step also takes `name:` (shown in reports) and `timeout:` (real time; by default a step "
+             f"may take its own window (`within:`, `for:`, `by:`) plus {MARGIN_S:g} s, or {DEFAULT_S:g} s for "
+             "most steps without one: rig/plan/limits.py). "
              "Durations: `90s`, `15m`, `4d`, `3d 12h`, `250ms` or seconds; percentages: `40%`.", ""]
     for spec in STEPS.values():
         durations = {n for n, f in spec.fields.items() if f.kind.describe == "a duration"}

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rig.bench.config import Bench
-from rig.bench.session import BenchProblem, Session, seed_for
+from rig.bench.session import BenchProblem, PlanNotForThisBench, Session, seed_for
 from rig.plan.context import PlanContext, StepFailed
+from rig.plan.limits import step_limit
 from rig.plan.loader import Plan
 from rig.plan.steps import STEP_FUNCTIONS
 from rig.report.record import PlanAborted, RunRecord, StepRecord, Verdict
 
 LOGGER = logging.getLogger(__name__)
-DEFAULT_STEP_TIMEOUT = 300.0  # real seconds a step may take on top of its own rig-time limits
 
 
 async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | None = None,
@@ -44,6 +44,10 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
             await ctx.start()
         except asyncio.CancelledError:  # Ctrl-C / SIGTERM while the bench came up
             aborted = _abort(record, None, "while the bench came up")
+        except PlanNotForThisBench as exc:  # e.g. an HCALCS plan on a PPMID bench: not run, and why
+            record.verdict = Verdict.SKIP
+            record.message = str(exc)
+            return record
         except Exception as exc:  # the bench did not come up: an error, not a failure of the device
             record.verdict = Verdict.ERROR
             record.message = f"bench did not start: {_start_problem(exc, bench)}"
@@ -55,9 +59,9 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
             step_record.started = ctx.rig_time()
             t0 = time.monotonic()
             log(f"step {step.index}: {step.title}")
+            limit = step_limit(step.kind, step.args, step.timeout, extra_s=ctx.extra_limit_s(step.kind, step.args))
             try:
-                await asyncio.wait_for(STEP_FUNCTIONS[step.kind](ctx, step.args),
-                                       step.timeout if step.timeout else DEFAULT_STEP_TIMEOUT)
+                await asyncio.wait_for(STEP_FUNCTIONS[step.kind](ctx, step.args), limit)
             except asyncio.CancelledError:  # Ctrl-C / SIGTERM: stop here, keep what was done
                 step_record.wall_seconds = time.monotonic() - t0
                 aborted = _abort(record, step_record, f"during step {step.index} ({step.title})")
@@ -66,7 +70,9 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
                 step_record.verdict, step_record.message = Verdict.FAIL, str(exc)
             except (asyncio.TimeoutError, TimeoutError):
                 step_record.verdict = Verdict.FAIL
-                step_record.message = f"timed out after {step.timeout or DEFAULT_STEP_TIMEOUT:g} s (real time)"
+                step_record.message = (f"timed out after {limit:g} s (real time; "
+                                       + ("the step's timeout:)" if step.timeout else "its window plus margin; "
+                                          "give the step a timeout: to change it)"))
             except BenchProblem as exc:
                 step_record.verdict, step_record.message = Verdict.ERROR, str(exc)
             except Exception as exc:  # a rig bug: keep the trace in the record, not on the user's screen
@@ -92,6 +98,7 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
         if record.verdict is Verdict.PASS and rig_errors:
             record.verdict = Verdict.ERROR
             record.message = "the emulated stick could not answer: " + "; ".join(rig_errors[:3])
+        await ctx.read_end_versions()
     finally:
         try:
             ctx.finish()

@@ -166,6 +166,24 @@ def _alert_code(value: Any) -> str:
 
 
 ALERT_CODE = Kind("an alert code", _alert_code)
+
+
+def _version(value: Any) -> int | str:
+    """A firmware version: a number (0x00000002), or 'current' / 'current+N' / 'current-N': relative to the
+    version the device ran when the plan started (a device kept across plans need not be a fresh v1)."""
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        match = re.fullmatch(r"current([+-]\d+)?", text)
+        if match:
+            return "current" + (f"{int(match.group(1)):+d}" if match.group(1) else "")
+    try:
+        return _int(value)
+    except ValueError:
+        raise ValueError("a version: a number (decimal or 0x hex), or current / current+N "
+                         "(the version the device ran when the plan started, plus N)") from None
+
+
+VERSION = Kind("a version (a number, or current+N)", _version)
 DEVICE = Kind("a device name from `devices:`", _str)
 IMAGE = Kind("an image name from `images:`", _str)
 
@@ -276,8 +294,14 @@ STEPS: dict[str, StepSpec] = {
             "version": F(INT),
             "frame": F(choice("qni", "block", "upgrade_end")),
         }, needs=("emulated",)),
-        StepSpec("power_cycle", "power-cycle a device (emulated: reboot keeping flash)", {
+        StepSpec("power_cycle", "power-cycle a device and wait for evidence it restarted (Device_annce, "
+                                "rejoin, or a fresh query after silence): the emulator, the bench's power: "
+                                "commands, or the operator at the terminal", {
             "device": F(DEVICE, required=True),
+            "within": F(DURATION, help="how long the device may take to show it came back (default: the "
+                                       "bench's power.restart_within_s, 600 s)"),
+            "silence": F(DURATION, default=3.0, help="a query counts as fresh after this long without a frame"),
+            "save_as": F(STR, help="name this moment for expect_hub_frame after:"),
         }, shorthand="device"),
         StepSpec("pair", "permit joining and wait until the device has joined and been interviewed", {
             "device": F(DEVICE, required=True),
@@ -285,11 +309,11 @@ STEPS: dict[str, StepSpec] = {
         }, shorthand="device"),
         StepSpec("assert_register", "the DSP version register holds this version for the device", {
             "device": F(DEVICE, required=True),
-            "version": F(INT, required=True),
+            "version": F(VERSION, required=True, help="a number, or current+N (N above the plan-start version)"),
         }),
         StepSpec("assert_device_version", "the device reports this CurrentFileVersion over the air", {
             "device": F(DEVICE, required=True),
-            "version": F(INT, required=True),
+            "version": F(VERSION, required=True, help="a number, or current+N (N above the plan-start version)"),
         }),
         StepSpec("expect_conformance", "the hub's record of how the device honoured rate limiting", {
             "device": F(DEVICE, required=True),
@@ -305,7 +329,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec("assert_device_attribute", "read an OTA client attribute of the device over the air", {
             "device": F(DEVICE, required=True),
             "attribute": F(ATTRIBUTES, required=True),
-            "value": F(INT, required=True),
+            "value": F(VERSION, required=True, help="a number; for version attributes also current+N"),
         }),
         StepSpec("assert_device_image", "the image the device installed is byte-identical to this one", {
             "device": F(DEVICE, required=True),

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 from rig.backend.fixtures import duis_eui
 from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem
 from rig.hub.errors import HubError
-from rig.hub.events import ActivationOutcome, ActivationResult, TransferOutcome, TransferResult
+from rig.hub.events import ActivationOutcome, ActivationResult, TransferOutcome, TransferResult, VersionSource
 from rig.image import parse_image
 from rig.plan.context import PlanContext, StepFailed
 from rig.report.record import Measurement
@@ -157,8 +157,9 @@ async def expect_alert_count(ctx: PlanContext, a: dict[str, Any]) -> None:
 async def assert_register(ctx: PlanContext, a: dict[str, Any]) -> None:
     ieee = ctx.session.devices[a["device"]].ieee
     have = ctx.backend.register.version(ieee)
-    if have != a["version"]:
-        raise StepFailed(f"register holds {_hex(have)} for {a['device']}, expected {_hex(a['version'])}")
+    want = ctx.version_value(a["version"], a["device"])
+    if have != want:
+        raise StepFailed(f"register holds {_hex(have)} for {a['device']}, expected {_hex(want)}")
 
 
 def _hex(v: int | None) -> str:
@@ -167,21 +168,36 @@ def _hex(v: int | None) -> str:
 
 # ---- hub outcomes ------------------------------------------------------------------------------
 async def _outcome(ctx: PlanContext, a: dict[str, Any], kind: type, what: str):
-    """The device's first outcome of this kind (transfer or activation), waited for on the rig clock."""
+    """The device's first outcome of this kind (transfer or activation), waited for on the rig clock.
+    An activation that cannot come any more (the transfer failed) ends the wait at once."""
     ieee = ctx.session.devices[a["device"]].ieee
+    found: list = []
+    hopeless: list[str] = []
+
+    def done() -> bool:
+        if not found:
+            found.extend(e for e in ctx.hub_events if isinstance(e, kind) and e.ieee == ieee)
+        if not found and kind is ActivationOutcome and (why := ctx.transfer_failure(a["device"])):
+            hopeless.append(why)
+            return True
+        return bool(found)
+
     try:
-        return await ctx.wait_hub_event(lambda e: isinstance(e, kind) and e.ieee == ieee, a["within"])
+        await ctx.wait_until(done, a["within"])
     except (asyncio.TimeoutError, TimeoutError):
         progress = f" ({_progress_text(ctx, a['device'])})" if kind is TransferOutcome else ""
         raise StepFailed(f"no {what} outcome for {a['device']} within {a['within']:g} s of rig time{progress}") from None
+    if not found:
+        raise StepFailed(f"no {what} can come for {a['device']}: {hopeless[0]}")
+    return found[0]
 
 
 @step("expect_transfer")
 async def expect_transfer(ctx: PlanContext, a: dict[str, Any]) -> None:
     event = await _outcome(ctx, a, TransferOutcome, "transfer")
     if event.result is not TransferResult[a["result"].upper()]:
-        raise StepFailed(f"transfer to {a['device']} ended {event.result.name.lower()} ({event.detail}), "
-                         f"expected {a['result']}")
+        said = ctx.transfer_failure(a["device"]) or f"ended {event.result.name.lower()} ({event.detail})"
+        raise StepFailed(f"transfer to {a['device']}: {said}; expected {a['result']}")
 
 
 @step("expect_activation")
@@ -205,11 +221,24 @@ def _progress_text(ctx: PlanContext, name: str) -> str:
 
 @step("wait_download")
 async def wait_download(ctx: PlanContext, a: dict[str, Any]) -> None:
+    failed: list[str] = []
+
+    def done() -> bool:
+        if _progress(ctx, a["device"]) >= a["progress"]:
+            return True
+        why = ctx.transfer_failure(a["device"])
+        if why:
+            failed.append(why)
+        return bool(why)
+
     try:
-        await ctx.wait_until(lambda: _progress(ctx, a["device"]) >= a["progress"], a["within"])
+        await ctx.wait_until(done, a["within"])
     except (asyncio.TimeoutError, TimeoutError):
         raise StepFailed(f"{a['device']} did not reach {a['progress']:g} % within {a['within']:g} s "
                          f"({_progress_text(ctx, a['device'])})") from None
+    if failed and _progress(ctx, a["device"]) < a["progress"]:
+        raise StepFailed(f"{a['device']} stopped at {_progress(ctx, a['device']):.0f} % of {a['progress']:g} %: "
+                         f"{failed[-1]}")
 
 
 @step("expect_conformance")
@@ -239,27 +268,53 @@ async def pair(ctx: PlanContext, a: dict[str, Any]) -> None:
 
 @step("power_cycle")
 async def power_cycle(ctx: PlanContext, a: dict[str, Any]) -> None:
-    handle = ctx.session.devices[a["device"]]
-    ctx.event("reboot", a["device"], offset=_offset(ctx, a["device"]), actor="device", to="device")
-    if handle.emulated is not None:
-        handle.emulated.reboot()
-        return
-    # A real device: the operator (or a switched socket they drive) does it; we wait for the device to
-    # come back and talk OTA again.
-    seen = len(ctx.hub.frames)
-    ctx.log(f"  >>> POWER-CYCLE {a['device']} ({handle.ieee}) NOW: switch it off, wait 5 s, switch it on")
+    """Cut the device's power and give it back (emulator, bench power control or operator), then wait
+    for evidence it restarted: a Device_annce, a rejoin, or a fresh query after silence. Never the next
+    frame of a download that was not interrupted."""
+    from rig.bench.power import NoOperator, PowerError
+    from rig.plan.restart import RestartWatch
+
+    name = a["device"]
+    handle = ctx.session.devices[name]
+    settings = ctx.session.bench.power
+    control = handle.power(settings)
+    within = a.get("within") or settings.restart_within_s
+    ctx.event("reboot", name, offset=_offset(ctx, name), actor="device", to="device",
+              detail=f"power cycle by {control.description}")
+    if a.get("save_as"):
+        ctx.frame_marks[a["save_as"]] = ctx.hub.server.frames_logged
+    watch = RestartWatch(ctx.hub, handle.ieee, since=ctx.clock.now(), frames_mark=ctx.hub.server.frames_logged,
+                         silence_s=a.get("silence", 3.0))
     try:
-        await ctx.wait_until(lambda: any(f.ieee == handle.ieee and f.direction == "rx"
-                                         for f in ctx.hub.frames[seen:]), 600.0)
-    except (asyncio.TimeoutError, TimeoutError):
-        raise StepFailed(f"{a['device']} sent no OTA request within 10 minutes of the power-cycle prompt") from None
+        try:
+            how = await control.cycle(name, handle.power_fields())
+        except NoOperator as exc:
+            raise StepFailed(str(exc)) from None
+        except PowerError as exc:
+            raise BenchProblem(str(exc)) from None
+        ctx.log(f"  {name}: {how}; waiting up to {within:g} s for it to show it restarted")
+        try:
+            await ctx.wait_until(lambda: watch.evidence() is not None, within)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise StepFailed(f"{name} showed no restart within {within:g} s of the power cycle ({how}): "
+                             f"{watch.summary()}") from None
+        evidence = watch.evidence()
+        ctx.log(f"  {name} restarted: {evidence}")
+        ctx.event("restart_seen", name, actor="device", to="CH", detail=evidence)
+    finally:
+        watch.close()
 
 
 @step("assert_device_version")
 async def assert_device_version(ctx: PlanContext, a: dict[str, Any]) -> None:
-    version = await ctx.hub.read_version(ctx.session.devices[a["device"]].ieee)
-    if version != a["version"]:
-        raise StepFailed(f"{a['device']} reports CurrentFileVersion {_hex(version)}, expected {_hex(a['version'])}")
+    want = ctx.version_value(a["version"], a["device"])
+    ieee = ctx.session.devices[a["device"]].ieee
+    version, why = await ctx.hub.read_ota_attribute_status(ieee, _ATTRIBUTE_IDS["current_file_version"])
+    if version is not None:  # as Hub.read_version does: the register hears of what was read
+        ctx.hub.versions.observe(ieee, version, VersionSource.ATTRIBUTE_READ)
+    if version != want:
+        have = _hex(version) if version is not None else f"nothing: {why}"
+        raise StepFailed(f"{a['device']} reports CurrentFileVersion {have}, expected {_hex(want)}")
 
 
 def _emulated(ctx: PlanContext, name: str, what: str):
@@ -359,10 +414,11 @@ async def wait(ctx: PlanContext, a: dict[str, Any]) -> None:
 async def assert_device_attribute(ctx: PlanContext, a: dict[str, Any]) -> None:
     ieee = ctx.session.devices[a["device"]].ieee
     attr = _ATTRIBUTE_IDS[a["attribute"]]
-    have = await ctx.hub.read_ota_attribute(ieee, attr)
-    if have != a["value"]:
-        raise StepFailed(f"{a['device']} {a['attribute']} = {_hex(have) if have is not None else 'no answer'}, "
-                         f"expected {_hex(a['value'])}")
+    want = ctx.version_value(a["value"], a["device"])
+    have, why = await ctx.hub.read_ota_attribute_status(ieee, attr)
+    if have != want:
+        raise StepFailed(f"{a['device']} {a['attribute']} (0x{attr:04X}) = {_hex(have) if have is not None else why}, "
+                         f"expected {_hex(want)}")
 
 
 @step("assert_device_image")

@@ -1,0 +1,233 @@
+"""Switching a device's power for `power_cycle`: a bench's power control, the emulator, or an operator.
+
+Every way is a `PowerControl`: `cycle()` takes the device's power away and gives it back, and
+`budget_s` says how long that may take (the step's real-time limit grows by it). Whether the device
+really restarted is not decided here: the step waits for evidence (rig.plan.restart). A labgrid
+backend (or any other) is one more class with these two members.
+
+Bench file:
+
+    power:
+      off: "uhubctl -l 1-1 -p {port} -a off"   # {device} {ieee} {kind} and the device's own fields
+      on:  "uhubctl -l 1-1 -p {port} -a on"
+      off_for_s: 5            # how long the device stays unpowered
+      command_timeout_s: 30   # each command must finish within this
+      restart_within_s: 600   # how long the device may take to show it came back
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shlex
+import sys
+from typing import Any, Callable, Protocol, TextIO
+
+
+class PowerError(Exception):
+    """The power control could not do it (a command failed or hung): a bench problem, not the device's."""
+
+
+class NoOperator(Exception):
+    """No power control and nobody at a terminal to do it by hand."""
+
+
+class PowerControl(Protocol):
+    description: str
+    budget_s: float  # real seconds cycle() may take
+
+    async def cycle(self, device: str, fields: dict[str, str]) -> str:
+        """Power the device off and on again; return what was done, for the record."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerSettings:
+    off: str | None = None
+    on: str | None = None
+    off_for_s: float = 5.0
+    command_timeout_s: float = 30.0
+    restart_within_s: float = 600.0
+
+    @property
+    def commands(self) -> bool:
+        return bool(self.off and self.on)
+
+
+POWER_KEYS = {f.name for f in dataclasses.fields(PowerSettings)}
+
+
+def power_settings(raw: Any, where: str) -> PowerSettings:
+    """The bench file's `power:` mapping, checked; `where` names the file for the error."""
+    if raw is None:
+        return PowerSettings()
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: power: found {raw!r}; expected a mapping with off:, on: (commands) and "
+                         "optionally off_for_s, command_timeout_s, restart_within_s")
+    # YAML 1.1 reads a bare `on:` / `off:` key as true / false: take them as the words they were.
+    raw = {({True: "on", False: "off"}.get(k, k) if isinstance(k, bool) else k): v for k, v in raw.items()}
+    unknown = sorted(str(k) for k in set(raw) - POWER_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: power.{unknown[0]}: unknown; expected one of {', '.join(sorted(POWER_KEYS))}")
+    kw: dict[str, Any] = {}
+    for key in ("off", "on"):
+        if key in raw:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                raise ValueError(f"{where}: power.{key}: found {raw[key]!r}; expected a shell command")
+            kw[key] = raw[key]
+    if bool(kw.get("off")) != bool(kw.get("on")):
+        raise ValueError(f"{where}: power: give both off: and on: commands (found only "
+                         f"{'off' if kw.get('off') else 'on'}:)")
+    for key in ("off_for_s", "command_timeout_s", "restart_within_s"):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{where}: power.{key}: found {value!r}; expected a number of seconds >= 0")
+            kw[key] = float(value)
+    return PowerSettings(**kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResetSettings:
+    """`reset: {command: ..., timeout_s: ...}`: bring a device back to an older firmware (a programmer or
+    bootloader tool), run before a plan whose file: image the device already runs or runs newer than."""
+
+    command: str | None = None
+    timeout_s: float = 300.0
+
+
+def reset_settings(raw: Any, where: str) -> ResetSettings:
+    if raw is None:
+        return ResetSettings()
+    if not isinstance(raw, dict) or not isinstance(raw.get("command"), str) or set(raw) - {"command", "timeout_s"}:
+        raise ValueError(f"{where}: reset: found {raw!r}; expected a mapping with command: (a shell command, "
+                         "{device} {ieee} {kind} and the device's fields filled in) and optionally timeout_s")
+    timeout = raw.get("timeout_s", 300.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"{where}: reset.timeout_s: found {timeout!r}; expected a number of seconds > 0")
+    return ResetSettings(raw["command"], float(timeout))
+
+
+async def run_command(what: str, template: str, fields: dict[str, str], timeout_s: float) -> str:
+    """Run a bench command with the device's fields filled in; PowerError (with its output) unless it
+    exits 0 within `timeout_s`. Returns its output."""
+    try:
+        command = template.format(**{k: shlex.quote(str(v)) for k, v in fields.items()})
+    except (KeyError, IndexError) as exc:
+        raise PowerError(f"{what}: the command names {exc} which this device does not have "
+                         f"(known: {', '.join('{' + k + '}' for k in sorted(fields))})") from None
+    proc = await asyncio.create_subprocess_shell(command, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except (asyncio.TimeoutError, TimeoutError):
+        proc.kill()
+        await proc.wait()
+        raise PowerError(f"{what}: `{command}` did not finish within {timeout_s:g} s") from None
+    text = out.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        tail = text.splitlines()[-3:]
+        raise PowerError(f"{what}: `{command}` exited {proc.returncode}" + (f": {' / '.join(tail)}" if tail else ""))
+    return text
+
+
+class CommandPower:
+    """The bench's own switch: a USB hub port, a PDU outlet, a relay board, driven by two commands."""
+
+    def __init__(self, settings: PowerSettings) -> None:
+        self.settings = settings
+        self.description = "the bench's power control (power: off/on commands)"
+        self.budget_s = 2 * settings.command_timeout_s + settings.off_for_s
+
+    async def cycle(self, device: str, fields: dict[str, str]) -> str:
+        await self._run("off", self.settings.off or "", fields)
+        await asyncio.sleep(self.settings.off_for_s)  # real time: the device's capacitors drain
+        await self._run("on", self.settings.on or "", fields)
+        return f"switched off for {self.settings.off_for_s:g} s and on by the bench's power control"
+
+    async def _run(self, what: str, template: str, fields: dict[str, str]) -> None:
+        await run_command(f"power.{what}", template, fields, self.settings.command_timeout_s)
+
+
+class EmulatedPower:
+    """An emulated device on an emulated bench: the emulator reboots it (flash kept)."""
+
+    description = "the emulated device's reboot"
+    budget_s = 0.0
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+
+    async def cycle(self, device: str, fields: dict[str, str]) -> str:
+        self.device.reboot()
+        return "rebooted by the emulator (RAM lost, flash kept)"
+
+
+_stdin_was_tty: bool | None = None  # noted before pytest's capture puts /dev/null on fd 0
+
+
+def note_stdin() -> None:
+    """Remember whether stdin is a terminal now, before pytest captures fd 0 (the plugin calls this
+    when it is loaded, ahead of capture)."""
+    global _stdin_was_tty
+    try:
+        _stdin_was_tty = os.isatty(0)
+    except OSError:
+        _stdin_was_tty = False
+
+
+def controlling_terminal(path: str = "/dev/tty") -> TextIO | None:
+    """Where a prompt reaches the operator at once, whatever pytest captures: the controlling terminal,
+    or the process's original stderr if that is one. None: no terminal, or stdin was not one (CI, a
+    closed or redirected stdin): there is nobody to act on a prompt."""
+    stdin_tty = _stdin_was_tty
+    if stdin_tty is None:
+        try:
+            stdin_tty = os.isatty(0)
+        except OSError:
+            stdin_tty = False
+    if not stdin_tty:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by the caller
+    except OSError:
+        pass
+    err = sys.__stderr__
+    if err is not None and not err.closed and err.isatty():
+        return err
+    return None
+
+
+class OperatorPower:
+    """Nobody wired a power switch: a person does it, told on the terminal at once."""
+
+    description = "the operator (prompted on the terminal)"
+    budget_s = 0.0
+
+    def __init__(self, terminal: Callable[[], TextIO | None] = controlling_terminal) -> None:
+        self._terminal = terminal
+
+    async def cycle(self, device: str, fields: dict[str, str]) -> str:
+        term = self._terminal()
+        if term is None:
+            raise NoOperator(f"power_cycle of {device} needs an operator or a power control: no terminal to "
+                             "prompt on (CI, or stdin closed). Add a power: section (off:/on: commands) to "
+                             "the bench file, or run from a terminal")
+        ieee = fields.get("ieee", "")
+        try:
+            term.write(f"\n\a>>> POWER-CYCLE {device} ({ieee}) NOW: switch it off, wait 5 s, switch it on. "
+                       "The rig waits until it sees the device restart.\n")
+            term.flush()
+        finally:
+            if term not in (sys.__stderr__, sys.__stdout__):
+                term.close()
+        return "power-cycled by the operator (prompted on the terminal)"
+
+
+def power_control(settings: PowerSettings, emulated_device: Any = None) -> PowerControl:
+    """The emulator for an emulated device; else the bench's power control if it has one; else a person."""
+    if emulated_device is not None:
+        return EmulatedPower(emulated_device)
+    if settings.commands:
+        return CommandPower(settings)
+    return OperatorPower()

@@ -1,0 +1,293 @@
+"""What a real bench needs from the plan layer (issue: the conformance suite on a stick the rig did not
+build). The tests that need a device in another process are in tests/bench/test_hardware_like.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rig.bench.config import BenchError, load_bench
+from rig.bench.power import CommandPower, NoOperator, OperatorPower, PowerError, controlling_terminal, power_settings
+from rig.bench.session import PlanNotForThisBench, Session
+from rig.plan.limits import step_limit
+from rig.plan.loader import load_plan
+from rig.plan.runner import run_plan
+from rig.plan.schema import PlanErrors
+from rig.report.record import Verdict
+
+REPO = Path(__file__).resolve().parents[2]
+EMULATED = "fixtures/benches/emulated.yaml"
+
+
+def plan_file(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ---- 1. no hidden real-time cap ------------------------------------------------------------------
+LONG_WAITS = """\
+plan: 1
+name: long windows
+devices:
+  dut: {profile: ppmid}
+steps:
+  - advance_clock: 20m
+  - name: an hour-long activation window
+    advance_clock: 1h
+"""
+
+
+async def test_a_steps_real_time_limit_is_its_own_window_not_a_hidden_300_s_cap(tmp_path, monkeypatch):
+    limits: list[float] = []
+    real_wait_for = asyncio.wait_for
+
+    async def spy(aw, timeout):
+        limits.append(timeout)
+        return await real_wait_for(aw, timeout)
+
+    monkeypatch.setattr(asyncio, "wait_for", spy)
+    record = await run_plan(load_plan(plan_file(tmp_path, LONG_WAITS)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    # each step's limit is its own window plus a margin, whatever it is
+    assert any(20 * 60 < x <= 20 * 60 + 300 for x in limits) and any(3600 < x <= 3600 + 300 for x in limits)
+    assert 300.0 not in limits
+
+
+def test_step_limits_come_from_the_plan_with_a_default_per_kind(tmp_path):
+    plan = load_plan(plan_file(tmp_path, """\
+plan: 1
+name: limits
+devices:
+  dut: {profile: ppmid}
+steps:
+  - expect_activation: {device: dut, within: 20m}
+  - assert_device_version: {device: dut, version: 1}
+  - name: a plan's own timeout wins
+    assert_device_version: {device: dut, version: 1}
+    timeout: 7s
+"""))
+    limit = [step_limit(s.kind, s.args, s.timeout) for s in plan.steps]
+    assert limit[0] >= 20 * 60 + 60  # cf05 on hardware-example.yaml: activation 15 min after the check
+    assert 60 <= limit[1] <= 300
+    assert limit[2] == 7
+
+
+# ---- 3. the operator prompt ----------------------------------------------------------------------
+async def test_without_a_terminal_the_operator_prompt_fails_at_once_saying_why():
+    with pytest.raises(NoOperator, match="needs an operator or a power control"):
+        await OperatorPower(terminal=lambda: None).cycle("dut", {"ieee": "00:11"})
+
+
+async def test_the_operator_prompt_is_written_to_the_terminal_at_once():
+    master, slave = pty.openpty()
+    try:
+        term = open(os.ttyname(slave), "w", encoding="utf-8")  # noqa: SIM115 - the power control closes it
+        await OperatorPower(terminal=lambda: term).cycle("dut", {"ieee": "00:11:22:33:44:55:66:77"})
+        text = os.read(master, 4096).decode()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "POWER-CYCLE dut (00:11:22:33:44:55:66:77) NOW" in text
+
+
+def test_with_stdin_closed_there_is_no_operator(monkeypatch):
+    import rig.bench.power as power
+
+    read, write = os.pipe()
+    os.close(write)
+    saved = os.dup(0)
+    try:
+        os.dup2(read, 0)  # stdin: a closed pipe, as under CI or `rig run < /dev/null`
+        monkeypatch.setattr(power, "_stdin_was_tty", None)
+        power.note_stdin()
+        assert power._stdin_was_tty is False
+        assert controlling_terminal() is None
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(read)
+
+
+# ---- 4. automatic power control ------------------------------------------------------------------
+async def test_the_bench_power_commands_switch_off_then_on_with_the_devices_fields(tmp_path):
+    log = tmp_path / "switch.log"
+    settings = power_settings({"off": f"echo off {{device}} {{port}} >> {log}",
+                               "on": f"echo on {{ieee}} >> {log}", "off_for_s": 0}, "bench.yaml")
+    done = await CommandPower(settings).cycle("dut", {"device": "dut", "port": "3", "ieee": "00:11"})
+    assert log.read_text().splitlines() == ["off dut 3", "on 00:11"]
+    assert "switched off" in done
+
+
+async def test_a_failing_or_hanging_power_command_is_a_bench_problem_with_its_output(tmp_path):
+    failing = power_settings({"off": "echo relay board not found; exit 3", "on": "true", "off_for_s": 0}, "b")
+    with pytest.raises(PowerError, match=r"power.off: `echo relay board not found; exit 3` exited 3: relay board"):
+        await CommandPower(failing).cycle("dut", {})
+    hanging = power_settings({"off": "sleep 30", "on": "true", "command_timeout_s": 0.3}, "b")
+    with pytest.raises(PowerError, match="did not finish within 0.3 s"):
+        await CommandPower(hanging).cycle("dut", {})
+    unknown = power_settings({"off": "switch {outlet} off", "on": "true"}, "b")
+    with pytest.raises(PowerError, match=r"names 'outlet' which this device does not have"):
+        await CommandPower(unknown).cycle("dut", {"ieee": "00:11"})
+
+
+def test_a_bench_file_power_section_is_read_and_checked(tmp_path):
+    text = (REPO / "fixtures/benches/hardware-example.yaml").read_text()
+    bench = tmp_path / "lab.yaml"
+    # bare on:/off: keys are YAML 1.1 booleans; the bench file takes them as meant
+    bench.write_text(text + "power:\n  off: uhubctl -a off -p {port}\n  on: uhubctl -a on -p {port}\n"
+                            "  off_for_s: 3\n")
+    loaded = load_bench(bench)
+    assert loaded.power.commands and loaded.power.off_for_s == 3 and loaded.identity()["power"] == "commands"
+    bench.write_text(text + "power:\n  off: uhubctl -a off\n  off_after_s: 3\n")
+    with pytest.raises(BenchError, match=r"lab.yaml: power.off_after_s: unknown"):
+        load_bench(bench)
+    bench.write_text(text + "power:\n  off: uhubctl -a off\n")
+    with pytest.raises(BenchError, match="give both off: and on: commands"):
+        load_bench(bench)
+
+
+# ---- 5. versions relative to what the device runs ------------------------------------------------
+RELATIVE = """\
+plan: 1
+name: relative versions
+devices:
+  dut: {profile: ppmid}
+images:
+  next: {generate: {like: dut, version: current+1}}
+steps:
+  - pair: dut
+  - assert_device_version: {device: dut, version: current}
+  - service_request: {sr: "11.4", image: next, devices: [dut]}
+  - expect_transfer: {device: dut, within: 1h}
+  - expect_activation: {device: dut, within: 1h}
+  - assert_device_version: {device: dut, version: current+1}
+  - assert_register: {device: dut, version: current+1}
+"""
+
+
+async def test_images_and_expected_versions_follow_the_version_the_device_starts_on(tmp_path):
+    record = await run_plan(load_plan(plan_file(tmp_path, RELATIVE)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    assert record.images["next"]["file_version"] == 2
+    assert record.devices["dut"]["start_version"] == 1 and record.devices["dut"]["end_version"] == 2
+    wrong = await run_plan(load_plan(plan_file(tmp_path, RELATIVE.replace("version: current}", "version: current+3}"))),
+                           load_bench(EMULATED))
+    assert wrong.verdict is Verdict.FAIL and "expected 0x00000004" in wrong.message
+
+
+def test_a_version_is_a_number_or_current_plus_n(tmp_path):
+    with pytest.raises(PlanErrors, match=r"version: found 'latest'; allowed: a version: a number .* current\+N"):
+        load_plan(plan_file(tmp_path, RELATIVE.replace("version: current+1}}", "version: latest}}")))
+
+
+def test_the_summary_says_each_plans_start_and_end_version():
+    from rig.report.record import RunRecord
+    from rig.report.summary import summary_table
+
+    rec = RunRecord("cf02", "cf02", "cf02.yaml", {})
+    rec.devices = {"dut": {"start_version": 2, "end_version": 3}}
+    assert "dut 0x2->0x3" in summary_table([rec])
+
+
+# ---- 8. a plan for a device kind the bench does not have ----------------------------------------
+def test_a_plan_needing_an_hcalcs_on_a_ppmid_bench_is_not_for_this_bench(tmp_path):
+    text = (REPO / "fixtures/benches/hardware-example.yaml").read_text()
+    bench = tmp_path / "ppmid-bench.yaml"
+    bench.write_text(text + "devices:\n  dut: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid}\n")
+    session = Session(load_bench(bench), tmp_path)
+    with pytest.raises(PlanNotForThisBench, match=r"the plan needs dut to be a hcalcs; on bench ppmid-bench "
+                                                  r"dut is dut \(ppmid\) \(add a hcalcs with `stands_for: dut`"):
+        session.add_device("dut", "hcalcs")
+
+
+# ---- 9. messages that say what the device did --------------------------------------------------
+async def test_an_unsupported_attribute_is_reported_as_such_not_as_no_answer():
+    from rig.plan.harness import RigHarness
+
+    rig = await RigHarness(load_bench(EMULATED), "unsupported").start()
+    try:
+        dev = await rig.add_device("dut", "ppmid")
+        value, why = await rig.hub.read_ota_attribute_status(dev.ieee, 0xFFFD)  # ClusterRevision: not defined
+        assert value is None and why == "the device answered UNSUPPORTED_ATTRIBUTE"
+        assert (await rig.hub.read_ota_attribute_status(dev.ieee, 0x0002)) == (1, "")
+    finally:
+        await rig.stop()
+
+
+ALREADY_THERE = """\
+plan: 1
+name: offered what it already runs
+devices:
+  dut: {profile: ppmid}
+images:
+  same: {generate: {like: dut, version: current}}
+steps:
+  - pair: dut
+  - service_request: {sr: "11.4", image: same, devices: [dut]}
+  - wait_download: {device: dut, progress: 40%, within: 2h}
+"""
+
+FAILED_TRANSFER = """\
+plan: 1
+name: the device rejects the image
+devices:
+  dut: {profile: ppmid}
+images:
+  next: {generate: {like: dut, version: current+1}}
+steps:
+  - pair: dut
+  - inject_fault: {fault: device_upgrade_end_status, device: dut, status: invalid_image}
+  - service_request: {sr: "11.4", image: next, devices: [dut]}
+  - wait: 30s
+  - expect_activation: {device: dut, within: 2h}
+"""
+
+
+async def test_a_wait_ends_at_once_when_the_transfer_cannot_start_saying_why(tmp_path):
+    record = await run_plan(load_plan(plan_file(tmp_path, ALREADY_THERE)), load_bench(EMULATED))
+    step = record.steps[-1]
+    assert step.verdict is Verdict.FAIL
+    assert "the transfer cannot start" in step.message and "already runs the offered version" in step.message
+    assert "v=0x00000001" in step.message  # what the device sent
+    assert record.steps[-1].started + 3600 > 0 and record.wall_seconds < 60
+
+
+async def test_an_activation_wait_ends_at_once_when_the_transfer_failed_with_the_status(tmp_path):
+    record = await run_plan(load_plan(plan_file(tmp_path, FAILED_TRANSFER)), load_bench(EMULATED))
+    step = record.steps[-1]
+    assert step.verdict is Verdict.FAIL and step.kind == "expect_activation"
+    assert "no activation can come for dut: the transfer already failed: file_transfer_failure" in step.message
+    assert "UPGRADE_END status 0x96" in step.message
+
+
+# ---- 10. plans anywhere --------------------------------------------------------------------------
+HAPPY = """\
+plan: 1
+name: copied plan
+devices:
+  dut: {profile: ppmid}
+steps:
+  - pair: dut
+  - assert_device_version: {device: dut, version: current}
+"""
+
+
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_a_plan_outside_a_testplans_folder_runs(tmp_path, given):
+    folder = tmp_path / "my-copies"
+    folder.mkdir()
+    plan_file(folder, HAPPY, "copied.yaml")
+    (folder / "notes.yaml").write_text("just: some yaml\n")  # not a plan: not collected
+    target = folder / "copied.yaml" if given == "file" else folder
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(target), "--rig-bench", str(REPO / EMULATED),
+                           "-p", "no:cacheprovider", "-q", f"--rig-record-dir={tmp_path / 'rec'}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
