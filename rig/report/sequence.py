@@ -118,6 +118,8 @@ def messages(events: Sequence[dict[str, Any]], origin: float | None = None) -> t
                 run.offsets = (min(lo, int(offset)), max(hi, int(offset)))
             continue
         lanes = {src, dst} - set(ACTOR_ORDER)
+        if kind in ("ch_restart", "radio"):  # the CH (or its stick) went away: every run ends here
+            open_runs.clear()
         for other in [k for k in open_runs if k != key and ({k[1], k[2]} & lanes)]:
             del open_runs[other]
         message = Message(event_time(e), event_time(e), src, dst, kind, str(e.get("detail") or ""),

@@ -28,7 +28,7 @@ ACTIVATION_REBOOT = ("activation-reboot", "reboot into new image", "#1e8449", "1
 RAIL_KINDS = {"sr": "SR", "offer": "offer", "alert": "alert", "query": "QNI", "transfer_outcome": "transfer",
               "activation_outcome": "activation"}
 PROGRESS_KINDS = ("block", "page")
-_LABEL_CHAR_PX = 11 * 0.66  # generous width of a bold 11 px glyph: labels near the right edge turn left
+_LABEL_CHAR_PX = 11 * 0.7  # generous width of a bold 11 px glyph: labels near the right edge turn left
 _BUCKETS = 360  # down-sampling: at most ~4 points per bucket per device
 
 
@@ -201,7 +201,8 @@ class Timeline:
             if name in self.series:
                 self.series[name].colour = colour
         self.axis = TimeAxis((event_time(e) for e in self.events), self.LEFT, self.WIDTH - self.RIGHT)
-        self.legend_top = self.PLOT_TOP + self.PLOT_H + 52
+        self.legend_top = self.PLOT_TOP + self.PLOT_H + 66
+        self._placed: list[tuple[float, float, float, float]] = []  # label boxes drawn so far
         self.height = self.legend_top + 24
 
     def x(self, t: float) -> float:
@@ -216,6 +217,7 @@ class Timeline:
 
     # -- rendering ---------------------------------------------------------------------------
     def render(self) -> str:
+        self._placed = []
         out = [f'<svg class="timeline" viewBox="0 0 {self.WIDTH} {self.height}" width="{self.WIDTH}" '
                f'height="{self.height}" role="img" aria-label="transfer timeline">',
                '<title>Transfer timeline: image offset over time per device</title>']
@@ -256,7 +258,7 @@ class Timeline:
         mid = top + self.PLOT_H / 2
         out.append(f'<text x="14" y="{mid}" transform="rotate(-90 14 {mid})" text-anchor="middle" '
                    'class="axis">image offset (% of image)</text>'
-                   f'<text x="{x0}" y="{bottom + 30}" class="axis">time since plan start</text>')
+                   f'<text x="{x0}" y="{bottom + 46}" class="axis">time since plan start</text>')
         return out
 
     def _next_progress(self, device: str, t: float) -> float | None:
@@ -293,14 +295,13 @@ class Timeline:
             tip = f"{device}: WAIT_FOR_DATA at {time_text(t0)}, resumed {time_text(t1)}"
             if e.get("detail"):
                 tip += f" ({e['detail']})"
-            row = i % 3
+            text = self._place(xa + 3, [self.PLOT_TOP + 12 + 12 * r for r in range(6)], f"{label} ({device})",
+                               "#a04000", flip=False)
             out.append(
                 f'<g class="mark mark-pause" id="pause-{i + 1}" data-device="{esc(device)}" data-t="{t0:g}" '
                 f'data-t-end="{t1:g}" data-x="{xa:.1f}"><title>{esc(tip)}</title>'
                 f'<rect x="{xa:.1f}" y="{self.PLOT_TOP}" width="{w:.1f}" height="{self.PLOT_H}" fill="#f5b041" '
-                f'fill-opacity="0.28" stroke="#e67e22" stroke-width="0.8"/>'
-                f'<text x="{xa + 3:.1f}" y="{self.PLOT_TOP + 12 + 12 * row}" class="mark-label" '
-                f'fill="#a04000">{esc(label)} ({esc(device)})</text></g>')
+                f'fill-opacity="0.28" stroke="#e67e22" stroke-width="0.8"/>{text}</g>')
         return out
 
     def _series(self) -> list[str]:
@@ -327,21 +328,32 @@ class Timeline:
             device = e.get("device")
             who = f" {device}" if device and e["kind"] != "ch_restart" else ""
             tip = f"{label}{who} at {time_text(event_time(e))}" + (f": {e['detail']}" if e.get("detail") else "")
-            y_label = self.PLOT_TOP + self.PLOT_H - 8 - 13 * (n % 4)
+            rows = [self.PLOT_TOP + self.PLOT_H - 8 - 13 * ((n + r) % 6) for r in range(6)]
             out.append(
                 f'<g class="mark mark-{cls}" id="{cls}-{counters[cls]}" data-device="{esc(device or "")}" '
                 f'data-t="{event_time(e):g}" data-x="{x:.1f}"><title>{esc(tip)}</title>'
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{self.PLOT_TOP - 4}" y2="{self.PLOT_TOP + self.PLOT_H}" '
                 f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>'
-                f'{self._label(x, y_label, label + who, colour)}</g>')
+                f'{self._place(x, rows, label + who, colour)}</g>')
         return out
 
-    def _label(self, x: float, y: float, text: str, colour: str) -> str:
-        """A mark's label right of its line, or left of it when it would run off the picture."""
-        if x + 3 + len(text) * _LABEL_CHAR_PX > self.WIDTH - 2:
-            return (f'<text x="{x - 3:.1f}" y="{y}" text-anchor="end" class="mark-label" fill="{colour}">'
-                    f'{esc(text)}</text>')
-        return f'<text x="{x + 3:.1f}" y="{y}" class="mark-label" fill="{colour}">{esc(text)}</text>'
+    def _place(self, x: float, rows: list[float], text: str, colour: str, *, flip: bool = True,
+               anchor_end: bool = False) -> str:
+        """A label at the first row (baseline y) where it overlaps no label drawn so far, right of `x` (left
+        of it with anchor_end, or when it would run off the picture); '' when no row is free: the mark's
+        <title> still carries it."""
+        w = len(text) * _LABEL_CHAR_PX
+        end = anchor_end or (flip and x + 3 + w > self.WIDTH - 2)
+        x0 = x - 3 - w if end else x + 3
+        if x0 < 0 or x0 + w > self.WIDTH:
+            return ""
+        for y in rows:
+            box = (x0, x0 + w, y - 11, y + 3)
+            if all(box[1] <= b[0] or b[1] <= box[0] or box[3] <= b[2] or b[3] <= box[2] for b in self._placed):
+                self._placed.append(box)
+                tx, attr = (x - 3, ' text-anchor="end"') if end else (x + 3, "")
+                return f'<text x="{tx:.1f}" y="{y:.1f}"{attr} class="mark-label" fill="{colour}">{esc(text)}</text>'
+        return ""
 
     def _last_offset(self, device: str, t: float) -> float:
         s = self.series.get(device)
@@ -364,10 +376,10 @@ class Timeline:
                      else f'<path d="M{x:.1f},{y - 6:.1f} l6,6 l-6,6 l-6,-6 z" fill="#27ae60" stroke="#fff"/>')
             # Upgrade End reads leftwards of its dot, the activation (just after it) rightwards of its diamond.
             if kind == "upgrade_end":
-                label = (f'<text x="{x - 4:.1f}" y="{y - 8:.1f}" text-anchor="end" class="mark-label">'
-                         'Upgrade End</text>')
+                label = self._place(x - 1, [y - 8 - 13 * r for r in range(3)], "Upgrade End", "#222",
+                                    anchor_end=True)
             else:
-                label = self._label(x + 5, round(y + 4, 1), "activated", "#1e8449")
+                label = self._place(x + 5, [y + 4 + 13 * r for r in range(3)], "activated", "#1e8449")
             out.append(f'<g class="mark mark-{kind.replace("_", "-")}" id="{kind.replace("_", "-")}-{i + 1}" '
                        f'data-device="{esc(device)}" data-t="{event_time(e):g}"><title>{esc(tip)}</title>{shape}'
                        f'{label}</g>')

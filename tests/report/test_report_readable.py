@@ -109,3 +109,15 @@ def test_an_older_record_with_plan_relative_alert_times_still_reads() -> None:
     assert "1970" not in table and f"+{int(first // 60)}m{int(first % 60):02d}" in table
     local = dt.datetime.fromtimestamp(record["started_wall"] + first).astimezone().strftime("%H:%M:%S")
     assert local in table
+
+
+def test_a_ch_restart_ends_a_run_of_image_blocks() -> None:
+    from rig.report.sequence import messages
+
+    def block(t: float, offset: int) -> dict:
+        return {"t": t, "kind": "block", "device": "ppmid1", "offset": offset, "actor": "CH", "to": "device"}
+
+    events = [block(1.0, 0), block(1.1, 40), {"t": 1.2, "kind": "ch_restart", "actor": "CH", "to": "CH"},
+              block(5.0, 80), block(5.1, 120)]
+    runs = [(m.kind, m.count) for m in messages(events)[0]]
+    assert runs == [("block", 2), ("ch_restart", 1), ("block", 2)]
