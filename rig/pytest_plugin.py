@@ -35,7 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"bench file (default {DEFAULT_BENCH}); with pytest-xdist give one per worker, "
                          "comma-separated: worker gwN takes the N-th (one stick per worker)")
     group.addoption("--rig-radio", default=None,
-                    help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port")
+                    help="override the bench's radio: emulated | /dev/ttyUSB0 | tcp://host:port | "
+                         "labgrid:PLACE | labgrid:key=value[,key=value] (docs/lab.md)")
+    group.addoption("--rig-lab-wait", type=float, default=0.0, metavar="SECONDS",
+                    help="labgrid: wait this long for a held place (or a free one matching tags) before failing")
     group.addoption("--rig-record-dir", default=None,
                     help="where JSON run records go (default: this run's own folder runs/<time>-<id>/)")
     group.addoption("--rig-run-id", default=None, help="name this run's folder (default: start time + short id)")
@@ -73,7 +76,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     try:
         check_outputs(report=config.getoption("--rig-report"), junitxml=None)
-        check_bench(bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio"))
+        option, radio = bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio")
+        if not (_names_labgrid(option) or _names_labgrid(radio)):  # a place is checked when it is acquired
+            check_bench(option, radio)
     except Problem as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -118,6 +123,8 @@ def bench_for_worker(option: str | None) -> str:
     """One stick per pytest-xdist worker: gw0 takes the first bench of the list, gw1 the second, ..."""
     import os
 
+    if option and option.startswith("labgrid:") and "=" in option:
+        return option  # tags (kind=ppmid,site=lab2): every worker asks labgrid for its own free place
     benches = [b.strip() for b in (option or DEFAULT_BENCH).split(",") if b.strip()]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
@@ -125,6 +132,29 @@ def bench_for_worker(option: str | None) -> str:
         raise pytest.UsageError(f"pytest-xdist worker {worker} has no bench: --rig-bench lists {len(benches)}; "
                                 "run with -n at most that many")
     return benches[min(index, len(benches) - 1)]
+
+
+_LAB_RUN = pytest.StashKey[object]()
+
+
+def _names_labgrid(option: str | None) -> bool:
+    return (option or "").startswith("labgrid:")
+
+
+def load_worker_bench(config: pytest.Config):
+    """This worker's bench: a bench file, or a labgrid place held for the whole session (rig.lab)."""
+    from rig.bench.config import load_bench
+
+    option, radio = bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio")
+    lab = config.stash.get(_LAB_RUN, None)
+    if lab is None and (_names_labgrid(option) or _names_labgrid(radio)):
+        from rig.lab.run import LabRun
+
+        lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"))
+        config.add_cleanup(lab.close)
+    if lab is not None:
+        return lab.bench()
+    return load_bench(option, radio=radio)
 
 
 class PlanLoadError(Exception):
@@ -166,10 +196,7 @@ class PlanItem(pytest.Item):
     def setup(self) -> None:
         if self.load_error is not None:
             return  # reported by runtest, where repr_failure prints it without a traceback
-        from rig.bench.config import load_bench
-
-        bench = load_bench(bench_for_worker(self.config.getoption("--rig-bench")),
-                           radio=self.config.getoption("--rig-radio"))
+        bench = load_worker_bench(self.config)
         from rig.plan.preflight import unmet_needs
 
         why_not = unmet_needs(self.plan, bench)
@@ -253,10 +280,7 @@ class PlanFailed(Exception):
 @pytest.fixture
 def rig_bench(request: pytest.FixtureRequest):
     """The bench chosen with --rig-bench / --rig-radio (default: the emulated bench)."""
-    from rig.bench.config import load_bench
-
-    config = request.config
-    return load_bench(bench_for_worker(config.getoption("--rig-bench")), radio=config.getoption("--rig-radio"))
+    return load_worker_bench(request.config)
 
 
 try:

@@ -48,13 +48,16 @@ class PowerSettings:
     off_for_s: float = 5.0
     command_timeout_s: float = 30.0
     restart_within_s: float = 600.0
+    # A switch the bench was given rather than told of in its file: an object with `description` and
+    # async `cycle(off_seconds)`, e.g. a labgrid place's power driver (rig.lab.power.LabgridPower).
+    switch: Any = dataclasses.field(default=None, compare=False)
 
     @property
     def commands(self) -> bool:
         return bool(self.off and self.on)
 
 
-POWER_KEYS = {f.name for f in dataclasses.fields(PowerSettings)}
+POWER_KEYS = {f.name for f in dataclasses.fields(PowerSettings)} - {"switch"}
 
 
 def power_settings(raw: Any, where: str) -> PowerSettings:
@@ -149,6 +152,23 @@ class CommandPower:
         await run_command(f"power.{what}", template, fields, self.settings.command_timeout_s)
 
 
+class SwitchPower:
+    """A switch object handed to the bench (a labgrid place's power driver): one cycle call."""
+
+    def __init__(self, settings: PowerSettings) -> None:
+        self.settings = settings
+        self.switch = settings.switch
+        self.description = getattr(self.switch, "description", type(self.switch).__name__)
+        self.budget_s = 2 * settings.command_timeout_s + settings.off_for_s
+
+    async def cycle(self, device: str, fields: dict[str, str]) -> str:
+        try:
+            await self.switch.cycle(self.settings.off_for_s)
+        except Exception as exc:  # noqa: BLE001 - any switch failure is a bench problem, said with its words
+            raise PowerError(f"{self.description}: {type(exc).__name__}: {exc}") from exc
+        return f"switched off for {self.settings.off_for_s:g} s and on by {self.description}"
+
+
 class EmulatedPower:
     """An emulated device on an emulated bench: the emulator reboots it (flash kept)."""
 
@@ -225,9 +245,12 @@ class OperatorPower:
 
 
 def power_control(settings: PowerSettings, emulated_device: Any = None) -> PowerControl:
-    """The emulator for an emulated device; else the bench's power control if it has one; else a person."""
+    """The emulator for an emulated device; else a switch the bench was handed (labgrid); else the bench's
+    power commands; else a person."""
     if emulated_device is not None:
         return EmulatedPower(emulated_device)
+    if settings.switch is not None:
+        return SwitchPower(settings)
     if settings.commands:
         return CommandPower(settings)
     return OperatorPower()

@@ -24,7 +24,10 @@ def bench_on_place(bench: Bench, place: LabPlace) -> Bench:
     (plans can `needs: [labgrid]`); named `<bench>@<place>` so every record says where it ran."""
     features = tuple(f for f in bench.features if f not in ("emulated", "hardware")) + ("hardware", "labgrid")
     hub = bench.hub.with_options(radio=place.serial_url(), features=features)
-    return dataclasses.replace(bench, name=f"{bench.name}@{place.name}", hub=hub)
+    power, switch = bench.power, place.power
+    if switch is not None:  # power_cycle steps switch the place's power through labgrid, unattended
+        power = dataclasses.replace(power, switch=switch)
+    return dataclasses.replace(bench, name=f"{bench.name}@{place.name}", hub=hub, power=power)
 
 
 def bench_for_place(place: LabPlace, bench_file: str | Path | None = None) -> Bench:

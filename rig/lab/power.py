@@ -23,6 +23,7 @@ class LabgridPower:
         self.coordinator = client.coordinator_address(coordinator)
         self.name = name  # the resource's name when a place has several power resources
         self.timeout_s = timeout_s
+        self.description = f"labgrid place {place}'s power" + (f" ({name})" if name else "")
 
     async def off(self) -> None:
         await self._power("off")

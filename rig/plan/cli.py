@@ -218,8 +218,12 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "predict", False):  # a prediction is for a real bench: by default the example one
             return _predict(files, check_bench(args.bench, args.radio, default=PREDICT_BENCH))
-        bench = check_bench(args.bench, args.radio)
-        _preflight(files, bench, args)
+        if any((o or "").startswith("labgrid:") for o in (args.bench, args.radio)):
+            check_outputs(report=getattr(args, "report", None), junitxml=args.junitxml)  # the place is
+            # acquired, and its stick checked, by the pytest plugin (rig.lab): not twice, not here
+        else:
+            bench = check_bench(args.bench, args.radio)
+            _preflight(files, bench, args)
     except Problem as exc:
         print(exc, file=sys.stderr)
         return exc.code

@@ -196,9 +196,23 @@ class PlanContext:
         offset = int(str(value)[len("current"):] or 0)
         start = self.start_versions.get(device)
         if start is None:
+            start = self._first_version_heard(device)
+        if start is None:
             raise BenchProblem(f"'{value}' needs the version {device} ran when the plan started, and it could "
                                "not be read (no answer to a CurrentFileVersion read nor to an Image Notify)")
         return start + offset
+
+    def _first_version_heard(self, device: str) -> int | None:
+        """A device that was not on the network when the plan started (the plan pairs it) starts on the
+        version it reports when it first shows up: its first Query Next Image or version read."""
+        handle = self.session.devices.get(device)
+        heard = [e for e in self.hub_events if isinstance(e, VersionObserved) and handle is not None
+                 and e.ieee == handle.ieee and e.version is not None]
+        if not heard:
+            return None
+        version = self.start_versions[device] = heard[0].version
+        self.record.devices[device]["start_version"] = version
+        return version
 
     async def _query(self, handle: DeviceHandle) -> VersionObserved | None:
         """The device's newest Query Next Image (identity and version); unicast an Image Notify (jitter

@@ -117,12 +117,13 @@ def lab(tmp_path_factory):
         # labgrid 26 prints the port it bound for ":0", 25 does not: take a free port from the kernel.
         address = f"127.0.0.1:{_free_port()}"
         coordinator = Proc("coordinator", [tools["labgrid-coordinator"], "--listen", address], cwd=work, env=env)
-        emulator = Proc("rig emulate", [sys.executable, "-m", "rig.cli", "emulate", "--devices", "ppmid"],
-                        cwd=work, env=env)
+        control = work / "power.sock"  # the relay switches the emulated PPMID through it
+        emulator = Proc("rig emulate", [sys.executable, "-m", "rig.cli", "emulate", "--devices", "ppmid",
+                                        "--control", str(control)], cwd=work, env=env)
         power_log = work / "power.log"
         record = f"{sys.executable} {HERE / 'record_power.py'} {power_log}"
-        relay = Proc("relay", [sys.executable, "-m", "rig.lab.relay", "--on", f"{record} on {{index}}",
-                               "--off", f"{record} off {{index}}"], cwd=work, env=env)
+        relay = Proc("relay", [sys.executable, "-m", "rig.lab.relay", "--on", f"{record} on {{index}} {control}",
+                               "--off", f"{record} off {{index}} {control}"], cwd=work, env=env)
         procs += [coordinator, emulator, relay]
         coordinator.wait_for("Coordinator ready")
         pty = emulator.wait_for("stick ready:").rsplit(" ", 1)[1]

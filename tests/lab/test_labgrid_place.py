@@ -53,15 +53,22 @@ async def test_a_conformance_plan_runs_on_a_labgrid_place_through_rfc2217_and_po
 
         # The real hub (zigpy + bellows + serialx) opens the stick that ser2net exports from the pty of
         # `rig emulate`, forms the network, pairs the emulated PPMID and checks it queries the OTA server.
+        # cf01 starts with a power_cycle: it goes through the place's labgrid power driver (the relay
+        # switches the emulated PPMID through `rig emulate --control`), unattended, and the device's
+        # restart is the evidence the step waits for.
         record = await run_plan(load_plan(CONFORMANCE / "cf01-discovery-and-query.yaml"), bench)
         assert record.verdict is Verdict.PASS, record.message
         assert record.bench["radio"] == place.serial_url()
+        assert lab.power_calls() == ["off 0", "on 0"]
+        assert any(f"labgrid place {PLACE}'s power" in str(e.get("detail", "")) for e in record.events), \
+            "the power cycle is recorded as done by labgrid"
 
         assert place.power is not None
         await place.power.cycle(off_seconds=0.2)
-        assert lab.power_calls() == ["off 0", "on 0"]
+        assert lab.power_calls()[2:] == ["off 0", "on 0"]
         await place.power.off()
         assert lab.power_calls()[-1] == "off 0"
+        await place.power.on()
     assert await lab.holder(PLACE) is None  # released at the end of the run
 
 
