@@ -233,7 +233,7 @@ class Soak:
         if roll < 0.15:
             self.last_mid_fault = "ch_restart"
             self.fig.fault("ch_restart")
-            sinks = list(self.hub._sinks)
+            sinks = self.hub.subscribers
             await self.hub.stop()
             self.hub = Hub(self.config, clock=self.clock)
             await self.hub.start(self.emu.port)

@@ -117,7 +117,7 @@ class Session:
     async def restart_hub(self) -> None:
         """The CH reboots: the hub process goes away and comes back on the same database."""
         assert self.hub is not None
-        sinks = list(self.hub._sinks)
+        sinks = self.hub.subscribers
         await self.hub.stop()
         await self._start_hub()
         for sink in sinks:

@@ -383,6 +383,11 @@ class Hub:
         if sink in self._sinks:
             self._sinks.remove(sink)
 
+    @property
+    def subscribers(self) -> tuple[Callable[[HubEvent], None], ...]:
+        """Who hears the hub's events: a CH restart hands them to the hub that comes back."""
+        return tuple(self._sinks)
+
     def replay_outcomes(self) -> int:
         """Emit every persisted transfer/activation outcome again (to every subscriber).
 

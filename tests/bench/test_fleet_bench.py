@@ -20,9 +20,9 @@ async def test_running_ends_at_the_first_query_that_reports_the_new_version():
         dev = await rig.add_device("ppmid")
         events = []
         rig.hub.subscribe(events.append)
-        sinks = len(rig.hub._sinks)
+        sinks = len(rig.hub.subscribers)
         seconds = await rig.upgrade([dev], ppmid_image(1500, version=3), until="running")
-        assert len(rig.hub._sinks) == sinks  # it stopped listening
+        assert len(rig.hub.subscribers) == sinks  # it stopped listening
         assert set(seconds) == {str(dev.ieee)}
         transferred = next(i for i, e in enumerate(events)
                            if isinstance(e, TransferOutcome) and e.result == TransferResult.SUCCESS)
