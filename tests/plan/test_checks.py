@@ -102,7 +102,7 @@ steps:
   - mark: reboot
   - power_cycle: d
   - expect_transfer: {device: d, result: success}
-  - expect_resumed: {device: d, after: reboot, at_least: 40%%}
+  - expect_resumed: {device: d, after: reboot, at_least: 30%%}
   - expect_clean_requests: d
 """
 
