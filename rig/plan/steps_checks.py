@@ -199,7 +199,8 @@ async def expect_resumed(ctx: PlanContext, a: dict[str, Any]) -> None:
               and f.status == 0 and f.offset is not None]
     if not blocks:
         raise StepFailed(f"no block served to {a['device']} since '{a['after']}'")
-    first, total = blocks[0], blocks[0].total or 0
+    # the lowest offset, not the first block: a block already in flight at the mark may come first
+    first, total = min(blocks, key=lambda f: f.offset), blocks[0].total or 0
     floor = int(total * a["at_least"] / 100.0)
     if first.offset < floor:
         raise StepFailed(f"{a['device']} restarted its download at offset {first.offset} of {total} after "

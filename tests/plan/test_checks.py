@@ -94,15 +94,15 @@ needs: [emulated]
 devices:
   d: {profile: %s}
 images:
-  v2: {generate: {like: d, version: 2, size: 20kB}}
+  v2: {generate: {like: d, version: 2, size: 60kB}}
 steps:
   - pair: d
   - service_request: {sr: "11.4", image: v2, devices: [d]}
-  - wait_download: {device: d, progress: 40%%}
+  - wait_download: {device: d, progress: 20%%}
   - mark: reboot
   - power_cycle: d
   - expect_transfer: {device: d, result: success}
-  - expect_resumed: {device: d, after: reboot, at_least: 40%%}
+  - expect_resumed: {device: d, after: reboot, at_least: 15%%}
   - expect_clean_requests: d
 """
 
