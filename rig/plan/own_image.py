@@ -48,7 +48,7 @@ def with_own_images(plan: Plan, images: dict[str, Path]) -> Plan:
     plan_images = dict(plan.images)
     hub = dict(plan.settings.get("hub") or {})
     image_types = dict(hub.get("image_types") or {})
-    renumber: dict[int, int] = {}  # the plan's version numbers -> the file's
+    renumber: dict[int | str, int] = {}  # the plan's versions (2, or 'current+1') -> the file's
     for name, path in wanted.items():
         ref = plan.images[name]
         own = _read(path, ref)
@@ -56,6 +56,9 @@ def with_own_images(plan: Plan, images: dict[str, Path]) -> Plan:
         if original is None:
             continue
         renumber[original[2]] = own.file_version
+        relative = (ref.generate or {}).get("version_from_current")  # the loader's form of 'current+N'
+        if relative is not None:  # 'current+N' in the steps meant this image's version: now the file's
+            renumber[f"current+{relative}" if relative else "current"] = own.file_version
         for device_name, device in plan.devices.items():
             found = _profile(device.profile)
             if found is None or (found[0].manufacturer_code, found[0].image_type) != original[:2]:
@@ -81,7 +84,9 @@ def _renumbered(args: Any, renumber: dict[int, int]) -> Any:
     keys = ["version"] + (["value"] if str(args.get("attribute", "")).endswith("file_version") else [])
     for key in keys:
         value = out.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value in renumber:
+        if isinstance(value, str):
+            value = value.replace(" ", "")
+        if not isinstance(value, bool) and isinstance(value, (int, str)) and value in renumber:
             out[key] = renumber[value]
     return out
 
@@ -109,6 +114,8 @@ def _identity_of(plan: Plan, ref: ImageRef) -> tuple[int, int, int] | None:
     if found is None:
         return None
     profile = found[0]
+    if spec.get("version_from_current") is not None:  # 'current+N': the device's running version + N
+        return profile.manufacturer_code, profile.image_type, profile.current_file_version + spec["version_from_current"]
     return profile.manufacturer_code, profile.image_type, int(spec.get("version", profile.current_file_version + 1))
 
 

@@ -20,7 +20,8 @@ from rig.bench.session import BenchProblem, PlanNotForThisBench, Session, seed_f
 from rig.plan.context import PlanContext, StepFailed
 from rig.plan.limits import step_limit
 from rig.plan.loader import Plan
-from rig.plan.steps import STEP_FUNCTIONS
+from rig.plan import steps, steps_checks  # noqa: F401 - importing them registers their steps
+from rig.plan.step_registry import STEP_FUNCTIONS
 from rig.report.record import PlanAborted, RunRecord, StepRecord, Verdict
 
 LOGGER = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ hub (outcomes, conformance, over-the-air reads) and, on emulated benches only, t
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from rig.backend.fixtures import duis_eui
 from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem
@@ -16,19 +16,9 @@ from rig.hub.errors import HubError
 from rig.hub.events import ActivationOutcome, ActivationResult, TransferOutcome, TransferResult, VersionSource
 from rig.image import parse_image
 from rig.plan.context import PlanContext, StepFailed
+from rig.plan.step_helpers import _alert_filter, _describe, _emulated
+from rig.plan.step_registry import step
 from rig.report.record import Measurement
-
-Step = Callable[[PlanContext, dict[str, Any]], Awaitable[None]]
-STEP_FUNCTIONS: dict[str, Step] = {}
-
-
-def step(name: str) -> Callable[[Step], Step]:
-    def register(fn: Step) -> Step:
-        STEP_FUNCTIONS[name] = fn
-        return fn
-
-    return register
-
 
 def _supplier(name: str) -> str:
     return {"import": IMPORT_SUPPLIER, "gas": GAS_SUPPLIER}.get(name, name)
@@ -96,19 +86,6 @@ async def service_request(ctx: PlanContext, a: dict[str, Any]) -> None:
 
 
 # ---- alerts ------------------------------------------------------------------------------------
-def _alert_filter(ctx: PlanContext, a: dict[str, Any]) -> dict[str, Any]:
-    match: dict[str, Any] = {"code": a["code"]}
-    if a.get("device"):
-        match["device"] = ctx.session.devices[a["device"]].ieee
-    if "response_code" in a:
-        match["ResponseCode"] = a["response_code"]
-    if a.get("request"):
-        if a["request"] not in ctx.requests:
-            raise StepFailed(f"no earlier service_request saved as '{a['request']}'")
-        match["request_id"] = ctx.requests[a["request"]]
-    return match
-
-
 @step("await_alert")
 async def await_alert(ctx: PlanContext, a: dict[str, Any]) -> None:
     match = _alert_filter(ctx, a)
@@ -131,11 +108,6 @@ async def await_alert(ctx: PlanContext, a: dict[str, Any]) -> None:
     ctx.alert_cursor[key] = alert.seq
     ctx.event("alert", ctx.device_name(alert.device or ""), actor="DSP", to="supplier",
               detail=f"{alert.code} {alert.fields}")
-
-
-def _describe(a: dict[str, Any]) -> str:
-    parts = [a["code"]] + [f"{k}={a[k]}" for k in ("device", "response_code", "request") if k in a]
-    return " ".join(parts)
 
 
 @step("expect_no_alert")
@@ -315,13 +287,6 @@ async def assert_device_version(ctx: PlanContext, a: dict[str, Any]) -> None:
     if version != want:
         have = _hex(version) if version is not None else f"nothing: {why}"
         raise StepFailed(f"{a['device']} reports CurrentFileVersion {have}, expected {_hex(want)}")
-
-
-def _emulated(ctx: PlanContext, name: str, what: str):
-    dev = ctx.session.devices[name].emulated
-    if dev is None:
-        raise BenchProblem(f"{what} on {name} needs an emulated device (this bench has real ones)")
-    return dev
 
 
 def _offset(ctx: PlanContext, name: str) -> int | None:
@@ -518,4 +483,3 @@ async def measure(ctx: PlanContext, a: dict[str, Any]) -> None:
     if not m.passed:
         raise StepFailed(f"{m.name} = {m.value_text()} outside limits {m.limits_text()}")
 
-from rig.plan import steps_checks  # noqa: E402,F401 - registers the verdict-check steps

@@ -172,7 +172,7 @@ def sequence_svg(events: Sequence[dict[str, Any]], origin: float | None = None) 
            '<title>Message sequence: DSP, CSP, CH and devices</title>',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>',
-           f'<text x="4" y="21" class="axis small">since start</text>']
+           '<text x="4" y="21" class="axis small">since start</text>']
     for name, x in lane_x.items():
         out.append(f'<g class="lane" data-actor="{esc(name)}"><title>{esc(name)}</title>'
                    f'<rect x="{x - box / 2:.1f}" y="6" width="{box:.1f}" height="22" rx="4" fill="#eef3f8" '

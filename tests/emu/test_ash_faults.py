@@ -6,7 +6,7 @@ import asyncio
 
 import zigpy.zcl.clusters.general as general
 
-from tests.emu.conftest import start_app, wait_until
+from tests.emu.conftest import wait_until
 
 
 class _LostListener:

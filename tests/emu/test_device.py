@@ -7,7 +7,6 @@ import struct
 import pytest
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
-from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import ImageUpgradeStatus as S
 
 try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 
 import pytest
 from zigpy.zcl.clusters.general import ImageUpgradeStatus as S
@@ -11,7 +10,7 @@ from zigpy.zcl.clusters.general import ImageUpgradeStatus as S
 try:
     from test_device_fakes import FakeServer, advance, build_image, make_device, settle
 except ImportError:  # tests/emu became a package
-    from .test_device_fakes import FakeServer, advance, build_image, make_device, settle
+    from .test_device_fakes import advance, build_image, make_device, settle
 
 
 async def full_upgrade(profile: str = "ppmid", **image_kw):

@@ -5,7 +5,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 
 from rig.bench.config import load_bench
 from rig.plan.loader import load_plan

@@ -10,7 +10,7 @@ import pytest
 import zigpy.types as t
 
 from rig.hub import zcl
-from rig.report.capture import Capture, CapturedFrame, crc16_itu, mac_frame, tap
+from rig.report.capture import Capture, CapturedFrame, crc16_itu, mac_frame
 from tests.report.tshark import expert, fields
 
 DEVICE_NWK, HUB_NWK = 0x4A2B, 0x0000
