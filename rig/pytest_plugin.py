@@ -220,6 +220,9 @@ class PlanItem(pytest.Item):
         except PlanAborted as exc:  # Ctrl-C / SIGTERM: keep the record, then stop the session as pytest does
             self._keep(exc.record)
             raise KeyboardInterrupt from None
+        lab = self.config.stash.get(_LAB_RUN, None)
+        if lab is not None and lab.place is not None:  # the place, its exporter host and holder, in the record
+            record.bench["lab"] = lab.place.identity()
         self._keep(record)
         for m in record.measurements:
             self.user_properties.append((f"measurement.{m.name}", f"{m.value} {m.unit}".strip()))
@@ -227,6 +230,11 @@ class PlanItem(pytest.Item):
             self.user_properties.append((f"measurement.{m.name}.passed", str(m.passed).lower()))
         self.user_properties.append(("bench", record.bench.get("name", "")))
         self.user_properties.append(("radio", str(record.bench.get("radio", ""))))
+        if "lab" in record.bench:  # where on the lab it ran: place, host (exporter), stick (radio), device
+            self.user_properties.append(("place", record.bench["lab"]["place"]))
+            self.user_properties.append(("host", record.bench["lab"]["exporter_host"]))
+        for name, device in record.devices.items():
+            self.user_properties.append((f"device.{name}", f"{device.get('kind', '')} {device.get('ieee', '')}"))
         for name, image in record.images.items():
             self.user_properties.append((f"image.{name}", f"{image.get('file_version', '')} sha256:{image.get('sha256', '')}"))
         if record.verdict is Verdict.SKIP:
@@ -346,6 +354,10 @@ def _progress(config: pytest.Config):
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     records = config.stash.get(_STASH_RECORDS, [])
     outputs = config.stash.get(_STASH_OUTPUTS, None)
+    if not records and outputs is not None and _ran_on_workers(config, outputs):
+        path = outputs.write_report()  # pytest-xdist: the workers saved this run's records; one report
+        terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+        return
     if records and outputs is not None:
         path = outputs.write_report()  # every record in the report folder: earlier runs' too
         if path is not None:
@@ -356,3 +368,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
         terminalreporter.section("HAN OTA Rig: plan summary")
         terminalreporter.write_line(summary_table(records))
+
+
+def _ran_on_workers(config: pytest.Config, outputs) -> bool:
+    """The pytest-xdist controller (which runs no plan itself) of a run whose workers saved records into
+    the report folder: the report is written once, here, from all of them."""
+    if getattr(config, "workerinput", None) is not None or outputs.report_dir is None:
+        return False
+    from rig.report.runs import records_in
+
+    return outputs.report_dir.is_dir() and any(
+        (r.get("run") or {}).get("id") == outputs.run_id for r in records_in(outputs.report_dir))

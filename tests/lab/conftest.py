@@ -4,8 +4,9 @@ Every piece is the real program in its own process: `labgrid-coordinator` (gRPC)
 (which starts ser2net for the stick's pty and serves it as RFC 2217), `rig emulate` (the stick, with an
 emulated PPMID), and `rig.lab.relay` (a simplerest power relay whose switch command records each call).
 Places:
-  lab-ppmid-a  the stick (NetworkSerialPort) + relay port 0, tags kind=ppmid
-  lab-ppmid-b  relay port 1 only, tags kind=ppmid (a second place for choosing by tag)
+  lab-ppmid-a  a stick (NetworkSerialPort) + relay port 0, tags kind=ppmid
+  lab-ppmid-b  its own stick (a second `rig emulate`) + relay port 1, tags kind=ppmid
+Each relay port switches the emulated PPMID of its place's emulator (control socket power-N.sock).
 Outside CI, a missing labgrid or ser2net skips with the reason; under CI=true it fails instead.
 """
 
@@ -117,27 +118,33 @@ def lab(tmp_path_factory):
         # labgrid 26 prints the port it bound for ":0", 25 does not: take a free port from the kernel.
         address = f"127.0.0.1:{_free_port()}"
         coordinator = Proc("coordinator", [tools["labgrid-coordinator"], "--listen", address], cwd=work, env=env)
-        control = work / "power.sock"  # the relay switches the emulated PPMID through it
-        emulator = Proc("rig emulate", [sys.executable, "-m", "rig.cli", "emulate", "--devices", "ppmid",
-                                        "--control", str(control)], cwd=work, env=env)
+        # One emulated stick per place; relay port N switches the PPMID of emulator N through its socket.
+        controls = "power-{index}.sock"
+        emulators = [Proc(f"rig emulate {n}", [sys.executable, "-m", "rig.cli", "emulate", "--devices", "ppmid",
+                                               "--control", str(work / controls.format(index=n))],
+                          cwd=work, env=env) for n in (0, 1)]
         power_log = work / "power.log"
         record = f"{sys.executable} {HERE / 'record_power.py'} {power_log}"
-        relay = Proc("relay", [sys.executable, "-m", "rig.lab.relay", "--on", f"{record} on {{index}} {control}",
-                               "--off", f"{record} off {{index}} {control}"], cwd=work, env=env)
-        procs += [coordinator, emulator, relay]
+        pattern = work / controls
+        relay = Proc("relay", [sys.executable, "-m", "rig.lab.relay", "--on", f"{record} on {{index}} {pattern}",
+                               "--off", f"{record} off {{index}} {pattern}"], cwd=work, env=env)
+        procs += [coordinator, *emulators, relay]
         coordinator.wait_for("Coordinator ready")
-        pty = emulator.wait_for("stick ready:").rsplit(" ", 1)[1]
+        pty_a, pty_b = (emulator.wait_for("stick ready:").rsplit(" ", 1)[1] for emulator in emulators)
         relay_url = relay.wait_for("relay listening on").rsplit(" ", 1)[1]
         (work / "exporter.yaml").write_text(
             "bench-a:\n"
             "  RawSerialPort:\n"
-            f"    port: {pty}\n"
+            f"    port: {pty_a}\n"
             "    speed: 115200\n"
             "  NetworkPowerPort:\n"
             "    model: simplerest\n"
             f"    host: '{relay_url}'\n"
             "    index: 0\n"
             "bench-b:\n"
+            "  RawSerialPort:\n"
+            f"    port: {pty_b}\n"
+            "    speed: 115200\n"
             "  NetworkPowerPort:\n"
             "    model: simplerest\n"
             f"    host: '{relay_url}'\n"
@@ -150,6 +157,7 @@ def lab(tmp_path_factory):
         # What `labgrid-client -p NAME create / add-match / set-tags` send (docs/lab.md), in one session.
         places = {"lab-ppmid-a": "bench-pc/bench-a/*", "lab-ppmid-b": "bench-pc/bench-b/*"}
         asyncio.run(_make_places(address, places, ["bench-pc/bench-a/NetworkSerialPort",
+                                                   "bench-pc/bench-b/NetworkSerialPort",
                                                    "bench-pc/bench-b/NetworkPowerPort"]))
         yield lab
     finally:
