@@ -8,11 +8,11 @@ plans and tests that claim the requirement, and prints who killed it and the sco
     .venv/bin/python bench/mutants.py --list                  # the catalogue
     .venv/bin/python bench/mutants.py --check                 # every anchor found exactly once?
     .venv/bin/python bench/mutants.py --only ec22,R-DSP-05    # ids, requirements or edge cases (4.7-22)
-    .venv/bin/python bench/mutants.py                         # the whole catalogue (about 20 minutes)
+    .venv/bin/python bench/mutants.py                         # the whole catalogue (4-10 minutes)
     .venv/bin/python bench/mutants.py --plans-only            # skip the tests (plans-alone score)
 
-A missing or ambiguous anchor is a catalogue error (exit 2), never a silent skip: after a refactor,
-re-anchor the mutant. Exit 1 if a mutant survives.
+A missing or ambiguous anchor, or a claimed plan or test file that does not exist, is a catalogue
+error (exit 2), never a silent skip: after a refactor, re-anchor the mutant. Exit 1 if a mutant survives.
 """
 
 from __future__ import annotations
@@ -367,7 +367,8 @@ def main() -> int:
         return 0
     problems = check_catalogue()
     if problems or args.check:
-        print("\n".join(problems) or f"catalogue ok: {len(CATALOGUE)} mutants, every anchor found once")
+        print("\n".join(problems) or f"catalogue ok: {len(CATALOGUE)} mutants, every anchor found once,"
+              " every plan and test file present")
         return 2 if problems else 0
     chosen = select(args.only)
     if not chosen:
