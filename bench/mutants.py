@@ -8,11 +8,11 @@ plans and tests that claim the requirement, and prints who killed it and the sco
     .venv/bin/python bench/mutants.py --list                  # the catalogue
     .venv/bin/python bench/mutants.py --check                 # every anchor found exactly once?
     .venv/bin/python bench/mutants.py --only ec22,R-DSP-05    # ids, requirements or edge cases (4.7-22)
-    .venv/bin/python bench/mutants.py                         # the whole catalogue (about 20 minutes)
+    .venv/bin/python bench/mutants.py                         # the whole catalogue (4-10 minutes)
     .venv/bin/python bench/mutants.py --plans-only            # skip the tests (plans-alone score)
 
-A missing or ambiguous anchor is a catalogue error (exit 2), never a silent skip: after a refactor,
-re-anchor the mutant. Exit 1 if a mutant survives.
+A missing or ambiguous anchor, or a claimed plan or test file that does not exist, is a catalogue
+error (exit 2), never a silent skip: after a refactor, re-anchor the mutant. Exit 1 if a mutant survives.
 """
 
 from __future__ import annotations
@@ -53,8 +53,11 @@ SRV, POL, HUB, VER, RL, INV, CFG = ("rig/hub/ota_server.py", "rig/hub/policy.py"
                                      "rig/hub/versions.py", "rig/hub/ratelimit.py", "rig/hub/inventory.py",
                                      "rig/hub/config.py")
 BE, CSP, CTL, EMU = "rig/backend/backend.py", "rig/backend/csp.py", "rig/backend/controls.py", "rig/emu/ota_client.py"
-T_SRV, T_POL, T_BE = "tests/hub/test_server_logic.py", "tests/hub/test_hub_policy.py", "tests/backend/test_requests.py"
-T_CTL = "tests/backend/test_controls.py"
+INTAKE, DISP, OUT = "rig/backend/intake.py", "rig/backend/dispatcher.py", "rig/backend/outcomes.py"
+T_SRV, T_POL = "tests/hub/test_ota_server.py", "tests/hub/test_hub_policy.py"
+T_BE, T_INT, T_DISP, T_OUT = ("tests/backend/test_backend.py", "tests/backend/test_intake.py",
+                              "tests/backend/test_dispatcher.py", "tests/backend/test_outcomes.py")
+T_CTL, T_CSP, T_DUIS = "tests/backend/test_controls.py", "tests/backend/test_csp.py", "tests/backend/test_duis.py"
 
 CATALOGUE: list[Mutant] = [
     # ---- R-CH: the OTA server -------------------------------------------------------------------
@@ -147,11 +150,11 @@ CATALOGUE: list[Mutant] = [
     M("ch10-silence-success", "R-CH-10 4.7-15", "no answer to the version read counts as success", VER,
       'result, detail = ActivationResult.FAILURE, "no response"', 'result, detail = ActivationResult.SUCCESS, ""',
       "ec15-activation-failure.yaml", "tests/hub/test_hub_transfers.py"),
-    M("ch11-version-field", "R-CH-11 R-ALERT-02", "0x8F8A carries the wrong FirmwareVersion", BE,
-      "\"FirmwareVersion\": f\"{p['file_version']:08X}\", \"ResponseCode\": int(result),",
-      '"FirmwareVersion": "00000001", "ResponseCode": int(result),', "ec00-ppmid-happy-path.yaml", T_BE),
-    M("ch11-entity", "R-CH-11", "0x8F8A EntityId is not the device's EUI", BE,
-      '"EntityId": duis_eui(ieee),', '"EntityId": ieee,', "ec00-ppmid-happy-path.yaml", T_BE),
+    M("ch11-version-field", "R-CH-11 R-ALERT-02", "0x8F8A carries the wrong FirmwareVersion", OUT,
+      '"FirmwareVersion": f"{e.file_version:08X}", "ResponseCode": int(e.result),',
+      '"FirmwareVersion": "00000001", "ResponseCode": int(e.result),', "ec00-ppmid-happy-path.yaml", T_BE),
+    M("ch11-entity", "R-CH-11", "0x8F8A EntityId is not the device's EUI", OUT,
+      '"EntityId": duis_eui(e.ieee),', '"EntityId": e.ieee,', "ec00-ppmid-happy-path.yaml", T_DUIS),
     M("ch12-checks-lost", "R-CH-12 4.7-8", "a CH restart forgets the pending version checks", HUB,
       "        self.checker.resume()", "        pass", "ec08-ch-restart.yaml", "tests/reliability/test_hub_crash.py"),
     # ---- R-STORE: the CH image store --------------------------------------------------------------
@@ -169,80 +172,80 @@ CATALOGUE: list[Mutant] = [
       '        if problems:\n            raise ImageRejected("invalid OTA image", problems)\n        return image',
       '        return image', "store04-integrity-on-ingest.yaml",
       "tests/hub/test_store.py"),
-    M("store05-size", "R-STORE-05", "a PPMID image above 750 kB is accepted", BE,
-      'if sr == "11.4" and facts.size > self.config.max_ppmid_image_bytes:', "if False:",
-      "store05-ppmid-image-size.yaml", T_BE),
+    M("store05-size", "R-STORE-05", "a PPMID image above 750 kB is accepted", INTAKE,
+      'if ask.sr == "11.4" and facts.size > self._max_ppmid:', "if False:",
+      "store05-ppmid-image-size.yaml", T_INT),
     # ---- R-DSP: the back end -----------------------------------------------------------------------
     M("dsp01-cpl-sha", "R-DSP-01", "the CPL's SHA-256 is not compared", "rig/backend/fixtures.py",
       "if (e.model, e.manufacturer_code, e.image_type, e.firmware_version, e.sha256) == (",
       "if (e.model, e.manufacturer_code, e.image_type, e.firmware_version, sha256.lower()) == (",
-      "sec02-image-not-on-cpl.yaml", T_BE),
-    M("dsp01-signature", "R-DSP-01", "a GB image signed by another key than the manufacturer's is accepted", BE,
+      "sec02-image-not-on-cpl.yaml", T_INT),
+    M("dsp01-signature", "R-DSP-01", "a GB image signed by another key than the manufacturer's is accepted", INTAKE,
       "        if not signature.ok:", "        if False:", "sec05-signed-image.yaml",
       "tests/reliability/test_signature.py"),
-    M("dsp01-version-mismatch", "R-DSP-01", "FirmwareVersion not compared with the image header", BE,
-      "if facts.file_version != version:", "if False:", "", T_BE),
-    M("dsp02-no-activate", "R-DSP-02 4.7-17", "SR 11.3 never reaches the CH", BE,
-      'self.csp.activate(job["device"], job["offer_id"], job["upgrade_time"])', "pass",
+    M("dsp01-version-mismatch", "R-DSP-01", "FirmwareVersion not compared with the image header", INTAKE,
+      "if facts.file_version != version:", "if False:", "", T_INT),
+    M("dsp02-no-activate", "R-DSP-02 4.7-17", "SR 11.3 never reaches the CH", DISP,
+      "self._csp.activate(job.device, job.offer_id, job.upgrade_time)", "pass",
       "ec17-wait-for-activation.yaml", T_BE),
-    M("dsp03-no-in-progress", "R-DSP-03 4.7-10", "a second SR for a device In Progress is accepted", BE,
-      "busy = [d.id for d in valid if self.in_progress.holder(d.id, now) is not None]", "busy = []",
-      "ec10-duplicate-request.yaml", T_BE),
+    M("dsp03-no-in-progress", "R-DSP-03 4.7-10", "a second SR for a device In Progress is accepted", INTAKE,
+      "busy = [d.id for d in valid if self._in_progress.holder(d.id, now) is not None]", "busy = []",
+      "ec10-duplicate-request.yaml", T_INT),
     M("dsp03-late-expiry", "R-DSP-03 4.7-11", "the in-progress entry lasts twice the tracking timeout", CTL,
-      "expires = now + self.timeout", "expires = now + 2 * self.timeout", "ec11-in-progress-timeout.yaml", T_CTL),
+      "expires = now + self.timeout", "expires = now + 2 * self.timeout", "ec11-in-progress-timeout.yaml", T_INT),
     M("dsp04-slow-retry", "R-DSP-04 4.7-12", "long retry every 2 hours, not hourly", CTL,
       "due = first_attempt + (attempts_done - 1) * self.interval",
-      "due = first_attempt + (attempts_done - 1) * 2 * self.interval", "ec12-too-busy-retry.yaml", T_CTL),
+      "due = first_attempt + (attempts_done - 1) * 2 * self.interval", "ec12-too-busy-retry.yaml", T_DISP),
     M("dsp04-window", "R-DSP-04 4.7-12", "long retry gives up after 5 days, not 4", CTL,
-      "window: float = 4 * DAY", "window: float = 5 * DAY", "ec12b-always-busy.yaml", T_CTL),
+      "window: float = 4 * DAY", "window: float = 5 * DAY", "ec12b-always-busy.yaml", T_DISP),
     M("dsp05-no-batching", "R-DSP-05 4.7-22", "statuses are not held for the batch period", CSP,
       "if waiting >= self.batch_size or self.batch_period == 0:", "if True:", "ec22-batched-status.yaml",
-      "tests/backend/test_controls.py"),
+      T_CSP),
     M("dsp05-order", "R-DSP-05 4.7-22", "a batch is delivered in reverse order", CSP,
       '"SELECT * FROM csp_inbox WHERE processed = 0 ORDER BY seq LIMIT ?"',
       '"SELECT * FROM csp_inbox WHERE processed = 0 ORDER BY seq DESC LIMIT ?"', "ec22-batched-status.yaml",
-      "tests/backend/test_controls.py"),
+      T_CSP),
     M("dsp06-gap", "R-DSP-06 4.7-21", "no warning for a new SR within 5 days", CTL,
       "    if gap < min_gap:", "    if False:", "ec21-guidance.yaml", T_CTL),
     M("dsp06-resend", "R-DSP-06 4.7-21", "no warning for a resend before the transfer alert", CTL,
-      '        if prev["transfer_result"] is None:', "        if False:", "ec21b-resend-before-alert.yaml", T_CTL),
+      '        if prev["transfer_result"] is None:', "        if False:", "ec21b-resend-before-alert.yaml", T_INT),
     M("dsp07-capacity", "R-DSP-07", "the SMETS1 daily budget of large images is not enforced", CTL,
       "            if used < self.per_day:", "            if True:", "", T_CTL),
-    M("dsp08-failure-n63", "R-DSP-08 R-ALERT-01 4.7-20", "a failed CS06 still produces N63", BE,
-      "            if not success:", "            if False:", "ec20-n63.yaml", "tests/backend/test_duis_xml.py"),
-    M("dsp08-notice", "R-DSP-08", "CS06 without 7 days' notice is accepted", BE,
-      "if not security and (notice_given_at is None", "if False and (notice_given_at is None", "", T_CTL),
+    M("dsp08-failure-n63", "R-DSP-08 R-ALERT-01 4.7-20", "a failed CS06 still produces N63", OUT,
+      "        if not success:", "        if False:", "ec20-n63.yaml", T_OUT),
+    M("dsp08-notice", "R-DSP-08", "CS06 without 7 days' notice is accepted", INTAKE,
+      "if not security and (notice_given_at is None", "if False and (notice_given_at is None", "", T_OUT),
     # ---- R-ALERT ---------------------------------------------------------------------------------
-    M("alert01-ch-id", "R-ALERT-01 4.7-20", "N63 CommsHubDeviceID is not the CH's id", BE,
+    M("alert01-ch-id", "R-ALERT-01 4.7-20", "N63 CommsHubDeviceID is not the CH's id", OUT,
       '"CommsHubDeviceID": duis_eui(ieee)', '"CommsHubDeviceID": request_id', "ec20-n63.yaml",
-      "tests/backend/test_duis_xml.py"),
+      T_OUT),
     M("alert01-timestamp", "R-ALERT-01 4.7-20", "N63 TimeStamp is not when the CH answered", BE,
-      "stamp = now if timestamp is None else timestamp", "stamp = 0.0 if timestamp is None else timestamp",
-      "ec20-n63.yaml", "tests/backend/test_duis_xml.py"),
-    M("alert01-version", "R-ALERT-01 4.7-20", "N63 FirmwareVersion is not 8 hex digits", BE,
-      '"FirmwareVersion": f"{version:08X}", "ResponseCode": self.codes.ch_activation_response_code',
-      '"FirmwareVersion": f"{version:X}", "ResponseCode": self.codes.ch_activation_response_code',
-      "ec20-n63.yaml", "tests/backend/test_controls.py"),
-    M("alert02-activate-image", "R-ALERT-02 4.7-15", "0x8F8B always says 'activated'", BE,
-      '"ActivateImage": int(p["result"]),', '"ActivateImage": 0,',
+      "version, now if timestamp is None else timestamp,", "version, 0.0 if timestamp is None else timestamp,",
+      "ec20-n63.yaml", T_OUT),
+    M("alert01-version", "R-ALERT-01 4.7-20", "N63 FirmwareVersion is not 8 hex digits", OUT,
+      '"FirmwareVersion": f"{version:08X}", "ResponseCode": self._codes.ch_activation_response_code',
+      '"FirmwareVersion": f"{version:X}", "ResponseCode": self._codes.ch_activation_response_code',
+      "ec20-n63.yaml", T_OUT),
+    M("alert02-activate-image", "R-ALERT-02 4.7-15", "0x8F8B always says 'activated'", OUT,
+      '"ActivateImage": int(e.result),', '"ActivateImage": 0,',
       "ec15b-another-version.yaml ec00-ppmid-happy-path.yaml", T_BE),
-    M("alert03-no-n60", "R-ALERT-03", "delivery to the CH raises N61 instead of N60", BE,
-      'code = self.codes.delivered_to_ch if outcome == "delivered" else self.codes.delivery_failed',
-      "code = self.codes.delivery_failed", "ec00-ppmid-happy-path.yaml", T_BE),
-    M("alert03-no-n61", "R-ALERT-03 R-DSP-04 4.7-12", "giving up raises no failure alert", BE,
-      '            self._dist_alert(job, "failed", reason, now)', "            pass",
-      "ec12b-always-busy.yaml store02-gsme-not-evicted.yaml", T_BE),
-    M("alert04-no-request-id", "R-ALERT-04", "0x8F8A carries no request id", BE,
-      "            request_id=job[\"request_id\"] if job is not None else p[\"request_id\"],\n"
-      "            recipients=self._recipients(job, ieee), late=late, time=now,\n"
-      "            fields={\"AlertCode\": device_code(code), \"ExecutionDateTime\": iso_utc(p[\"time\"]), \"EntityId\"",
+    M("alert03-no-n60", "R-ALERT-03", "delivery to the CH raises N61 instead of N60", OUT,
+      "code = self._codes.delivered_to_ch if outcome == Delivery.DELIVERED else self._codes.delivery_failed",
+      "code = self._codes.delivery_failed", "ec00-ppmid-happy-path.yaml", T_BE),
+    M("alert03-no-n61", "R-ALERT-03 R-DSP-04 4.7-12", "giving up raises no failure alert", OUT,
+      "            self._distribution_alert(job, Delivery.FAILED, reason, now)", "            pass",
+      "ec12b-always-busy.yaml store02-gsme-not-evicted.yaml", T_DISP),
+    M("alert04-no-request-id", "R-ALERT-04", "0x8F8A carries no request id", OUT,
+      "            request_id=job.request_id if job is not None else e.request_id,\n"
+      "            recipients=self._recipients(job, e.ieee), late=late, time=now,\n"
+      "            fields={\"AlertCode\": device_code(code), \"ExecutionDateTime\": iso_utc(e.time), \"EntityId\"",
       "            request_id=None,\n"
-      "            recipients=self._recipients(job, ieee), late=late, time=now,\n"
-      "            fields={\"AlertCode\": device_code(code), \"ExecutionDateTime\": iso_utc(p[\"time\"]), \"EntityId\"",
+      "            recipients=self._recipients(job, e.ieee), late=late, time=now,\n"
+      "            fields={\"AlertCode\": device_code(code), \"ExecutionDateTime\": iso_utc(e.time), \"EntityId\"",
       "ec00-ppmid-happy-path.yaml", T_BE),
-    M("alert04-late-flag", "R-ALERT-04 4.7-11", "late alerts of an old attempt are not flagged", BE,
-      "late = bool(job is not None and job[\"superseded\"])\n        code = self.codes.transfer_success",
-      "late = False\n        code = self.codes.transfer_success", "ec11-in-progress-timeout.yaml", T_BE),
+    M("alert04-late-flag", "R-ALERT-04 4.7-11", "late alerts of an old attempt are not flagged", OUT,
+      "late = job is not None and job.superseded\n        code = self._codes.transfer_success",
+      "late = False\n        code = self._codes.transfer_success", "ec11-in-progress-timeout.yaml", T_INT),
     M("alert04-dedup", "R-ALERT-04 R-CH-11 4.7-8", "the alert log does not de-duplicate", "rig/backend/alerts.py",
       '"INSERT OR IGNORE INTO alerts (dedup_key,', '"INSERT INTO alerts (dedup_key,', "ec08-ch-restart.yaml",
       "tests/backend/test_exactly_once.py"),
@@ -253,9 +256,9 @@ CATALOGUE: list[Mutant] = [
       "                               (key + repr(self._clock.now()),", "ec08-ch-restart.yaml",
       "tests/backend/test_exactly_once.py"),
     # ---- R-VER -------------------------------------------------------------------------------------
-    M("ver01-no-register", "R-VER-01", "the back end's register ignores the hub's observations", BE,
-      '        self.register.observe(ieee, p["version"], p["source"], p["time"], ", ".join(notes))', "        pass",
-      "ec14-local-upgrade.yaml", T_BE),
+    M("ver01-no-register", "R-VER-01", "the back end's register ignores the hub's observations", OUT,
+      '        self._register.observe(e.ieee, e.version, source, e.time, ", ".join(notes))', "        pass",
+      "ec14-local-upgrade.yaml", T_OUT),
     M("ver02-never-unexplained", "R-VER-02 4.7-14", "a local upgrade is never flagged", VER,
       "if last is not None and version != last and not self._explained(ieee, version):", "if False:",
       "ec14-local-upgrade.yaml", "tests/hub/test_hub_transfers.py"),
@@ -267,7 +270,8 @@ CATALOGUE: list[Mutant] = [
       "regression = version < last", "regression = False", "ec14-local-upgrade.yaml",
       "tests/hub/test_hub_transfers.py"),
     M("ver04-register-answer", "R-VER-04", "SR 11.2 from the register answers nothing", BE,
-      "response.firmware_version = self.register.version(device.id)", "response.firmware_version = None", "", T_BE),
+      "firmware_version=self.register.version(device.id), version_source=",
+      "firmware_version=None, version_source=", "", T_BE),
     # ---- §4.7 edge cases that live in the emulated device (R-EMU-01) -------------------------------
     M("emu-resume-from-zero", "4.7-1 4.7-2 4.7-7 R-EMU-01", "the client forgets FileOffset across a power cycle", EMU,
       "        if status == ImageUpgradeStatus.Download_in_progress:\n            await self._download()",
@@ -310,6 +314,9 @@ def check_catalogue(root: Path = ROOT) -> list[str]:
         for p in m.plans:
             if not (root / p).is_file():
                 problems.append(f"{m.id}: plan {p} does not exist")
+        for t in m.tests:  # a missing test file makes pytest fail, which would count as a kill
+            if not (root / t.split("::")[0]).is_file():
+                problems.append(f"{m.id}: test {t} does not exist")
     return problems
 
 
@@ -360,7 +367,8 @@ def main() -> int:
         return 0
     problems = check_catalogue()
     if problems or args.check:
-        print("\n".join(problems) or f"catalogue ok: {len(CATALOGUE)} mutants, every anchor found once")
+        print("\n".join(problems) or f"catalogue ok: {len(CATALOGUE)} mutants, every anchor found once,"
+              " every plan and test file present")
         return 2 if problems else 0
     chosen = select(args.only)
     if not chosen:
