@@ -1,7 +1,7 @@
 """The conformance suite as a device oracle: run it against an emulated DUT with one defect at a time.
 
 For every device defect in rig.emu.device_faults.DEFECTS (a conformance plan's `dut` becomes e.g.
-`ppmid+ignores_wait_for_data`), run every plan in testplans/conformance/ and print a detection matrix:
+`ppmid+ignores_wait_for_data`), run every plan in testplans/conformance/ and testplans/conformance-extended/ and print a detection matrix:
 which plans failed, and the first failing plan's message (it should name what the device did wrong).
 A conforming device (no defect) must pass every plan. Exit 0 only if every defect is caught and the
 conforming device passes everything.
@@ -29,7 +29,10 @@ DUT_DEFECTS = ("ignores_wait_for_data", "ignores_min_block_period", "restarts_fr
 
 
 def suite(root: Path = ROOT) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in (root / "testplans" / "conformance").glob("cf*.yaml"))
+    # the core suite (cf01-cf07, what a lab runs on every device) and the extended one (cf08-cf11: defects
+    # the core suite cannot see, longer on a real bench)
+    folders = [root / "testplans" / "conformance", root / "testplans" / "conformance-extended"]
+    return sorted(str(p.relative_to(root)) for folder in folders for p in folder.glob("cf*.yaml"))
 
 
 def dut_profile(plan: str, root: Path = ROOT) -> str:
