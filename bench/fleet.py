@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness import HubRig, ppmid_image, wait_installed, wait_until
+from rig.hub.upstream import wrap_packet_path
 from sampler import StealMeter
 
 
@@ -200,14 +201,12 @@ class SentFrames:
         self.waits = 0  # Image Block Responses with WAIT_FOR_DATA
         rig.hub.server.frame_listeners.append(self._on_frame)
         self.heard_at = time.perf_counter()  # the last frame of any cluster the hub received
-        app = rig.hub.app
-        hear = app.packet_received
 
         def heard(packet: Any) -> None:
             self.heard_at = time.perf_counter()
-            hear(packet)
 
-        app.packet_received = heard  # (an instance attribute: the bench's own ears, not a hub change)
+        # the bench's own ears on zigpy's packet path, through the hub's one fence around upstream internals
+        wrap_packet_path(rig.hub.app, on_rx=heard, on_tx=lambda packet: None)
 
     def _on_frame(self, frame: Any) -> None:
         if frame.direction == "tx":

@@ -68,16 +68,16 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _pair(args: argparse.Namespace) -> int:
-    from rig.plan.preflight import Problem, check_bench
+    from rig.bench.config import BenchUnreadable, read_bench
 
     if bool(args.ieee) != bool(args.install_code):
         print("--ieee and --install-code go together", file=sys.stderr)
         return 2
     try:
-        bench = check_bench(args.bench, args.radio)
-    except Problem as exc:
+        bench = read_bench(args.bench, args.radio)
+    except BenchUnreadable as exc:
         print(exc, file=sys.stderr)
-        return exc.code
+        return 2
     if bench.emulated:
         print("rig pair is for real devices: give a bench whose radio is a serial port (or --radio /dev/ttyUSB0)")
         return 2

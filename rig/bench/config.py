@@ -115,3 +115,22 @@ def load_bench(path: str | Path, *, radio: str | None = None) -> Bench:
     except ValueError as exc:
         raise BenchError(str(exc)) from None
     return Bench(file.stem, file, hub, devices, power, reset)
+
+
+class BenchUnreadable(Exception):
+    """A bench file that cannot be used, in one line: the file, the field and what was expected."""
+
+
+def read_bench(path: str | None, radio: str | None = None, *,
+               default: str = "fixtures/benches/emulated.yaml") -> Bench:
+    """load_bench for commands: every way a bench file can be wrong becomes one BenchUnreadable line."""
+    from rig.hub.errors import ConfigError
+
+    try:
+        return load_bench(path or default, radio=radio)
+    except (ConfigError, BenchError) as exc:
+        raise BenchUnreadable(f"bench: {exc}") from None
+    except OSError as exc:
+        raise BenchUnreadable(f"bench: {path or default}: cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the YAML library's own errors in the devices: block
+        raise BenchUnreadable(f"bench: {path or default}: {type(exc).__name__}: {exc}") from None

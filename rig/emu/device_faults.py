@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 from rig.emu import ota_codec
 
 if TYPE_CHECKING:
-    from rig.emu.device import EmulatedDevice
+    from rig.emu.device_port import DevicePort
 
 MALFORMED_KINDS = ("qni_truncated", "ibr_truncated", "bad_payload", "unknown_command", "upgrade_end_truncated")
 
 
 @dataclasses.dataclass
 class DeviceFaults:
-    device: EmulatedDevice = dataclasses.field(repr=False)
+    device: DevicePort = dataclasses.field(repr=False)
     drop_block_responses: int = 0  # the next N Image Block Responses (SUCCESS) are lost
     reboot_at_offset: int | None = None  # one-shot: power cycle once FileOffset >= this
     reboot_at_percent: float | None = None  # one-shot: same, as a share of the image size

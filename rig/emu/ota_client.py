@@ -31,7 +31,7 @@ from rig.emu.ota_verify import verify_image
 
 if TYPE_CHECKING:
     from rig.emu.air import AirFrame
-    from rig.emu.device import EmulatedDevice
+    from rig.emu.device_port import DevicePort
     from rig.emu.zcl import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class _Rebooting(Exception):
 
 
 class OtaClient:
-    def __init__(self, device: EmulatedDevice) -> None:
+    def __init__(self, device: DevicePort) -> None:
         self.device = device
         self.profile = device.profile
         self.settings = device.profile.ota

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from rig.emu.device_faults import DEFECTS
+
 KINDS = ("ppmid", "hcalcs", "gsme")
 LOGICAL_TYPES = ("coordinator", "router", "end_device")
 VERIFY_CHECKS = ("header", "ids", "size", "hardware_version", "integrity", "require_integrity")
@@ -422,8 +424,6 @@ def load_profile(name_or_path: str) -> DeviceProfile:
 
 
 def _defect_names(names: list[str], where: str) -> tuple[str, ...]:
-    from rig.emu.device_faults import DEFECTS  # noqa: PLC0415 - device_faults imports the device side
-
     for name in names:
         if name not in DEFECTS:
             raise ProfileError(f"{where}: device defect {name!r} unknown; known: {', '.join(DEFECTS)}")

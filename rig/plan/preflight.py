@@ -27,17 +27,12 @@ class Problem(Exception):
 
 
 def check_bench(path: str | None, radio: str | None, *, default: str = "fixtures/benches/emulated.yaml") -> Bench:
-    from rig.bench.config import BenchError, load_bench
-    from rig.hub.errors import ConfigError
+    from rig.bench.config import BenchUnreadable, read_bench
 
     try:
-        return load_bench(path or default, radio=radio)
-    except (ConfigError, BenchError) as exc:
-        raise Problem(f"bench: {exc}") from None
-    except OSError as exc:
-        raise Problem(f"bench: {path or default}: cannot read: {exc.strerror or exc}") from None
-    except Exception as exc:  # the YAML library's own errors in the devices: block
-        raise Problem(f"bench: {path or default}: {type(exc).__name__}: {exc}") from None
+        return read_bench(path, radio, default=default)
+    except BenchUnreadable as exc:
+        raise Problem(str(exc)) from None
 
 
 def check_outputs(*, report: str | None, junitxml: str | None) -> None:

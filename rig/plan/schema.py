@@ -13,6 +13,7 @@ import re
 from typing import Any, Callable
 
 from rig.plan.yamlpos import Pos
+from rig.report.steps import describe_steps_with
 
 SCHEMA_VERSION = 1
 
@@ -456,3 +457,6 @@ STEPS.update({
         }, needs=("emulated",)),
     ]
 })
+
+
+describe_steps_with(STEPS)  # the report writes each step for people, with durations as this schema says

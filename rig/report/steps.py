@@ -11,12 +11,19 @@ from typing import Any
 _HEX_FIELDS = {"manufacturer_code": 4, "image_type": 4, "response_code": 2, "status": 2, "code": 4}
 
 
+_SPECS: dict[str, Any] = {}  # step kind -> its schema entry, handed down by the plan layer
+
+
+def describe_steps_with(specs: dict[str, Any]) -> None:
+    """The plan schema (rig.plan.schema.STEPS) says which fields are durations and what their defaults are;
+    it hands itself down here when it loads, so the report needs no import of the layer above it. Without
+    it (a record rendered on its own) arguments print as they were written."""
+    global _SPECS
+    _SPECS = specs
+
+
 def _spec(kind: str):
-    try:
-        from rig.plan.schema import STEPS
-    except ImportError:  # the report also renders records on a machine without the plan package's deps
-        return None
-    return STEPS.get(kind)
+    return _SPECS.get(kind)
 
 
 def duration_text(seconds: float) -> str:
