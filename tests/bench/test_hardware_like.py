@@ -21,7 +21,9 @@ import pytest
 
 from tests.bench.hardware_like import REPO, HardwareLikeBench, records
 
-pytestmark = pytest.mark.timeout(600)  # whole plans on the real clock, in subprocesses
+# whole plans on the real clock, in subprocesses; one xdist worker brings the kept bench up once per EZSP
+# version (split across workers, each would start its own emulator and pair again)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("hardware_like")]
 
 SUITE = str(REPO / "testplans" / "conformance")
 PLANS = ["cf01-discovery-and-query", "cf02-download-and-verify", "cf03-rate-limit-compliance", "cf04-resume",

@@ -18,6 +18,9 @@ from rig.bench.config import load_bench
 from rig.lab import LabgridError, LabPlace, NoFreePlace, PlaceLocked
 from rig.lab.bench import bench_on_place
 
+# one xdist worker runs this module: its lab (coordinator, exporter, ser2net, emulators) starts once
+pytestmark = pytest.mark.xdist_group("lab_place")
+
 REPO = Path(__file__).resolve().parents[2]
 HARDWARE_BENCH = REPO / "fixtures" / "benches" / "hardware-example.yaml"
 CONFORMANCE = REPO / "testplans" / "conformance"
