@@ -10,7 +10,7 @@ from rig.plan.schema import (
     DEVICE, DURATION, IMAGE, INT, SCHEMA_VERSION, STEPS, VERSION, PlanError, PlanErrors, StepSpec, choice,
     parse_duration, suggest,
 )
-from rig.plan.yamlpos import Pos, PosDict, PosList, YamlError, load_yaml
+from rig.config.source import Pos, PosDict, PosList, YamlError, load_yaml
 
 TOP_KEYS = ("plan", "name", "description", "needs", "tags", "devices", "images", "settings", "steps")
 STEP_COMMON_KEYS = ("name", "timeout")

@@ -12,7 +12,7 @@ import difflib
 import re
 from typing import Any, Callable
 
-from rig.plan.yamlpos import Pos
+from rig.config.source import Pos
 from rig.report.steps import describe_steps_with
 
 SCHEMA_VERSION = 1

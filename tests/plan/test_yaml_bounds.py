@@ -7,7 +7,7 @@ import time
 import pytest
 
 from rig.plan.loader import PlanErrors, load_plan
-from rig.plan.yamlpos import MAX_ALIASES, MAX_DOCUMENT_BYTES, YamlError, load_yaml
+from rig.config.source import MAX_ALIASES, MAX_DOCUMENT_BYTES, YamlError, load_yaml
 
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
