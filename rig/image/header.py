@@ -172,6 +172,43 @@ class HeaderReading:
 
 def read_header(data: bytes, findings: Findings) -> HeaderReading:
     """Read the header, recording every defect in `findings`; never raises on bad bytes."""
+    fixed = _read_fixed(data, findings)
+    if fixed is None:
+        return HeaderReading(None, len(data))
+    field_control, header_length, wanted_length = fixed
+    optional = _read_optional(data, field_control, findings)
+    if optional is None:
+        return HeaderReading(None, len(data))
+    _check_optional(optional, wanted_length, findings)
+
+    def u(offset: int, length: int) -> int:
+        return int.from_bytes(data[offset : offset + length], "little")
+
+    raw_string = data[OFF_HEADER_STRING : OFF_HEADER_STRING + HEADER_STRING_LENGTH]
+    header = OtaHeader(
+        header_version=u(OFF_HEADER_VERSION, 2),
+        header_length=header_length,
+        field_control=field_control,
+        manufacturer_code=u(OFF_MANUFACTURER, 2),
+        image_type=u(OFF_IMAGE_TYPE, 2),
+        file_version=u(OFF_FILE_VERSION, 4),
+        stack_version=u(OFF_STACK_VERSION, 2),
+        header_string=_decode_header_string(raw_string),
+        total_image_size=u(OFF_TOTAL_IMAGE_SIZE, 4),  # checked against the body by rig.image.validate
+        security_credential_version=optional["security_credential_version"],  # type: ignore[arg-type]
+        upgrade_file_destination=optional["upgrade_file_destination"],  # type: ignore[arg-type]
+        min_hw_version=optional["min_hw_version"],  # type: ignore[arg-type]
+        max_hw_version=optional["max_hw_version"],  # type: ignore[arg-type]
+        header_string_raw=raw_string,
+    )
+    # A header_length that disagrees with field control was reported above; the fields are where
+    # field control puts them, so the body starts right after them.
+    return HeaderReading(header, wanted_length)
+
+
+def _read_fixed(data: bytes, findings: Findings) -> tuple[int, int, int] | None:
+    """Magic, header version, field control and header length: (field control, header length as stored,
+    header length field control implies), or None when the file ends inside the fixed header."""
     size = len(data)
 
     def u(offset: int, length: int) -> int:
@@ -185,8 +222,7 @@ def read_header(data: bytes, findings: Findings) -> HeaderReading:
     if size < FIXED_HEADER_LENGTH:
         findings.fatal.append(Problem(size, "header", f"{size} bytes", f"at least {FIXED_HEADER_LENGTH} bytes",
                                       "file ends inside the fixed OTA header"))
-        return HeaderReading(None, size)
-
+        return None
     field_control = u(OFF_FIELD_CONTROL, 2)
     if field_control & ~_FC_KNOWN_BITS:
         findings.content.append(Problem(OFF_FIELD_CONTROL, "field_control", _hex(field_control, 2),
@@ -197,20 +233,24 @@ def read_header(data: bytes, findings: Findings) -> HeaderReading:
         findings.fatal.append(Problem(
             OFF_HEADER_LENGTH, "header_length", str(header_length),
             f"{wanted_length} (56 + the optional fields selected by field control {_hex(field_control, 2)})"))
+    return field_control, header_length, wanted_length
 
-    total = u(OFF_TOTAL_IMAGE_SIZE, 4)  # checked against the body by rig.image.validate
 
-    # Optional fields: their presence comes from field control, which is also how zigpy reads them.
-    offset = FIXED_HEADER_LENGTH
+# Optional fields in file order: (field control bit, name, length, bit number).
+_OPTIONAL_LAYOUT = (
+    (FC_SECURITY_CREDENTIAL_VERSION, "security_credential_version", 1, 0),
+    (FC_DEVICE_SPECIFIC_FILE, "upgrade_file_destination", 8, 1),
+    (FC_HARDWARE_VERSIONS, "min_hw_version", 2, 2),
+    (FC_HARDWARE_VERSIONS, "max_hw_version", 2, 2),
+)
+
+
+def _read_optional(data: bytes, field_control: int, findings: Findings) -> dict[str, int | str | None] | None:
+    """The optional fields field control selects (which is also how zigpy reads them); None (and a fatal
+    finding) when the file ends inside them."""
+    offset, size = FIXED_HEADER_LENGTH, len(data)
     optional: dict[str, int | str | None] = {}
-    layout = [
-        (FC_SECURITY_CREDENTIAL_VERSION, "security_credential_version", 1, 0),
-        (FC_DEVICE_SPECIFIC_FILE, "upgrade_file_destination", 8, 1),
-        (FC_HARDWARE_VERSIONS, "min_hw_version", 2, 2),
-        (FC_HARDWARE_VERSIONS, "max_hw_version", 2, 2),
-    ]
-    truncated = False
-    for bit, name, length, bit_no in layout:
+    for bit, name, length, bit_no in _OPTIONAL_LAYOUT:
         if not field_control & bit:
             optional[name] = None
             continue
@@ -218,13 +258,14 @@ def read_header(data: bytes, findings: Findings) -> HeaderReading:
             findings.fatal.append(Problem(offset, name, f"{max(size - offset, 0)} bytes left in the file",
                                           f"{length} bytes (field control bit {bit_no} is set)",
                                           "file ends inside the optional header fields"))
-            truncated = True
-            break
-        optional[name] = eui64_to_str(data[offset : offset + 8]) if length == 8 else u(offset, length)
+            return None
+        chunk = data[offset : offset + length]
+        optional[name] = eui64_to_str(chunk) if length == 8 else int.from_bytes(chunk, "little")
         offset += length
-    if truncated:
-        return HeaderReading(None, size)
+    return optional
 
+
+def _check_optional(optional: dict[str, int | str | None], wanted_length: int, findings: Findings) -> None:
     scv = optional["security_credential_version"]
     if scv is not None and scv not in SECURITY_CREDENTIAL_VERSIONS:
         findings.content.append(Problem(FIXED_HEADER_LENGTH, "security_credential_version", _hex(scv, 1),
@@ -234,24 +275,3 @@ def read_header(data: bytes, findings: Findings) -> HeaderReading:
         findings.content.append(Problem(wanted_length - 4, "min_hw_version", _hex(hw_min, 2),
                                         f"<= max_hw_version {_hex(hw_max, 2)}",
                                         "hardware version range is empty"))
-
-    raw_string = data[OFF_HEADER_STRING : OFF_HEADER_STRING + HEADER_STRING_LENGTH]
-    header = OtaHeader(
-        header_version=u(OFF_HEADER_VERSION, 2),
-        header_length=header_length,
-        field_control=field_control,
-        manufacturer_code=u(OFF_MANUFACTURER, 2),
-        image_type=u(OFF_IMAGE_TYPE, 2),
-        file_version=u(OFF_FILE_VERSION, 4),
-        stack_version=u(OFF_STACK_VERSION, 2),
-        header_string=_decode_header_string(raw_string),
-        total_image_size=total,
-        security_credential_version=scv,  # type: ignore[arg-type]
-        upgrade_file_destination=optional["upgrade_file_destination"],  # type: ignore[arg-type]
-        min_hw_version=hw_min,  # type: ignore[arg-type]
-        max_hw_version=hw_max,  # type: ignore[arg-type]
-        header_string_raw=raw_string,
-    )
-    # A header_length that disagrees with field control was reported above; the fields are where
-    # field control puts them, so the body starts right after them.
-    return HeaderReading(header, wanted_length)
