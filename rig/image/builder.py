@@ -50,31 +50,9 @@ def build_image(
     gb-bare: header + firmware (+ `00 40` + 64-byte `signature`).
     Raises ValueError for arguments that cannot describe a valid file.
     """
-    if format not in BUILDABLE_FORMATS:
-        raise ValueError(f"format must be 'zigbee' or 'gb-bare', got {format!r}")
-    if integrity_coverage not in COVERAGES:
-        raise ValueError(f"integrity_coverage must be one of {', '.join(COVERAGES)}, got {integrity_coverage!r}")
-    if (min_hw_version is None) != (max_hw_version is None):
-        raise ValueError("give both min_hw_version and max_hw_version, or neither")
-    if min_hw_version is not None and max_hw_version is not None and min_hw_version > max_hw_version:
-        raise ValueError(f"min_hw_version 0x{min_hw_version:04X} is above max_hw_version 0x{max_hw_version:04X}")
-    if upgrade_file_destination is not None:
-        eui64_from_str(upgrade_file_destination)  # raises a clear ValueError if malformed
-    encode_header_string(header_string)  # same
-
-    extras = [e if isinstance(e, SubElement) else SubElement(int(e[0]), bytes(e[1])) for e in extra_elements]
-    if format == FORMAT_ZIGBEE:
-        if signature is not None:
-            raise ValueError("a Zigbee TLV file carries signatures as ECDSA sub-elements: pass them in extra_elements")
-        body = SubElement(ElementTag.UPGRADE_IMAGE, bytes(firmware)).serialize()
-        body += b"".join(e.serialize() for e in extras)
-        trailer_length = ELEMENT_HEADER_LENGTH + INTEGRITY_CODE_LENGTH if integrity_code else 0
-    else:
-        if integrity_code or extras:
-            raise ValueError("a GB bare image has no sub-elements: integrity_code and extra_elements need format='zigbee'")
-        body = bytes(firmware) + (bare.signature_block(signature) if signature is not None else b"")
-        trailer_length = 0
-
+    _check_arguments(format, integrity_coverage, min_hw_version, max_hw_version, upgrade_file_destination,
+                     header_string)
+    body, trailer_length = _body(firmware, format, integrity_code, extra_elements, signature)
     field_control = (
         (FC_SECURITY_CREDENTIAL_VERSION if security_credential_version is not None else 0)
         | (FC_DEVICE_SPECIFIC_FILE if upgrade_file_destination is not None else 0)
@@ -100,8 +78,41 @@ def build_image(
     if header.total_image_size > 0xFFFFFFFF:
         raise ValueError("image larger than a 32-bit Total Image Size can describe")
     out = header.serialize() + body
-    if integrity_code:
-        covered = out  # "to-element"; "to-value" (domain.md §2.3) also covers the tag and length
-        out += ElementTag.IMAGE_INTEGRITY_CODE.to_bytes(2, "little") + INTEGRITY_CODE_LENGTH.to_bytes(4, "little")
-        out += aes_mmo_hash(covered if integrity_coverage == COVERAGE_TO_ELEMENT else out)
-    return out
+    return _with_integrity_code(out, integrity_coverage) if integrity_code else out
+
+
+def _check_arguments(format: str, integrity_coverage: str, min_hw_version: int | None,
+                     max_hw_version: int | None, upgrade_file_destination: str | None,
+                     header_string: str | bytes) -> None:
+    if format not in BUILDABLE_FORMATS:
+        raise ValueError(f"format must be 'zigbee' or 'gb-bare', got {format!r}")
+    if integrity_coverage not in COVERAGES:
+        raise ValueError(f"integrity_coverage must be one of {', '.join(COVERAGES)}, got {integrity_coverage!r}")
+    if (min_hw_version is None) != (max_hw_version is None):
+        raise ValueError("give both min_hw_version and max_hw_version, or neither")
+    if min_hw_version is not None and max_hw_version is not None and min_hw_version > max_hw_version:
+        raise ValueError(f"min_hw_version 0x{min_hw_version:04X} is above max_hw_version 0x{max_hw_version:04X}")
+    if upgrade_file_destination is not None:
+        eui64_from_str(upgrade_file_destination)  # raises a clear ValueError if malformed
+    encode_header_string(header_string)  # same
+
+
+def _body(firmware: bytes, format: str, integrity_code: bool,
+          extra_elements: Iterable[SubElement | tuple[int, bytes]], signature: bytes | None) -> tuple[bytes, int]:
+    """What follows the header, and the length of the integrity code element still to come after it."""
+    extras = [e if isinstance(e, SubElement) else SubElement(int(e[0]), bytes(e[1])) for e in extra_elements]
+    if format == FORMAT_ZIGBEE:
+        if signature is not None:
+            raise ValueError("a Zigbee TLV file carries signatures as ECDSA sub-elements: pass them in extra_elements")
+        body = SubElement(ElementTag.UPGRADE_IMAGE, bytes(firmware)).serialize()
+        body += b"".join(e.serialize() for e in extras)
+        return body, (ELEMENT_HEADER_LENGTH + INTEGRITY_CODE_LENGTH if integrity_code else 0)
+    if integrity_code or extras:
+        raise ValueError("a GB bare image has no sub-elements: integrity_code and extra_elements need format='zigbee'")
+    return bytes(firmware) + (bare.signature_block(signature) if signature is not None else b""), 0
+
+
+def _with_integrity_code(out: bytes, integrity_coverage: str) -> bytes:
+    covered = out  # "to-element"; "to-value" (domain.md §2.3) also covers the tag and length
+    out += ElementTag.IMAGE_INTEGRITY_CODE.to_bytes(2, "little") + INTEGRITY_CODE_LENGTH.to_bytes(4, "little")
+    return out + aes_mmo_hash(covered if integrity_coverage == COVERAGE_TO_ELEMENT else out)
