@@ -111,22 +111,8 @@ def analyse(data: bytes, *, format: str = FORMAT_AUTO, signature: bool | None = 
     end = min(declared_end, size)
     size_is_wrong = total != declared_end or total > size
 
-    walk = walk_elements(inner, start, end, declared_end)
-    telink_walk = None
-    if not walk.tiles and format in (FORMAT_AUTO, FORMAT_TELINK):
-        telink_walk = walk_elements(inner, start, end, declared_end, telink=True)
-    if not walk.tiles and end != size and format in (FORMAT_AUTO, FORMAT_ZIGBEE, FORMAT_TELINK):
-        # Total Image Size may be the only lie: a chain that tiles the whole file says so.
-        for telink in (False, True):
-            whole = walk_elements(inner, start, size, telink=telink)
-            if whole.tiles and (not telink or _has_telink_element(whole)):
-                walk, telink_walk, end, size_is_wrong = whole, (whole if telink else None), size, True
-                break
-    if size_is_wrong and total > size:
-        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)",
-                                      f"the file ends {total - size} bytes before its declared end: it is cut short"))
-    elif size_is_wrong:
-        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)"))
+    walk, telink_walk, end, size_is_wrong = _walk_body(inner, start, end, declared_end, format, size_is_wrong)
+    _check_total_size(total, size, size_is_wrong, findings)
 
     chosen = format
     if format == FORMAT_AUTO:
@@ -152,6 +138,37 @@ def analyse(data: bytes, *, format: str = FORMAT_AUTO, signature: bool | None = 
         ok = None if coverage is None else coverage != COVERAGE_NEITHER
         return OtaImage(header, chosen, chain.elements, inner[start:end], None, raw, ok, coverage, **common), findings
 
+    manufacturer_image, sig = _bare_body(inner, start, end, chosen, signature, findings)
+    return OtaImage(header, chosen, [], manufacturer_image, sig, raw, **common), findings
+
+
+def _walk_body(inner: bytes, start: int, end: int, declared_end: int, format: str, size_is_wrong: bool):
+    """The element chain (and the Telink-style one, when it may apply) over the body; when no chain tiles
+    the declared body but one tiles the whole file, Total Image Size is the only lie: take the whole file.
+    Returns (walk, telink walk or None, end, whether the size is wrong)."""
+    walk = walk_elements(inner, start, end, declared_end)
+    telink_walk = None
+    if not walk.tiles and format in (FORMAT_AUTO, FORMAT_TELINK):
+        telink_walk = walk_elements(inner, start, end, declared_end, telink=True)
+    if not walk.tiles and end != len(inner) and format in (FORMAT_AUTO, FORMAT_ZIGBEE, FORMAT_TELINK):
+        for telink in (False, True):
+            whole = walk_elements(inner, start, len(inner), telink=telink)
+            if whole.tiles and (not telink or _has_telink_element(whole)):
+                return whole, (whole if telink else None), len(inner), True
+    return walk, telink_walk, end, size_is_wrong
+
+
+def _check_total_size(total: int, size: int, size_is_wrong: bool, findings: Findings) -> None:
+    if size_is_wrong and total > size:
+        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)",
+                                      f"the file ends {total - size} bytes before its declared end: it is cut short"))
+    elif size_is_wrong:
+        findings.fatal.append(Problem(OFF_TOTAL_IMAGE_SIZE, "total_image_size", str(total), f"{size} (the file length)"))
+
+
+def _bare_body(inner: bytes, start: int, end: int, chosen: str, signature: bool | None,
+               findings: Findings) -> tuple[bytes, bytes | None]:
+    """A body without elements: the manufacturer image and, in GB bare form, its signature block."""
     body = inner[start:end]
     manufacturer_image, sig = body, None
     if chosen == FORMAT_GB_BARE:
@@ -164,7 +181,7 @@ def analyse(data: bytes, *, format: str = FORMAT_AUTO, signature: bool | None = 
     if not manufacturer_image:
         findings.content.append(Problem(start, "manufacturer_image", "0 bytes", "at least 1 byte",
                                         "nothing follows the OTA header"))
-    return OtaImage(header, chosen, [], manufacturer_image, sig, raw, **common), findings
+    return manufacturer_image, sig
 
 
 def _not_an_ota_file(data: bytes) -> Problem:
