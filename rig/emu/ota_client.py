@@ -43,6 +43,9 @@ BAD_UPGRADE_TIME_WAIT_S = 3600.0  # Silabs: UpgradeTime < CurrentTime -> retry i
 IGNORED_WAIT_RETRY_S = 0.1  # a client that ignores WAIT_FOR_DATA retries as if a block had been lost
 
 
+_PHASE_OVER = object()  # _on_end_answer: the Upgrade End phase is finished
+
+
 @dataclasses.dataclass
 class OtaFlash:
     """What the device keeps across a power cycle."""
@@ -797,6 +800,7 @@ class OtaClient:
         return m.command_id == oc.UPGRADE_END_RESPONSE or (m.default_response and m.command_id == oc.UPGRADE_END)
 
     async def _upgrade_end_phase(self) -> None:
+        """Send Upgrade End and follow the CH's answers until the image is activated or dropped."""
         f, s = self.flash, self.settings
         silent = 0
         pending: Incoming | None = None
@@ -807,69 +811,81 @@ class OtaClient:
                 pending = await self._await(self._is_end_answer, s.response_timeout_s)
                 if pending is None:
                     silent += 1
-                    self.record("upgrade_end_timeout", attempt=silent)
-                    if silent <= s.upgrade_end_retries:
-                        continue
-                    if s.timeout_policy == 0:
-                        self.record("upgrade_end_timeout_apply")
-                        self._activate()
-                    if not told_not_applied:
-                        self.record("upgrade_end_timeout_not_applied")
-                        told_not_applied = True
-                    self._set_status(ImageUpgradeStatus.Waiting_to_upgrade)
-                    pending = await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
+                    pending, told_not_applied = await self._after_silent_end(silent, told_not_applied)
                     continue
             msg, pending = pending, None
             silent = 0
-            if msg.default_response:
-                self.record("upgrade_end_refused", status=_name(msg.message))
-                if msg.message == Status.SUCCESS:
-                    pending = await self._await(self._is_end_answer, s.response_timeout_s)
-                    continue
-                self._discard()
+            outcome = await self._on_end_answer(msg)
+            if outcome is _PHASE_OVER:
                 return
-            rsp: oc.UpgradeEndResponse = msg.message
-            self.record(
-                "upgrade_end_response",
-                image=rsp.image,
-                current_time=rsp.current_time,
-                upgrade_time=rsp.upgrade_time,
-                unsolicited=f.image_upgrade_status in (ImageUpgradeStatus.Waiting_to_upgrade, ImageUpgradeStatus.Count_down),
-            )
-            if not oc.matches(f.offer, rsp.image):
-                self.record("upgrade_end_response_ignored", reason="image id")
-                pending = await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
-                continue
-            if self.device.faults.activate_immediately:
-                self.record("fault_activated_early", upgrade_time=rsp.upgrade_time)
-                self._activate()
-            if rsp.upgrade_time == oc.UPGRADE_TIME_WAIT:
-                self._set_status(ImageUpgradeStatus.Waiting_to_upgrade)
-                pending = await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
-                continue
-            if s.activation_policy == 1:
-                self.device.send_default_response(msg.hdr, msg.frame, Status.NOT_AUTHORIZED)
-                self.record("activation_refused", reason="out-of-band activation only")
-                self._set_status(ImageUpgradeStatus.Waiting_to_Upgrade_via_External_Event)
-                await self._wait_out_of_band()
-                return
-            if rsp.current_time == 0:
-                delay = float(rsp.upgrade_time)
-            else:
-                delay = float(rsp.upgrade_time - rsp.current_time)
-            if delay < 0:
-                self.record("upgrade_time_in_past", current_time=rsp.current_time, upgrade_time=rsp.upgrade_time)
-                pending = await self._await(self._is_end_answer, BAD_UPGRADE_TIME_WAIT_S)
-                continue
-            self._set_status(ImageUpgradeStatus.Count_down)
-            if delay > s.max_single_wait_s:
-                self.record("countdown", delay_s=delay, capped_s=s.max_single_wait_s)
-                pending = await self._await(self._is_end_answer, s.max_single_wait_s)
-                continue
-            self.record("countdown", delay_s=delay)
-            pending = await self._await(self._is_end_answer, delay) if delay > 0 else None
-            if pending is None:
-                self._activate()
+            pending = outcome
+
+    async def _after_silent_end(self, silent: int, told_not_applied: bool) -> tuple[Incoming | None, bool]:
+        """The CH did not answer Upgrade End: retry, then (timeout policy) apply or wait to be asked.
+        Returns (the next answer heard, or None to send Upgrade End again; whether 'not applied' was told)."""
+        s = self.settings
+        self.record("upgrade_end_timeout", attempt=silent)
+        if silent <= s.upgrade_end_retries:
+            return None, told_not_applied
+        if s.timeout_policy == 0:
+            self.record("upgrade_end_timeout_apply")
+            self._activate()
+        if not told_not_applied:
+            self.record("upgrade_end_timeout_not_applied")
+        self._set_status(ImageUpgradeStatus.Waiting_to_upgrade)
+        return await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s), True
+
+    async def _on_end_answer(self, msg: Incoming) -> Incoming | None | object:
+        """One answer to Upgrade End: the next answer to handle, None to send Upgrade End again, or
+        _PHASE_OVER when the image was dropped or activation left to an external event."""
+        f, s = self.flash, self.settings
+        if msg.default_response:
+            self.record("upgrade_end_refused", status=_name(msg.message))
+            if msg.message == Status.SUCCESS:
+                return await self._await(self._is_end_answer, s.response_timeout_s)
+            self._discard()
+            return _PHASE_OVER
+        rsp: oc.UpgradeEndResponse = msg.message
+        self.record(
+            "upgrade_end_response",
+            image=rsp.image,
+            current_time=rsp.current_time,
+            upgrade_time=rsp.upgrade_time,
+            unsolicited=f.image_upgrade_status in (ImageUpgradeStatus.Waiting_to_upgrade, ImageUpgradeStatus.Count_down),
+        )
+        if not oc.matches(f.offer, rsp.image):
+            self.record("upgrade_end_response_ignored", reason="image id")
+            return await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
+        if self.device.faults.activate_immediately:
+            self.record("fault_activated_early", upgrade_time=rsp.upgrade_time)
+            self._activate()
+        if rsp.upgrade_time == oc.UPGRADE_TIME_WAIT:
+            self._set_status(ImageUpgradeStatus.Waiting_to_upgrade)
+            return await self._await(self._is_end_answer, s.wait_for_upgrade_reask_s)
+        if s.activation_policy == 1:
+            self.device.send_default_response(msg.hdr, msg.frame, Status.NOT_AUTHORIZED)
+            self.record("activation_refused", reason="out-of-band activation only")
+            self._set_status(ImageUpgradeStatus.Waiting_to_Upgrade_via_External_Event)
+            await self._wait_out_of_band()
+            return _PHASE_OVER
+        return await self._count_down(rsp)
+
+    async def _count_down(self, rsp: oc.UpgradeEndResponse) -> Incoming | None:
+        """Wait until the Upgrade Time, then activate (an answer heard meanwhile is handled first)."""
+        s = self.settings
+        delay = float(rsp.upgrade_time) if rsp.current_time == 0 else float(rsp.upgrade_time - rsp.current_time)
+        if delay < 0:
+            self.record("upgrade_time_in_past", current_time=rsp.current_time, upgrade_time=rsp.upgrade_time)
+            return await self._await(self._is_end_answer, BAD_UPGRADE_TIME_WAIT_S)
+        self._set_status(ImageUpgradeStatus.Count_down)
+        if delay > s.max_single_wait_s:
+            self.record("countdown", delay_s=delay, capped_s=s.max_single_wait_s)
+            return await self._await(self._is_end_answer, s.max_single_wait_s)
+        self.record("countdown", delay_s=delay)
+        pending = await self._await(self._is_end_answer, delay) if delay > 0 else None
+        if pending is None:
+            self._activate()
+        return pending
 
     async def _wait_out_of_band(self) -> None:
         await self._oob.wait()
