@@ -73,56 +73,74 @@ def answer(ncp: NcpContext, cluster_id: int, payload: bytes) -> tuple[int, bytes
     except Exception:
         LOGGER.warning("malformed ZDO %s payload %s; ignored", cmd.name, payload.hex())
         return None
-    own_nwk = zt.NWK(0x0000)
-    own_ieee = ncp.nv.eui64
-    ok = zdo_t.Status.SUCCESS
-    if cmd == C.NWK_addr_req:
-        if args[0] != own_ieee:
-            return None
-        rsp = (C.NWK_addr_rsp, [ok, own_ieee, own_nwk, None, None, None])
-    elif cmd == C.IEEE_addr_req:
-        if args[0] != own_nwk:
-            return None
-        rsp = (C.IEEE_addr_rsp, [ok, own_ieee, own_nwk, None, None, None])
-    elif cmd == C.Node_Desc_req:
-        if args[0] != own_nwk:
-            return None
-        rsp = (C.Node_Desc_rsp, [ok, own_nwk, node_descriptor(ncp)])
-    elif cmd == C.Active_EP_req:
-        if args[0] != own_nwk:
-            return None
-        rsp = (C.Active_EP_rsp, [ok, own_nwk, [zt.uint8_t(ep) for ep in sorted(ncp.ram.endpoints)]])
-    elif cmd == C.Simple_Desc_req:
-        if args[0] != own_nwk:
-            return None
-        ep = ncp.ram.endpoints.get(int(args[1]))
-        if ep is None:
-            rsp = (C.Simple_Desc_rsp, [zdo_t.Status.NOT_ACTIVE, own_nwk, None])
-        else:
-            desc = zdo_t.SizePrefixedSimpleDescriptor(
-                endpoint=ep.endpoint,
-                profile=ep.profile_id,
-                device_type=ep.device_id,
-                device_version=ep.device_version,
-                input_clusters=ep.in_clusters,
-                output_clusters=ep.out_clusters,
-            )
-            rsp = (C.Simple_Desc_rsp, [ok, own_nwk, desc])
-    else:  # Match_Desc_req
-        nwk, profile, in_clusters, out_clusters = args
-        if nwk != own_nwk and nwk not in BROADCASTS:
-            return None
-        matches = [
-            zt.uint8_t(ep.endpoint)
-            for ep in ncp.ram.endpoints.values()
-            if (profile == 0xFFFF or ep.profile_id == profile)
-            and (set(in_clusters) & set(ep.in_clusters) or set(out_clusters) & set(ep.out_clusters))
-        ]
-        if not matches and nwk in BROADCASTS:
-            return None  # a broadcast match with nothing to offer gets no answer
-        rsp = (C.Match_Desc_rsp, [ok, own_nwk, matches])
+    if cmd == C.Match_Desc_req:
+        rsp = _match_desc(ncp, args)
+    elif args[0] != (ncp.nv.eui64 if cmd == C.NWK_addr_req else OWN_NWK):
+        return None  # a request about another node: the stick does not answer for it
+    else:
+        rsp = _ABOUT_ITSELF[cmd](ncp, args)
+    if rsp is None:
+        return None
     rsp_cmd, values = rsp
     while values and values[-1] is None:  # optional trailing fields absent (single-address response)
         values = values[:-1]
     schema = zdo_t.CLUSTERS[rsp_cmd][1]
     return int(rsp_cmd), bytes([tsn]) + zt.serialize(values, schema)
+
+
+OWN_NWK = zt.NWK(0x0000)  # the stick is the coordinator
+_OK = zdo_t.Status.SUCCESS
+
+
+def _addresses(rsp_cmd: zdo_t.ZDOCmd):
+    def respond(ncp: NcpContext, args: list) -> tuple:
+        return rsp_cmd, [_OK, ncp.nv.eui64, OWN_NWK, None, None, None]
+    return respond
+
+
+def _node_desc(ncp: NcpContext, args: list) -> tuple:
+    return C.Node_Desc_rsp, [_OK, OWN_NWK, node_descriptor(ncp)]
+
+
+def _active_eps(ncp: NcpContext, args: list) -> tuple:
+    return C.Active_EP_rsp, [_OK, OWN_NWK, [zt.uint8_t(ep) for ep in sorted(ncp.ram.endpoints)]]
+
+
+def _simple_desc(ncp: NcpContext, args: list) -> tuple:
+    ep = ncp.ram.endpoints.get(int(args[1]))
+    if ep is None:
+        return C.Simple_Desc_rsp, [zdo_t.Status.NOT_ACTIVE, OWN_NWK, None]
+    desc = zdo_t.SizePrefixedSimpleDescriptor(
+        endpoint=ep.endpoint,
+        profile=ep.profile_id,
+        device_type=ep.device_id,
+        device_version=ep.device_version,
+        input_clusters=ep.in_clusters,
+        output_clusters=ep.out_clusters,
+    )
+    return C.Simple_Desc_rsp, [_OK, OWN_NWK, desc]
+
+
+def _match_desc(ncp: NcpContext, args: list) -> tuple | None:
+    nwk, profile, in_clusters, out_clusters = args
+    if nwk != OWN_NWK and nwk not in BROADCASTS:
+        return None
+    matches = [
+        zt.uint8_t(ep.endpoint)
+        for ep in ncp.ram.endpoints.values()
+        if (profile == 0xFFFF or ep.profile_id == profile)
+        and (set(in_clusters) & set(ep.in_clusters) or set(out_clusters) & set(ep.out_clusters))
+    ]
+    if not matches and nwk in BROADCASTS:
+        return None  # a broadcast match with nothing to offer gets no answer
+    return C.Match_Desc_rsp, [_OK, OWN_NWK, matches]
+
+
+# Requests about the stick itself (their first argument is its own address), by request.
+_ABOUT_ITSELF = {
+    C.NWK_addr_req: _addresses(C.NWK_addr_rsp),
+    C.IEEE_addr_req: _addresses(C.IEEE_addr_rsp),
+    C.Node_Desc_req: _node_desc,
+    C.Active_EP_req: _active_eps,
+    C.Simple_Desc_req: _simple_desc,
+}
