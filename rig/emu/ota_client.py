@@ -706,6 +706,18 @@ class OtaClient:
         self._last_request_at = self.clock.now()
         self.record("page_requested", offset=start, page_size=s.page_size, response_spacing_ms=s.response_spacing_ms)
         self._page_blocks = {}
+        outcome = await self._receive_page(start, end)
+        if outcome in ("fallback", "abort", "wait"):
+            return outcome
+        got_any = outcome == "received"
+        if not got_any:
+            self.record("page_timeout", offset=start)
+        return await self._assemble_page(end) or ("ok" if got_any else "error")
+
+    async def _receive_page(self, start: int, end: int) -> str:
+        """Take the page's Image Block Responses until it is complete or the server goes quiet: 'received'
+        (some blocks came), 'nothing', or the end of the page request ('fallback', 'abort', 'wait')."""
+        f, s = self.flash, self.settings
         idle = s.response_timeout_s
         gap_timeout = max(1.0, 5 * s.response_spacing_ms / 1000.0)
         got_any = False
@@ -736,9 +748,12 @@ class OtaClient:
             idle = gap_timeout
             if self._contiguous_end(start) >= end:
                 break
-        if not got_any:
-            self.record("page_timeout", offset=start)
-        # Assemble, fetching what was missed with ordinary block requests
+        return "received" if got_any else "nothing"
+
+    async def _assemble_page(self, end: int) -> str | None:
+        """Take the page's blocks in order, fetching what was missed with ordinary block requests;
+        'abort' if that fails, else None."""
+        f, s = self.flash, self.settings
         errors = 0
         while f.file_offset < end:
             chunk = self._page_blocks.pop(f.file_offset, None)
@@ -754,7 +769,7 @@ class OtaClient:
                 if errors >= s.max_block_errors:
                     self._abort(f"{errors} consecutive failed requests", send_abort=True)
                     return "abort"
-        return "ok" if got_any else "error"
+        return None
 
     def _contiguous_end(self, start: int) -> int:
         pos = start
