@@ -69,15 +69,15 @@ class DeviceFaults:
         p = dev.profile
         qni = ota_codec.query_next_image(p.manufacturer_code, p.image_type, dev.flash.current_file_version, p.hardware_version)
         if kind == "qni_truncated":
-            command, body = ota_codec.QUERY_NEXT_IMAGE, qni[:4]
+            command, body = ota_codec.Cmd.QUERY_NEXT_IMAGE, qni[:4]
         elif kind == "ibr_truncated":
             image = ota_codec.ImageId(p.manufacturer_code, p.image_type, dev.flash.current_file_version + 1)
-            command, body = ota_codec.IMAGE_BLOCK, ota_codec.image_block(image, 0, p.ota.max_data_size)[:9]
+            command, body = ota_codec.Cmd.IMAGE_BLOCK, ota_codec.image_block(image, 0, p.ota.max_data_size)[:9]
         elif kind == "bad_payload":
             # QNI claiming a hardware version field it does not carry, plus junk in the versions
-            command, body = ota_codec.QUERY_NEXT_IMAGE, bytes([0x01]) + struct.pack("<HH", p.manufacturer_code, p.image_type) + b"\xff"
+            command, body = ota_codec.Cmd.QUERY_NEXT_IMAGE, bytes([0x01]) + struct.pack("<HH", p.manufacturer_code, p.image_type) + b"\xff"
         elif kind == "upgrade_end_truncated":
-            command, body = ota_codec.UPGRADE_END, bytes([0x00]) + struct.pack("<H", p.manufacturer_code)
+            command, body = ota_codec.Cmd.UPGRADE_END, bytes([0x00]) + struct.pack("<H", p.manufacturer_code)
         elif kind == "unknown_command":
             command, body = 0x1F, b"\x01\x02\x03"
         else:

@@ -219,10 +219,10 @@ class OtaClient:
         if hdr.frame_control.is_manufacturer_specific:
             return Status.UNSUP_MANUF_CLUSTER_COMMAND
         decoder = {
-            oc.IMAGE_NOTIFY: oc.decode_image_notify,
-            oc.QUERY_NEXT_IMAGE_RESPONSE: oc.decode_query_next_image_response,
-            oc.IMAGE_BLOCK_RESPONSE: oc.decode_image_block_response,
-            oc.UPGRADE_END_RESPONSE: oc.decode_upgrade_end_response,
+            oc.Cmd.IMAGE_NOTIFY: oc.decode_image_notify,
+            oc.Cmd.QUERY_NEXT_IMAGE_RSP: oc.decode_query_next_image_response,
+            oc.Cmd.IMAGE_BLOCK_RSP: oc.decode_image_block_response,
+            oc.Cmd.UPGRADE_END_RSP: oc.decode_upgrade_end_response,
         }.get(cmd)
         if decoder is None:
             self.record("unsupported_command", command=cmd)
@@ -232,14 +232,14 @@ class OtaClient:
         except oc.Malformed as exc:
             self.record("malformed_received", command=cmd, reason=str(exc), payload=body.hex(), broadcast=frame.is_broadcast)
             return Status.MALFORMED_COMMAND
-        if cmd == oc.IMAGE_BLOCK_RESPONSE and message.status == Status.SUCCESS and self.device.faults.drop_block_responses > 0:
+        if cmd == oc.Cmd.IMAGE_BLOCK_RSP and message.status == Status.SUCCESS and self.device.faults.drop_block_responses > 0:
             self.device.faults.drop_block_responses -= 1
             self.record("fault_block_dropped", offset=message.file_offset, size=len(message.data))
             return None
-        if cmd == oc.IMAGE_NOTIFY and self.device.faults.ignore_image_notify:
+        if cmd == oc.Cmd.IMAGE_NOTIFY and self.device.faults.ignore_image_notify:
             self.record("fault_notify_ignored", broadcast=frame.is_broadcast)
             return None
-        if cmd == oc.IMAGE_NOTIFY and not self._accept_notify(message, frame):
+        if cmd == oc.Cmd.IMAGE_NOTIFY and not self._accept_notify(message, frame):
             return None
         self._inbox.put_nowait(Incoming(cmd, message, hdr, frame))
         return None
@@ -341,7 +341,7 @@ class OtaClient:
                             continue
                     await self._query()
                     next_query = self.clock.now() + self._query_interval()
-                elif msg.command_id == oc.IMAGE_NOTIFY and not msg.default_response:
+                elif msg.command_id == oc.Cmd.IMAGE_NOTIFY and not msg.default_response:
                     await self._query()
                     next_query = self.clock.now() + self._query_interval()
                 else:
@@ -454,20 +454,20 @@ class OtaClient:
         body = oc.query_next_image(mfr, itype, self.flash.current_file_version, hw)
         if f.malformed_queries:
             body = body[:4]
-            self.record("fault_malformed_sent", kind="qni_truncated", command=oc.QUERY_NEXT_IMAGE, payload=body.hex())
-        self.send_raw(oc.QUERY_NEXT_IMAGE, body)
+            self.record("fault_malformed_sent", kind="qni_truncated", command=oc.Cmd.QUERY_NEXT_IMAGE, payload=body.hex())
+        self.send_raw(oc.Cmd.QUERY_NEXT_IMAGE, body)
         self.record("query_sent", manufacturer_code=mfr, image_type=itype, current_file_version=self.flash.current_file_version, hardware_version=hw)
         notified = False
 
         def answer_or_notify(m: Incoming) -> bool:
             nonlocal notified
-            if m.command_id == oc.IMAGE_NOTIFY and not m.default_response:
+            if m.command_id == oc.Cmd.IMAGE_NOTIFY and not m.default_response:
                 # The server has something new since it read our query: ask again once this one is
                 # answered (as the SiLabs client does in its query state), rather than drop the notify.
                 notified = True
                 self.record("image_notify_during_query")
                 return False
-            return m.command_id == oc.QUERY_NEXT_IMAGE_RESPONSE or (m.default_response and m.command_id == oc.QUERY_NEXT_IMAGE)
+            return m.command_id == oc.Cmd.QUERY_NEXT_IMAGE_RSP or (m.default_response and m.command_id == oc.Cmd.QUERY_NEXT_IMAGE)
 
         msg = await self._await(answer_or_notify, self.settings.response_timeout_s)
         if notified and (msg is None or msg.default_response or msg.message.status != Status.SUCCESS):
@@ -600,14 +600,14 @@ class OtaClient:
         """Defect: one more Image Block Request at FileOffset = image size; whatever comes back is ignored."""
         f, s = self.flash, self.settings
         await self._pace()
-        self.send_raw(oc.IMAGE_BLOCK, oc.image_block(self._request_image(), f.offer_size, s.max_data_size))
+        self.send_raw(oc.Cmd.IMAGE_BLOCK, oc.image_block(self._request_image(), f.offer_size, s.max_data_size))
         self._last_request_at = self.clock.now()
         self.record("fault_request_past_end", offset=f.offer_size)
-        answer = await self._await(self._is_block_answer(oc.IMAGE_BLOCK), s.response_timeout_s)
+        answer = await self._await(self._is_block_answer(oc.Cmd.IMAGE_BLOCK), s.response_timeout_s)
         self.record("fault_request_past_end_answer", detail=None if answer is None else repr(answer.message))
 
     def _is_block_answer(self, command: int) -> Callable[[Incoming], bool]:
-        return lambda m: m.command_id == oc.IMAGE_BLOCK_RESPONSE or (m.default_response and m.command_id == command)
+        return lambda m: m.command_id == oc.Cmd.IMAGE_BLOCK_RSP or (m.default_response and m.command_id == command)
 
     async def _block(self) -> str:
         """One Image Block Request at FileOffset: 'ok' | 'wait' | 'error' | 'abort'."""
@@ -617,7 +617,7 @@ class OtaClient:
         mbp = f.minimum_block_period if s.supports_rate_limiting else None
         image = self._request_image()
         asked = self.device.faults.oversize_blocks or s.max_data_size  # a defect may ask for more than it holds
-        self.send_raw(oc.IMAGE_BLOCK, oc.image_block(image, at, asked, min_block_period=mbp))
+        self.send_raw(oc.Cmd.IMAGE_BLOCK, oc.image_block(image, at, asked, min_block_period=mbp))
         now = self.clock.now()
         self._last_request_at = now
         after_wait = None if self._wait_ended_at is None else now - self._wait_ended_at
@@ -625,7 +625,7 @@ class OtaClient:
         self.record("block_requested", offset=at, max_data_size=s.max_data_size, minimum_block_period=mbp, since_wait_s=after_wait)
         deadline = now + s.response_timeout_s
         while True:
-            msg = await self._await(self._is_block_answer(oc.IMAGE_BLOCK), max(0.0, deadline - self.clock.now()))
+            msg = await self._await(self._is_block_answer(oc.Cmd.IMAGE_BLOCK), max(0.0, deadline - self.clock.now()))
             if msg is None:
                 self.record("block_timeout", offset=at)
                 return "error"
@@ -699,7 +699,7 @@ class OtaClient:
         await self._pace()
         image = self._request_image()
         self.send_raw(
-            oc.IMAGE_PAGE,
+            oc.Cmd.IMAGE_PAGE,
             oc.image_page(image, start, s.max_data_size, s.page_size, s.response_spacing_ms),
             disable_default_response=True,
         )
@@ -722,7 +722,7 @@ class OtaClient:
         gap_timeout = max(1.0, 5 * s.response_spacing_ms / 1000.0)
         got_any = False
         while True:
-            msg = await self._await(self._is_block_answer(oc.IMAGE_PAGE), idle)
+            msg = await self._await(self._is_block_answer(oc.Cmd.IMAGE_PAGE), idle)
             if msg is None:
                 break
             if msg.default_response:
@@ -781,7 +781,7 @@ class OtaClient:
     # Verify, Upgrade End, activation
 
     def _send_upgrade_end(self, status: Status, image: oc.ImageId) -> None:
-        self.send_raw(oc.UPGRADE_END, oc.upgrade_end(status, image))
+        self.send_raw(oc.Cmd.UPGRADE_END, oc.upgrade_end(status, image))
         self.record("upgrade_end_sent", status=_name(status), image=image)
 
     async def _verify_and_end(self) -> None:
@@ -812,7 +812,7 @@ class OtaClient:
         await self._upgrade_end_phase()
 
     def _is_end_answer(self, m: Incoming) -> bool:
-        return m.command_id == oc.UPGRADE_END_RESPONSE or (m.default_response and m.command_id == oc.UPGRADE_END)
+        return m.command_id == oc.Cmd.UPGRADE_END_RSP or (m.default_response and m.command_id == oc.Cmd.UPGRADE_END)
 
     async def _upgrade_end_phase(self) -> None:
         """Send Upgrade End and follow the CH's answers until the image is activated or dropped."""

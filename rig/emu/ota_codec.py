@@ -17,24 +17,15 @@ from zigpy.zcl import foundation
 
 Status = foundation.Status
 
-# Command ids (ZCL chapter 11 / 095264)
-IMAGE_NOTIFY = 0x00
-QUERY_NEXT_IMAGE = 0x01
-QUERY_NEXT_IMAGE_RESPONSE = 0x02
-IMAGE_BLOCK = 0x03
-IMAGE_PAGE = 0x04
-IMAGE_BLOCK_RESPONSE = 0x05
-UPGRADE_END = 0x06
-UPGRADE_END_RESPONSE = 0x07
-QUERY_SPECIFIC_FILE = 0x08
-QUERY_SPECIFIC_FILE_RESPONSE = 0x09
-
-SERVER_TO_CLIENT = {IMAGE_NOTIFY, QUERY_NEXT_IMAGE_RESPONSE, IMAGE_BLOCK_RESPONSE, UPGRADE_END_RESPONSE, QUERY_SPECIFIC_FILE_RESPONSE}
-
-WILDCARD_MANUFACTURER = 0xFFFF
-WILDCARD_IMAGE_TYPE = 0xFFFF
-WILDCARD_VERSION = 0xFFFFFFFF
-UPGRADE_TIME_WAIT = 0xFFFFFFFF  # Upgrade End Response: wait for a later "upgrade now"
+# The cluster's numbers (command ids, wildcards) are the leaf rig.image's, the one copy in the rig.
+from rig.image.ota_cluster import (  # noqa: E402,F401 - re-exported: the client reads them as oc.*
+    SERVER_TO_CLIENT,
+    UPGRADE_TIME_WAIT,
+    WILDCARD_IMAGE_TYPE,
+    WILDCARD_MANUFACTURER,
+    WILDCARD_VERSION,
+    Cmd,
+)
 
 
 class Malformed(ValueError):

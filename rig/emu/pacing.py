@@ -29,9 +29,10 @@ from typing import Any
 
 from rig.emu import ncp_codec
 from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for
+from rig.image.ota_cluster import OTA_CLUSTER, Cmd
 
-OTA_CLUSTER_ID = 0x0019
-IMAGE_BLOCK_RESPONSE = 0x05
+OTA_CLUSTER_ID = OTA_CLUSTER
+IMAGE_BLOCK_RESPONSE = Cmd.IMAGE_BLOCK_RSP
 
 # ZCL frame sizes of the OTA block exchange (header 3 bytes + command fields)
 IMAGE_BLOCK_REQUEST_ZCL = 3 + 14 + 2  # fc, mfr, type, version, offset, max size + MinimumBlockPeriod

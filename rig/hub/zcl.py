@@ -8,40 +8,17 @@ answer MALFORMED_COMMAND vs UNSUP_CLUSTER_COMMAND (R-CH-02/04/09).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import struct
 
-OTA_CLUSTER = 0x0019
-SE_PROFILE = 0x0109
-
-
-class Status(enum.IntEnum):
-    SUCCESS = 0x00
-    NOT_AUTHORIZED = 0x7E
-    MALFORMED_COMMAND = 0x80
-    UNSUP_CLUSTER_COMMAND = 0x81
-    UNSUP_MANUF_CLUSTER_COMMAND = 0x83
-    ABORT = 0x95
-    INVALID_IMAGE = 0x96
-    WAIT_FOR_DATA = 0x97
-    NO_IMAGE_AVAILABLE = 0x98
-    REQUIRE_MORE_IMAGE = 0x99
-
-
-class Cmd(enum.IntEnum):
-    IMAGE_NOTIFY = 0x00
-    QUERY_NEXT_IMAGE = 0x01
-    QUERY_NEXT_IMAGE_RSP = 0x02
-    IMAGE_BLOCK = 0x03
-    IMAGE_PAGE = 0x04
-    IMAGE_BLOCK_RSP = 0x05
-    UPGRADE_END = 0x06
-    UPGRADE_END_RSP = 0x07
-    QUERY_SPECIFIC_FILE = 0x08
-
-
-DEFAULT_RESPONSE = 0x0B
-UPGRADE_TIME_WAIT = 0xFFFFFFFF  # "wait for upgrade command"
+# The cluster's numbers live once, in the leaf rig.image (the emulator reads the same ones).
+from rig.image.ota_cluster import (  # noqa: E402,F401 - re-exported for the hub's modules
+    DEFAULT_RESPONSE,
+    OTA_CLUSTER,
+    SE_PROFILE,
+    UPGRADE_TIME_WAIT,
+    Cmd,
+    Status,
+)
 
 
 class Malformed(ValueError):

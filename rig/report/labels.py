@@ -12,9 +12,9 @@ import datetime as dt
 import re
 from typing import Any
 
-ZCL_STATUS = {0x00: "SUCCESS", 0x01: "FAILURE", 0x7E: "NOT_AUTHORIZED", 0x80: "MALFORMED_COMMAND",
-              0x81: "UNSUP_CLUSTER_COMMAND", 0x95: "ABORT", 0x96: "INVALID_IMAGE", 0x97: "WAIT_FOR_DATA",
-              0x98: "NO_IMAGE_AVAILABLE", 0x99: "REQUIRE_MORE_IMAGE"}
+from rig.image.ota_cluster import Status
+
+ZCL_STATUS = {int(s): s.name for s in Status}
 
 ALERT_TEXT = {"0x8F8A": "transfer ok", "0x8F89": "transfer failed", "N60": "image delivered to CH",
               "N61": "delivery to CH failed", "N63": "CH firmware activated",

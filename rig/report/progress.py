@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rig.image.ota_cluster import Status
+
 _RATE_WINDOW_S = 20.0  # bytes/s over the last 20 s of the rig clock: follows throttling without jitter
 
 
@@ -159,8 +161,8 @@ class FrameFeed:
     End Request finishes the transfer, a failing one or an ABORT (0x95) response fails it.
     """
 
-    WAIT_FOR_DATA = 0x97
-    ABORT = 0x95
+    WAIT_FOR_DATA = Status.WAIT_FOR_DATA
+    ABORT = Status.ABORT
 
     def __init__(self, progress: Progress, names: dict[str, str] | None = None,
                  wait_seconds: Callable[[Any], float] | None = None) -> None:
