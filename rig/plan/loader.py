@@ -83,7 +83,7 @@ def load_plan(path: str | Path, text: str | None = None) -> Plan:
     try:
         file = PlanFile.model_validate(doc, context=context)
     except ValidationError as exc:
-        errors = [_plan_error(e, _TOP_LIST_INDEX) for e in errors_of(PlanFile, exc, doc, origin=doc.pos)]
+        errors = [_plan_error(e, _TOP_LIST_ITEM) for e in errors_of(PlanFile, exc, doc, origin=doc.pos)]
     steps = []
     for index, raw in enumerate(doc.get("steps") if isinstance(doc.get("steps"), PosList) else [], start=1):
         if isinstance(raw, PosDict):  # not a mapping: PlanFile said so
@@ -100,16 +100,17 @@ def _keys(block: Any) -> list[str]:
     return list(block) if isinstance(block, dict) else []
 
 
-# The fields a list index can follow: `needs.0` is the first need, `steps.2` the third step.
-_TOP_LIST_INDEX = re.compile(r"^(needs|tags|steps)\.(\d+)(?=\.|$)")
-_ANY_LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")  # inside a step's arguments every field is a word
+# pydantic counts list items from 0 (`steps.2`); a plan's errors count them from 1, as people do (`steps[3]`).
+# At the top only these fields are lists (a device or image name may be digits); inside a step's arguments
+# every field is a word, so any number is a list item.
+_TOP_LIST_ITEM = re.compile(r"^(?P<list>needs|tags|steps)\.(?P<n>\d+)(?=\.|$)")
+_ARG_LIST_ITEM = re.compile(r"(?P<list>)\.(?P<n>\d+)(?=\.|$)")
 
 
-def _plan_error(error: ConfigFileError, index: re.Pattern, start: int = 0) -> PlanError:
-    """A ConfigFileError as a PlanError, list items counted from 1 as `steps[3]` (people count so)."""
-    head, tail = error.field[:start], error.field[start:]
-    tail = index.sub(lambda m: f"{m.group(1) if m.lastindex == 2 else ''}[{int(m.group(m.lastindex)) + 1}]", tail)
-    return PlanError(error.pos, head + tail, error.message)
+def _plan_error(error: ConfigFileError, items: re.Pattern, start: int = 0) -> PlanError:
+    """A ConfigFileError as a PlanError, list items counted from 1 in the field after `start`."""
+    tail = items.sub(lambda m: f"{m['list']}[{int(m['n']) + 1}]", error.field[start:])
+    return PlanError(error.pos, error.field[:start] + tail, error.message)
 
 
 def _step(index: int, raw: PosDict, context: dict) -> tuple[Step | None, list[PlanError]]:
@@ -132,7 +133,7 @@ def _step(index: int, raw: PosDict, context: dict) -> tuple[Step | None, list[Pl
     try:
         checked = spec.model.model_validate(data, context=context)
     except ValidationError as exc:
-        return None, errors + [_plan_error(e, _ANY_LIST_INDEX, len(where))
+        return None, errors + [_plan_error(e, _ARG_LIST_ITEM, len(where))
                                for e in errors_of(spec.model, exc, data, origin=raw.pos, prefix=where)]
     title = checked.name or kind.replace("_", " ")
     return Step(index, kind, spec.args(checked), title, checked.timeout, raw.key_pos[kind], spec), errors
