@@ -78,6 +78,9 @@ def _locate(data: Any, loc: tuple, origin: Pos | str, *, at_key: bool = False) -
             pos = node.item_pos[step]
             parent, node = node, node[step]
             path.append(step)
+        elif isinstance(node, dict) and not isinstance(node, PosDict) and isinstance(step, str) and step in node:
+            parent, node = node, node[step]  # data built in code has no positions: name the field, keep the place
+            path.append(step)
         elif isinstance(node, dict) and isinstance(step, str) and step not in node and _is_field_name(step):
             parent = node  # a missing (or extra) key: point at the mapping, name the key
             path.append(step)

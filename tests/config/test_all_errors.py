@@ -3,9 +3,10 @@ a plan's author fixes them all in one go)."""
 
 from __future__ import annotations
 
+import pytest
 from pydantic import Field
 
-from rig.config import FileModel, load_yaml
+from rig.config import ConfigFileError, FileModel, load_yaml, validate
 from rig.config.validate import all_errors
 
 
@@ -33,3 +34,9 @@ def test_a_valid_file_has_no_errors(tmp_path) -> None:
     f = tmp_path / "b.yaml"
     f.write_text("devices:\n  p1: {kind: ppmid}\n")
     assert all_errors(Bench, load_yaml(f), origin=str(f)) == []
+
+
+def test_data_built_in_code_still_names_the_field() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        validate(Bench, {"devices": {"p1": {"kind": "ppmid", "image_type": -1}}}, origin="settings")
+    assert str(info.value) == "settings:1:1: devices.p1.image_type: found -1; expected a 16-bit number such as 0x0101"
