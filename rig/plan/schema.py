@@ -97,7 +97,8 @@ def _arguments_model(spec: StepSpec) -> type[FileModel]:
             return self
 
         validators["exactly_one"] = model_validator(mode="after")(exactly_one)
-    fields = {name: (f.kind.type, Field(... if f.required else f.default, description=f.kind.describe))
+    fields = {name: (f.kind.type, Field(... if f.required else f.default,
+                                        description=f.kind.describe + (f" ({f.help})" if f.help else "")))
               for name, f in spec.fields.items()}
     return create_model(f"{spec.name}_arguments", __base__=FileModel, __validators__=validators, **fields)
 
