@@ -78,6 +78,9 @@ def _locate(data: Any, loc: tuple, origin: Pos | str, *, at_key: bool = False) -
             pos = node.item_pos[step]
             parent, node = node, node[step]
             path.append(step)
+        elif isinstance(node, dict) and not isinstance(node, PosDict) and isinstance(step, str) and step in node:
+            parent, node = node, node[step]  # data built in code has no positions: name the field, keep the place
+            path.append(step)
         elif isinstance(node, dict) and isinstance(step, str) and step not in node and _is_field_name(step):
             parent = node  # a missing (or extra) key: point at the mapping, name the key
             path.append(step)
@@ -167,3 +170,29 @@ def _allowed_keys(model: type[BaseModel], path: list) -> list[str]:
     current = _walk(model, path)[1] if path else model
     fields = getattr(current, "model_fields", None) or {}
     return [f.alias or name for name, f in fields.items()]
+
+
+def all_errors(model: type[BaseModel], data: Any, *, origin: Pos | str, prefix: str = "",
+               context: Any = None) -> list[ConfigFileError]:
+    """Every problem pydantic finds in `data`, each placed on its line and worded like `validate`'s one
+    (for files whose problems are all reported at once, such as plans); [] when `data` is valid."""
+    try:
+        model.model_validate(data, context=context)
+    except ValidationError as exc:
+        return errors_of(model, exc, data, origin=origin, prefix=prefix)
+    return []
+
+
+def errors_of(model: type[BaseModel], exc: ValidationError, data: Any, *, origin: Pos | str,
+              prefix: str = "") -> list[ConfigFileError]:
+    """All of `exc`'s errors as ConfigFileErrors, in pydantic's order, each once. A model checked this way
+    should avoid unions of models: every member of a union reports its own error."""
+    out, seen = [], set()
+    for err in exc.errors(include_url=False):
+        pos, path, parent = _locate(data, err["loc"], origin, at_key=err.get("type") == "extra_forbidden")
+        field = ".".join(p for p in (prefix, *map(str, path)) if p)
+        error = ConfigFileError(pos, field, _wording(model, err, path, parent))
+        if str(error) not in seen:
+            seen.add(str(error))
+            out.append(error)
+    return out

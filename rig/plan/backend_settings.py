@@ -1,50 +1,49 @@
-"""A plan's `settings.backend:` mapping -> BackendConfig, checked like every other plan field."""
+"""A plan's `settings.backend:` mapping -> BackendConfig, checked like every other plan field (the plan's
+model checks it at load time; the runner builds the config from it when the back end starts)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rig.backend import BackendConfig
-from rig.backend.controls import LongRetry
-from rig.plan.schema import parse_duration
+from pydantic import Field
 
-DURATIONS = ("in_progress_timeout", "guidance_gap", "batch_period", "long_retry_window", "long_retry_interval")
-ALLOWED = DURATIONS + ("batch_size", "legacy_retry")
+from rig.config.validate import ConfigFileError, FileModel, validate
+from rig.plan.kinds import DURATION
+
+if TYPE_CHECKING:
+    from rig.backend import BackendConfig
+
+_DURATION = "a duration such as 4d"
 
 
-class SettingsError(ValueError):
+class BackendSettings(FileModel):
+    in_progress_timeout: DURATION.type = Field(None, description=_DURATION)
+    guidance_gap: DURATION.type = Field(None, description=_DURATION)
+    batch_period: DURATION.type = Field(None, description=_DURATION)
+    long_retry_window: DURATION.type = Field(None, description=_DURATION)
+    long_retry_interval: DURATION.type = Field(None, description=_DURATION)
+    batch_size: int = Field(None, ge=1, description="an integer >= 1")
+    legacy_retry: bool = Field(False, description="true or false: the legacy one-day long retry")
+
+
+class SettingsError(ConfigFileError):
     pass
 
 
 def backend_config(settings: dict[str, Any] | None, source: str) -> BackendConfig:
-    settings = settings or {}
-    if not isinstance(settings, dict):
-        raise SettingsError(f"{source}: settings.backend: found {settings!r}; allowed: a mapping")
-    changes: dict[str, Any] = {}
-    window = interval = None
-    for key, value in settings.items():
-        if key not in ALLOWED:
-            raise SettingsError(f"{source}: settings.backend.{key}: found '{key}'; allowed: {', '.join(ALLOWED)}")
-        if key in DURATIONS:
-            seconds = parse_duration(value)
-            if seconds is None:
-                raise SettingsError(f"{source}: settings.backend.{key}: found {value!r}; allowed: a duration such as 4d")
-            if key == "long_retry_window":
-                window = seconds
-            elif key == "long_retry_interval":
-                interval = seconds
-            else:
-                changes[key] = seconds
-        elif key == "batch_size":
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SettingsError(f"{source}: settings.backend.batch_size: found {value!r}; allowed: an integer >= 1")
-            changes[key] = value
-        elif key == "legacy_retry":
-            if value is True:
-                changes["long_retry"] = LongRetry.legacy()
-    if window is not None or interval is not None:
-        base = changes.get("long_retry", LongRetry())
-        changes["long_retry"] = dataclasses.replace(base, **{k: v for k, v in (("window", window),
-                                                                             ("interval", interval)) if v is not None})
+    from rig.backend import BackendConfig
+    from rig.backend.controls import LongRetry
+
+    try:
+        given = validate(BackendSettings, settings or {}, origin=source, prefix="settings.backend")
+    except ConfigFileError as exc:
+        raise SettingsError(exc.pos, exc.field, exc.message) from None
+    changes: dict[str, Any] = {k: getattr(given, k) for k in ("in_progress_timeout", "guidance_gap", "batch_period",
+                                                              "batch_size") if k in given.model_fields_set}
+    retry = LongRetry.legacy() if given.legacy_retry else LongRetry()
+    window = {"window": given.long_retry_window} if "long_retry_window" in given.model_fields_set else {}
+    interval = {"interval": given.long_retry_interval} if "long_retry_interval" in given.model_fields_set else {}
+    if given.legacy_retry or window or interval:
+        changes["long_retry"] = dataclasses.replace(retry, **window, **interval)
     return dataclasses.replace(BackendConfig(), **changes)

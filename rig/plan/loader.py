@@ -1,24 +1,24 @@
-"""Load and validate a test plan up front: every problem, with file:line:column, before any radio work."""
+"""Load and validate a test plan up front: every problem, with file:line:column, before any radio work.
+
+The file is read by the rig's one positioned YAML loader and checked by the plan's models
+(rig.plan.schema): `PlanFile` for the file, then each step by its own step's model, so all the problems
+of a file are reported together. What the runner gets is a `Plan` of plain values with their positions.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
-from rig.plan.schema import (
-    DEVICE, DURATION, IMAGE, INT, SCHEMA_VERSION, STEPS, VERSION, PlanError, PlanErrors, StepSpec, choice,
-    parse_duration, suggest,
-)
-from rig.config.source import Pos, PosDict, PosList, YamlError, load_yaml
+from pydantic import ValidationError
 
-TOP_KEYS = ("plan", "name", "description", "needs", "tags", "devices", "images", "settings", "steps")
+from rig.config.source import Pos, PosDict, PosList, YamlError, load_yaml
+from rig.config.validate import ConfigFileError, errors_of
+from rig.plan.schema import STEPS, PlanError, PlanErrors, PlanFile, StepSpec, suggest
+
 STEP_COMMON_KEYS = ("name", "timeout")
-FEATURES = ("emulated", "hardware")
-IMAGE_FORMATS = choice("zigbee", "gb-bare")
-# Where `generate: {like: dut}` takes manufacturer code, image type and hardware version from: the device
-# itself (its Query Next Image; the default), the bench file's entry for it, or the emulated profile.
-IDENTITY_SOURCES = choice("device", "bench", "profile")
 
 
 @dataclasses.dataclass
@@ -66,297 +66,124 @@ class Plan:
         return self.path.stem
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.errors: list[PlanError] = []
-
-    def add(self, pos: Pos, key: str, found: Any, allowed: str, hint: str = "") -> None:
-        self.errors.append(PlanError(pos, key, found, allowed, hint))
-
-
-def _key_pos(mapping: PosDict, key: str) -> Pos:
-    return mapping.key_pos.get(key, mapping.pos)
-
-
-def _value_pos(mapping: PosDict, key: str) -> Pos:
-    return mapping.value_pos.get(key, mapping.pos)
-
-
-def _check_keys(c: _Collector, mapping: PosDict, allowed: tuple[str, ...], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            c.add(_key_pos(mapping, key), f"{where}{key}", key, "one of " + ", ".join(allowed),
-                  suggest(key, allowed) or "unknown key")
-
-
 def load_plan(path: str | Path, text: str | None = None) -> Plan:
     """Parse and validate a plan. Raises PlanErrors listing every problem found."""
     path = Path(path)
     try:
         doc = load_yaml(path, text)
     except YamlError as exc:
-        raise PlanErrors([PlanError(exc.pos, "yaml", "invalid YAML", "a YAML mapping", exc.message)]) from None
-    c = _Collector()
+        raise PlanErrors([PlanError(exc.pos, "yaml", exc.message)]) from None
     if not isinstance(doc, PosDict):
-        raise PlanErrors([PlanError(Pos(str(path), 1, 1), "plan", type(doc).__name__,
-                                    "a mapping with keys plan, name, devices, images, steps")])
-    _check_keys(c, doc, TOP_KEYS, "")
-
-    version = doc.get("plan")
-    if version != SCHEMA_VERSION:
-        c.add(_value_pos(doc, "plan") if "plan" in doc else doc.pos, "plan", version,
-              f"the schema version {SCHEMA_VERSION} (write `plan: {SCHEMA_VERSION}` first)")
-    name = doc.get("name")
-    if not isinstance(name, str) or not name.strip():
-        c.add(_value_pos(doc, "name"), "name", name, "a non-empty title")
-
-    needs = _names(c, doc, "needs", FEATURES)
-    tags = _names(c, doc, "tags", None)
-    devices = _devices(c, doc)
-    images = _images(c, doc, path)
-    settings = doc.get("settings") or {}
-    if not isinstance(settings, dict):
-        c.add(_value_pos(doc, "settings"), "settings", settings, "a mapping (hub:, backend:)")
-        settings = {}
-    _check_hub_settings(c, settings)
-    steps = _steps(c, doc, devices, images)
-
-    if c.errors:
-        raise PlanErrors(c.errors)
-    return Plan(path, name.strip(), str(doc.get("description") or "").strip(), needs, tags, devices, images,
-                dict(settings), steps)
-
-
-def _check_hub_settings(c: _Collector, settings: dict) -> None:
-    """settings.hub gets the bench file's checks (rig.hub.config) at load time, not at bench start."""
-    if settings.get("hub") is None:
-        return
-    from rig.hub.config import HubConfig
-    from rig.hub.errors import ConfigError
-
+        found = "an empty file" if doc is None else "a list" if isinstance(doc, list) else repr(doc)
+        raise PlanErrors([PlanError(Pos(str(path), 1, 1), "plan", f"found {found}; expected a mapping with keys "
+                                                                  "plan, name, devices, images, steps")])
+    # Names the steps may refer to: those the file declares, whether or not their entries are right.
+    context = {"devices": _keys(doc.get("devices")), "images": _keys(doc.get("images")), "plan_path": path}
+    file, errors = None, []
     try:
-        HubConfig().with_hub_settings(settings["hub"], "settings")
-    except ConfigError as exc:
-        pos = _value_pos(settings, "hub") if isinstance(settings, PosDict) else Pos("", 1, 1)
-        c.add(pos, "settings.hub", settings["hub"], "the bench file's hub options", str(exc).split(": ", 1)[-1])
-
-
-def _names(c: _Collector, doc: PosDict, key: str, allowed: tuple[str, ...] | None) -> list[str]:
-    value = doc.get(key) or []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        c.add(_value_pos(doc, key), key, value, "a list of names")
-        return []
-    for i, item in enumerate(value):
-        if allowed is not None and item not in allowed:
-            c.add(value.item_pos[i] if isinstance(value, PosList) else _value_pos(doc, key), key, item,
-                  " | ".join(allowed), suggest(str(item), allowed))
-    return [str(v) for v in value]
-
-
-def _devices(c: _Collector, doc: PosDict) -> dict[str, DeviceRef]:
-    block = doc.get("devices")
-    if block is None:
-        return {}
-    if not isinstance(block, PosDict):
-        c.add(_value_pos(doc, "devices"), "devices", block, "a mapping of device name -> {profile: ...}")
-        return {}
-    out = {}
-    for name, spec in block.items():
-        pos = _key_pos(block, name)
-        if isinstance(spec, str):
-            spec_profile = spec
-        elif isinstance(spec, PosDict):
-            _check_keys(c, spec, ("profile", "in_device_log", "install_code"), f"devices.{name}.")
-            code = spec.get("install_code")
-            if code is not None and not _is_install_code(str(code)):
-                c.add(_value_pos(spec, "install_code"), f"devices.{name}.install_code", code,
-                      "an install code in hex with its CRC (8, 10, 14 or 18 bytes)")
-            spec_profile = spec.get("profile")
-            if not isinstance(spec.get("in_device_log", True), bool):
-                c.add(_value_pos(spec, "in_device_log"), f"devices.{name}.in_device_log", spec["in_device_log"],
-                      "true or false")
-        else:
-            spec_profile = None
-        if not isinstance(spec_profile, str) or not spec_profile:
-            c.add(_value_pos(block, name), f"devices.{name}.profile", spec_profile,
-                  "a device profile name such as ppmid, hcalcs, gsme")
-            continue
-        in_log = spec.get("in_device_log", True) if isinstance(spec, PosDict) else True
-        code = spec.get("install_code") if isinstance(spec, PosDict) else None
-        out[name] = DeviceRef(name, spec_profile, pos, bool(in_log), None if code is None else str(code))
-    return out
-
-
-def _is_install_code(text: str) -> bool:
-    try:
-        return len(bytes.fromhex(text)) in (8, 10, 14, 18)
-    except ValueError:
-        return False
-
-
-def _images(c: _Collector, doc: PosDict, plan_path: Path) -> dict[str, ImageRef]:
-    block = doc.get("images")
-    if block is None:
-        return {}
-    if not isinstance(block, PosDict):
-        c.add(_value_pos(doc, "images"), "images", block, "a mapping of image name -> {file: ...} or {generate: ...}")
-        return {}
-    out = {}
-    for name, spec in block.items():
-        pos = _key_pos(block, name)
-        if not isinstance(spec, PosDict) or len([k for k in ("file", "generate") if k in spec]) != 1:
-            c.add(_value_pos(block, name), f"images.{name}", spec, "a mapping with exactly one of file: or generate:")
-            continue
-        _check_keys(c, spec, ("file", "generate"), f"images.{name}.")
-        if "file" in spec:
-            file = _resolve(plan_path, str(spec["file"]))
-            if file is None:
-                c.add(_value_pos(spec, "file"), f"images.{name}.file", spec["file"],
-                      "a path to an existing image, relative to the plan or the project root")
-                continue
-            out[name] = ImageRef(name, pos, file=file)
-        else:
-            gen = spec["generate"]
-            if not isinstance(gen, PosDict):
-                c.add(_value_pos(spec, "generate"), f"images.{name}.generate", gen,
-                      "a mapping: like (device name), version (a number or current+N), size, format, identity")
-                continue
-            _check_keys(c, gen, ("like", "version", "size", "format", "hw_min", "hw_max", "corrupt_integrity", "off_cpl",
-                                 "identity"), f"images.{name}.generate.")
-            values: dict[str, Any] = {}
-            if "version" in gen:
-                try:
-                    version = VERSION.convert(gen["version"])
-                except ValueError as exc:
-                    c.add(_value_pos(gen, "version"), f"images.{name}.generate.version", gen["version"], str(exc))
-                else:
-                    if isinstance(version, int):
-                        values["version"] = version
-                    else:  # relative to what the device runs when the plan starts
-                        values["version_from_current"] = int(version[len("current"):] or 0)
-            for key, kind in (("hw_min", INT), ("hw_max", INT), ("format", IMAGE_FORMATS),
-                              ("identity", IDENTITY_SOURCES)):
-                if key in gen:
-                    try:
-                        values[key] = kind.convert(gen[key])
-                    except ValueError as exc:
-                        c.add(_value_pos(gen, key), f"images.{name}.generate.{key}", gen[key], str(exc))
-            if "size" in gen:
-                size = _size(gen["size"])
-                if size is None:
-                    c.add(_value_pos(gen, "size"), f"images.{name}.generate.size", gen["size"],
-                          "a size such as 750kB, 350000, 1MB")
-                values["size"] = size
-            if "like" not in gen:
-                c.add(gen.pos, f"images.{name}.generate.like", None, "the device name whose identity the image takes")
-            values["like"] = gen.get("like")
-            values["corrupt_integrity"] = bool(gen.get("corrupt_integrity", False))
-            values["off_cpl"] = bool(gen.get("off_cpl", False))
-            out[name] = ImageRef(name, pos, generate=values)
-    return out
-
-
-def _size(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        for suffix, mult in (("kib", 1024), ("mib", 1 << 20), ("kb", 1000), ("mb", 1000_000), ("b", 1)):
-            if text.endswith(suffix):
-                try:
-                    return int(float(text[: -len(suffix)]) * mult)
-                except ValueError:
-                    return None
-        return int(text) if text.isdigit() else None
-    return None
-
-
-def _resolve(plan_path: Path, file: str) -> Path | None:
-    for base in (plan_path.parent, Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = (base / file).resolve()
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _steps(c: _Collector, doc: PosDict, devices: dict, images: dict) -> list[Step]:
-    block = doc.get("steps")
-    if not isinstance(block, PosList) or not block:
-        c.add(_value_pos(doc, "steps") if "steps" in doc else doc.pos, "steps", block,
-              "a non-empty list of steps")
-        return []
+        file = PlanFile.model_validate(doc, context=context)
+    except ValidationError as exc:
+        errors = [_plan_error(e, _TOP_LIST_ITEM) for e in errors_of(PlanFile, exc, doc, origin=doc.pos)]
     steps = []
-    for index, raw in enumerate(block, start=1):
-        where = f"steps[{index}]"
-        if not isinstance(raw, PosDict):
-            c.add(block.item_pos[index - 1], where, raw, "a mapping such as `- advance_clock: 15m`")
-            continue
-        kinds = [k for k in raw if k in STEPS]
-        others = [k for k in raw if k not in STEPS and k not in STEP_COMMON_KEYS]
-        for key in others:
-            c.add(_key_pos(raw, key), f"{where}.{key}", key, "a step name (" + ", ".join(STEPS) + ") or name/timeout",
-                  suggest(key, tuple(STEPS) + STEP_COMMON_KEYS) or "unknown step")
-        if len(kinds) != 1:
-            if not others:
-                c.add(raw.pos, where, sorted(raw), "exactly one step name per step")
-            continue
-        kind = kinds[0]
-        spec = STEPS[kind]
-        args = _step_args(c, raw, kind, spec, f"{where}.{kind}", devices, images)
-        timeout = None
-        if "timeout" in raw:
-            timeout = parse_duration(raw["timeout"])
-            if timeout is None:
-                c.add(_value_pos(raw, "timeout"), f"{where}.timeout", raw["timeout"], "a duration such as 30s")
-        title = str(raw.get("name") or kind.replace("_", " "))
-        steps.append(Step(index, kind, args, title, timeout, _key_pos(raw, kind), spec))
-    return steps
+    for index, raw in enumerate(doc.get("steps") if isinstance(doc.get("steps"), PosList) else [], start=1):
+        if isinstance(raw, PosDict):  # not a mapping: PlanFile said so
+            step, step_errors = _step(index, raw, context)
+            steps += [step] if step is not None else []
+            errors += step_errors
+    if errors or file is None:
+        raise PlanErrors(sorted(errors, key=lambda e: (e.pos.line, e.pos.column) if e.pos else (0, 0)))
+    return Plan(path, file.name, file.description.strip(), file.needs, file.tags, _devices(file, doc),
+                _images(file, doc), dict(doc.get("settings") or {}), steps)
 
 
-def _step_args(c: _Collector, raw: PosDict, kind: str, spec: StepSpec, where: str, devices: dict,
-               images: dict) -> dict[str, Any]:
+def _keys(block: Any) -> list[str]:
+    return list(block) if isinstance(block, dict) else []
+
+
+# pydantic counts list items from 0 (`steps.2`); a plan's errors count them from 1, as people do (`steps[3]`).
+# At the top only these fields are lists (a device or image name may be digits); inside a step's arguments
+# every field is a word, so any number is a list item.
+_TOP_LIST_ITEM = re.compile(r"^(?P<list>needs|tags|steps)\.(?P<n>\d+)(?=\.|$)")
+_ARG_LIST_ITEM = re.compile(r"(?P<list>)\.(?P<n>\d+)(?=\.|$)")
+
+
+def _plan_error(error: ConfigFileError, items: re.Pattern, start: int = 0) -> PlanError:
+    """A ConfigFileError as a PlanError, list items counted from 1 in the field after `start`."""
+    tail = items.sub(lambda m: f"{m['list']}[{int(m['n']) + 1}]", error.field[start:])
+    return PlanError(error.pos, error.field[:start] + tail, error.message)
+
+
+def _step(index: int, raw: PosDict, context: dict) -> tuple[Step | None, list[PlanError]]:
+    where = f"steps[{index}]"
+    kinds = [k for k in raw if k in STEPS]
+    unknown = [k for k in raw if k not in STEPS and k not in STEP_COMMON_KEYS]
+    errors = []
+    for key in unknown:
+        hint = suggest(key, tuple(STEPS) + STEP_COMMON_KEYS)
+        errors.append(PlanError(raw.key_pos[key], f"{where}.{key}",
+                                f"unknown step '{key}'" + (f" ({hint})" if hint else "")
+                                + f"; expected a step name ({', '.join(STEPS)}) or name, timeout"))
+    if len(kinds) != 1:
+        if not unknown:
+            errors.append(PlanError.found(raw.pos, where, sorted(raw), "exactly one step name per step"))
+        return None, errors
+    kind = kinds[0]
+    spec = STEPS[kind]
+    data = _short_form(_without(raw, unknown), kind, spec)
+    try:
+        checked = spec.model.model_validate(data, context=context)
+    except ValidationError as exc:
+        return None, errors + [_plan_error(e, _ARG_LIST_ITEM, len(where))
+                               for e in errors_of(spec.model, exc, data, origin=raw.pos, prefix=where)]
+    title = checked.name or kind.replace("_", " ")
+    return Step(index, kind, spec.args(checked), title, checked.timeout, raw.key_pos[kind], spec), errors
+
+
+def _without(raw: PosDict, keys: list[str]) -> PosDict:
+    out = PosDict({k: v for k, v in raw.items() if k not in keys})
+    out.pos = raw.pos
+    out.key_pos = {k: p for k, p in raw.key_pos.items() if k not in keys}
+    out.value_pos = {k: p for k, p in raw.value_pos.items() if k not in keys}
+    return out
+
+
+def _short_form(raw: PosDict, kind: str, spec: StepSpec) -> PosDict:
+    """`- advance_clock: 15m` as `- advance_clock: {by: 15m}`, the value keeping its place, so that an error
+    in it names the field (the step's model reads the short form too, but pydantic's errors are placed on
+    the data as written)."""
     value = raw[kind]
-    vpos = _value_pos(raw, kind)
-    if not isinstance(value, PosDict):
-        if spec.shorthand is None:
-            c.add(vpos, where, value, "a mapping of " + ", ".join(spec.fields))
-            return {}
-        holder = PosDict({spec.shorthand: value})
-        holder.pos, holder.key_pos, holder.value_pos = vpos, {spec.shorthand: vpos}, {spec.shorthand: vpos}
-        value = holder
-    _check_keys(c, value, tuple(spec.fields), f"{where}.")
-    args: dict[str, Any] = {}
-    for field, fspec in spec.fields.items():
-        if field not in value:
-            if fspec.required:
-                c.add(value.pos, f"{where}.{field}", None, f"{fspec.kind.describe} (required)")
-            elif fspec.default is not None:
-                args[field] = fspec.default
+    if spec.shorthand is None or isinstance(value, dict):
+        return raw
+    holder = PosDict({spec.shorthand: value})
+    holder.pos = raw.value_pos[kind]
+    holder.key_pos = holder.value_pos = {spec.shorthand: raw.value_pos[kind]}
+    out = PosDict(raw | {kind: holder})
+    out.pos, out.key_pos, out.value_pos = raw.pos, raw.key_pos, raw.value_pos
+    return out
+
+
+def _devices(file: PlanFile, doc: PosDict) -> dict[str, DeviceRef]:
+    block = doc.get("devices")
+    return {name: DeviceRef(name, d.profile, block.key_pos[name], d.in_device_log, d.install_code)
+            for name, d in file.devices.items()}
+
+
+def _images(file: PlanFile, doc: PosDict) -> dict[str, ImageRef]:
+    block = doc.get("images")
+    out = {}
+    for name, image in file.images.items():
+        pos = block.key_pos[name]
+        if image.file is not None:
+            out[name] = ImageRef(name, pos, file=image.file)
             continue
-        try:
-            converted = fspec.kind.convert(value[field])
-        except ValueError as exc:
-            c.add(_value_pos(value, field), f"{where}.{field}", value[field], str(exc))
-            continue
-        refs = converted if isinstance(converted, list) else [converted]
-        if fspec.kind is DEVICE or field == "devices":
-            for ref in refs:
-                if ref not in devices:
-                    c.add(_value_pos(value, field), f"{where}.{field}", ref,
-                          "a device declared under devices: (" + (", ".join(devices) or "none declared") + ")",
-                          suggest(ref, tuple(devices)))
-        if fspec.kind is IMAGE:
-            if converted not in images:
-                c.add(_value_pos(value, field), f"{where}.{field}", converted,
-                      "an image declared under images: (" + (", ".join(images) or "none declared") + ")",
-                      suggest(converted, tuple(images)))
-        if fspec.kind is DURATION and field == "by" and converted <= 0:
-            c.add(_value_pos(value, field), f"{where}.{field}", value[field], "a duration greater than 0")
-        args[field] = converted
-    if spec.exactly_one_of:
-        given = [f for f in spec.exactly_one_of if f in value]
-        if len(given) != 1:
-            c.add(value.pos, where, sorted(given) or None, "exactly one of " + " or ".join(spec.exactly_one_of))
-    return args
+        gen = image.generate
+        values: dict[str, Any] = {}
+        if isinstance(gen.version, int):
+            values["version"] = gen.version
+        elif gen.version is not None:  # relative to what the device runs when the plan starts
+            values["version_from_current"] = int(gen.version[len("current"):] or 0)
+        values |= {k: getattr(gen, k) for k in ("hw_min", "hw_max", "format", "identity", "size")
+                   if k in gen.model_fields_set}
+        values |= {"like": gen.like, "corrupt_integrity": gen.corrupt_integrity, "off_cpl": gen.off_cpl}
+        out[name] = ImageRef(name, pos, generate=values)
+    return out

@@ -95,8 +95,8 @@ def _read(path: Path, ref: ImageRef) -> OtaImage:
     try:
         return parse_image(path.read_bytes(), source=str(path))
     except (OSError, ImageError) as exc:
-        raise PlanErrors([PlanError(ref.pos, f"images.{ref.name} (--image)", str(path), "a readable OTA file",
-                                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]) from None
+        raise PlanErrors([PlanError.found(ref.pos, f"images.{ref.name} (--image)", str(path), "a readable OTA file",
+                                          str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]) from None
 
 
 def _identity_of(plan: Plan, ref: ImageRef) -> tuple[int, int, int] | None:

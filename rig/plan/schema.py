@@ -1,33 +1,41 @@
-"""Plan schema v1: the field types and the step library's signatures.
+"""Plan schema v1: the step library's signatures and the plan file's typed models.
 
-Each step is declared once here (its keys, their types, which are required) and validated up front,
-before anything touches a radio. Every error names file:line:column, the key, what was found and what
-is allowed; a misspelt name suggests the nearest valid one.
+Each step is declared once here (its keys, their kinds, which are required); `StepSpec.model` is the
+pydantic model built from that declaration, and `PlanFile` is the model of the file around the steps.
+They are checked up front, before anything touches a radio, through `rig.config.validate`: every error
+names file:line:column, the key, what was found and what was expected; a misspelt name suggests the
+nearest valid one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import re
-from typing import Any, Callable
+import functools
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, create_model, model_validator
 
 from rig.config.source import Pos
+from rig.config.validate import ConfigFileError, FileModel
+from rig.plan.backend_settings import BackendSettings
+from rig.plan.kinds import (
+    ALERT_CODE, BOOL, DEVICE, DEVICES, DURATION, IMAGE, IMAGE_FILE, INSTALL_CODE, INT, MAPPING, NAMES, NUMBER,
+    PERCENT, POSITIVE_DURATION, SIZE, STR, TITLE, VERSION, Kind, choice, choices, parse_duration, suggest,
+)
 from rig.report.steps import describe_steps_with
+
+__all__ = ["SCHEMA_VERSION", "STEPS", "FieldSpec", "Kind", "PlanError", "PlanErrors", "PlanFile", "StepSpec",
+           "parse_duration", "suggest"]
 
 SCHEMA_VERSION = 1
 
 
-class PlanError(Exception):
-    """One problem in a plan file; str() is the whole human message."""
+class PlanError(ConfigFileError):
+    """One problem in a plan file; str() is the whole human message (file:line:col: key: what is wrong)."""
 
-    def __init__(self, pos: Pos, key: str, found: Any, allowed: str, hint: str = "") -> None:
-        found_txt = repr(found) if not isinstance(found, str) else f"'{found}'"
-        message = f"{pos}: {key}: found {found_txt}; allowed: {allowed}"
-        if hint:
-            message += f" ({hint})"
-        super().__init__(message)
-        self.pos, self.key, self.found, self.allowed, self.hint = pos, key, found, allowed, hint
+    @classmethod
+    def found(cls, pos: Pos, key: str, found: Any, expected: str, hint: str = "") -> PlanError:
+        return cls(pos, key, f"found {found!r}; expected {expected}" + (f" ({hint})" if hint else ""))
 
 
 class PlanErrors(Exception):
@@ -36,157 +44,6 @@ class PlanErrors(Exception):
     def __init__(self, errors: list[PlanError]) -> None:
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
-
-
-def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
-    return f"did you mean '{close[0]}'?" if close else ""
-
-
-# ---- durations ---------------------------------------------------------------------------------
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*")
-
-
-def parse_duration(value: Any) -> float | None:
-    """'15m', '4d', '90s', '250ms', 3600 -> seconds; None if it is not a duration."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str) and value.strip():
-        total, pos = 0.0, 0
-        while pos < len(value):  # '13d 23h' = 13 days plus 23 hours
-            match = _DURATION_PART.match(value, pos)
-            if not match or match.end() == pos:
-                return None
-            total += float(match.group(1)) * _UNITS[match.group(2) or "s"]
-            pos = match.end()
-        return total
-    return None
-
-
-# ---- field types -------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Kind:
-    """A field type: a converter returning the value or raising ValueError(allowed-text)."""
-
-    describe: str
-    convert: Callable[[Any], Any]
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError("an integer (decimal or 0x hex)")
-    try:
-        return int(value, 0) if isinstance(value, str) else value
-    except ValueError:
-        raise ValueError("an integer (decimal or 0x hex)") from None
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError("a number")
-    return float(value)
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise ValueError("a string")
-    return str(value)
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
-
-
-def _duration(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds is None:
-        raise ValueError("a duration such as 90s, 15m, 4d, 3d 12h, 250ms or a number of seconds")
-    return seconds
-
-
-def _percent(value: Any) -> float:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        value = value.strip()[:-1]
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError("a percentage such as 40%") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise ValueError("a percentage from 0% to 100%")
-    return float(value)
-
-
-def _str_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("a name or a list of names")
-    return list(value)
-
-
-def _mapping(value: Any) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError("a mapping")
-    return dict(value)
-
-
-def choice(*options: str) -> Kind:
-    def convert(value: Any) -> str:
-        text = str(value).lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-        if text not in options:
-            raise ValueError(" | ".join(options))
-        return text
-
-    return Kind(" | ".join(options), convert)
-
-
-INT = Kind("an integer", _int)
-NUMBER = Kind("a number", _number)
-STR = Kind("a string", _str)
-BOOL = Kind("true or false", _bool)
-DURATION = Kind("a duration", _duration)
-PERCENT = Kind("a percentage", _percent)
-NAMES = Kind("a name or list of names", _str_list)
-MAPPING = Kind("a mapping", _mapping)
-def _alert_code(value: Any) -> str:
-    """0x8F8A (unquoted YAML hex arrives as an int), '0x8f8a', 'N63' -> canonical text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"0x{value:04X}"
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"0[xX][0-9a-fA-F]{1,4}", text):
-            return f"0x{int(text, 16):04X}"
-        if re.fullmatch(r"[A-Za-z]\d{1,3}|[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9-]+", text):
-            return text.upper()
-    raise ValueError("an alert code such as 0x8F8A, 0x8F89, 0x8F8B, a DCC alert such as N63, or RIG-FWCHG")
-
-
-ALERT_CODE = Kind("an alert code", _alert_code)
-
-
-def _version(value: Any) -> int | str:
-    """A firmware version: a number (0x00000002), or 'current' / 'current+N' / 'current-N': relative to the
-    version the device ran when the plan started (a device kept across plans need not be a fresh v1)."""
-    if isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        match = re.fullmatch(r"current([+-]\d+)?", text)
-        if match:
-            return "current" + (f"{int(match.group(1)):+d}" if match.group(1) else "")
-    try:
-        return _int(value)
-    except ValueError:
-        raise ValueError("a version: a number (decimal or 0x hex), or current / current+N "
-                         "(the version the device ran when the plan started, plus N)") from None
-
-
-VERSION = Kind("a version (a number, or current+N)", _version)
-DEVICE = Kind("a device name from `devices:`", _str)
-IMAGE = Kind("an image name from `images:`", _str)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +62,45 @@ class StepSpec:
     shorthand: str | None = None  # `- advance_clock: 15m` fills this field
     needs: tuple[str, ...] = ()  # bench features the step needs (e.g. emulated for fault injection)
     exactly_one_of: tuple[str, ...] = ()  # fields of which a step must give exactly one
+
+    @functools.cached_property
+    def model(self) -> type[FileModel]:
+        """One list item of `steps:` of this kind: `{<name>: <arguments>, name: ..., timeout: ...}`."""
+        return create_model(f"{self.name}_step", __base__=FileModel, **{
+            self.name: (_arguments_model(self), Field(description=self._mapping_text())),
+            "name": (STR.type, Field(None, description="a title for the report")),
+            "timeout": (DURATION.type, Field(None, description="a duration such as 30s")),
+        })
+
+    def args(self, step: FileModel) -> dict[str, Any]:
+        """The arguments as the step functions take them: those written, and the defaults there are."""
+        given = getattr(step, self.name)
+        return {name: getattr(given, name) for name, field in self.fields.items()
+                if name in given.model_fields_set or field.default is not None}
+
+    def _mapping_text(self) -> str:
+        text = "a mapping of " + ", ".join(self.fields)
+        return text + f", or one value for {self.shorthand}" if self.shorthand else text
+
+
+def _arguments_model(spec: StepSpec) -> type[FileModel]:
+    validators: dict[str, Any] = {}
+    if spec.shorthand:
+        def short_form(cls, data: Any, field: str = spec.shorthand) -> Any:  # noqa: ANN001
+            return data if isinstance(data, dict) else {field: data}
+
+        validators["short_form"] = model_validator(mode="before")(classmethod(short_form))
+    if spec.exactly_one_of:
+        def exactly_one(self, fields: tuple[str, ...] = spec.exactly_one_of) -> Any:  # noqa: ANN001
+            if len([f for f in fields if f in self.model_fields_set]) != 1:
+                raise ValueError("exactly one of " + " or ".join(fields))
+            return self
+
+        validators["exactly_one"] = model_validator(mode="after")(exactly_one)
+    fields = {name: (f.kind.type, Field(... if f.required else f.default,
+                                        description=f.kind.describe + (f" ({f.help})" if f.help else "")))
+              for name, f in spec.fields.items()}
+    return create_model(f"{spec.name}_arguments", __base__=FileModel, __validators__=validators, **fields)
 
 
 def F(kind: Kind, required: bool = False, default: Any = None, help: str = "") -> FieldSpec:
@@ -243,7 +139,7 @@ STEPS: dict[str, StepSpec] = {
         StepSpec("service_request", "send a service request to the DSP stub", {
             "sr": F(SR_KINDS, required=True),
             "image": F(IMAGE, help="for 11.4 / 11.1"),
-            "devices": F(NAMES, help="device names (11.4 / 11.1 / 11.3 / 11.2)"),
+            "devices": F(DEVICES, help="device names (11.4 / 11.1 / 11.3 / 11.2)"),
             "supplier": F(STR, default="import", help="import | gas | a supplier id"),
             "execute_in": F(DURATION, help="11.4/11.3: activation this long after the request"),
             "expect": F(choice("accepted", "rejected"), default="accepted"),
@@ -284,7 +180,7 @@ STEPS: dict[str, StepSpec] = {
             "within": F(DURATION, default=600.0),
         }),
         StepSpec("advance_clock", "jump the rig clock forward (emulated benches)", {
-            "by": F(DURATION, required=True),
+            "by": F(POSITIVE_DURATION, required=True),
         }, shorthand="by"),
         StepSpec("inject_fault", "inject a fault into a device, the CSP, the CH or the stick", {
             "fault": F(FAULTS, required=True),
@@ -400,7 +296,7 @@ STEPS.update({
         StepSpec("expect_alert_order", "alerts with this code came in this device order", {
             "code": F(ALERT_CODE, required=True),
             "response_code": F(INT),
-            "devices": F(NAMES, help="the order; default: the order the CH reported the outcomes"),
+            "devices": F(DEVICES, help="the order; default: the order the CH reported the outcomes"),
         }),
         StepSpec("expect_alert_time", "the alert came between min and max after a reference point", {
             **_ALERT_MATCH,
@@ -457,6 +353,88 @@ STEPS.update({
         }, needs=("emulated",)),
     ]
 })
+
+
+# ---- the file around the steps -----------------------------------------------------------------
+FEATURES = ("emulated", "hardware")
+
+
+def _empty_if_null(empty: Any) -> BeforeValidator:
+    return BeforeValidator(lambda value: empty if value is None else value)  # `devices:` with nothing under it
+
+
+class Device(FileModel):
+    profile: str = Field(min_length=1, description="a device profile name such as ppmid, hcalcs, gsme")
+    in_device_log: bool = Field(True, description="true or false: false, the CH was never told of it")
+    install_code: INSTALL_CODE.type = Field(None, description="an install code in hex with its CRC")
+
+
+def _profile_short_form(value: Any) -> Any:
+    return {"profile": value} if isinstance(value, str) else value  # `ppmid1: ppmid`
+
+
+class Generate(FileModel):
+    like: DEVICE.type = Field(description="the device name whose identity the image takes")
+    version: VERSION.type = Field(None, description="a version: a number, or current+N")
+    size: SIZE.type = Field(None, description="a size such as 750kB, 350000, 1MB")
+    format: choice("zigbee", "gb-bare").type = Field(None, description="zigbee | gb-bare")
+    # Where `like:` takes manufacturer code, image type and hardware version from: the device itself (its
+    # Query Next Image; the default), the bench file's entry for it, or the emulated profile.
+    identity: choice("device", "bench", "profile").type = Field(None, description="device | bench | profile")
+    hw_min: INT.type = Field(None, description="an integer")
+    hw_max: INT.type = Field(None, description="an integer")
+    corrupt_integrity: bool = Field(False, description="true or false")
+    off_cpl: bool = Field(False, description="true or false")
+
+
+class Image(FileModel):
+    file: IMAGE_FILE.type = Field(None, description="a path to an image, relative to the plan or the project root")
+    generate: Generate = Field(None, description="a mapping: like (device name), version (a number or "
+                                                 "current+N), size, format, identity")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Image:
+        if len(self.model_fields_set & {"file", "generate"}) != 1:
+            raise ValueError("a mapping with exactly one of file: or generate:")
+        return self
+
+
+def _hub_options(hub: dict) -> dict:
+    """settings.hub gets the bench file's checks (rig.hub.config) at load time, not at bench start."""
+    from rig.hub.config import HubConfig
+    from rig.hub.errors import ConfigError
+
+    try:
+        HubConfig().with_hub_settings(hub, "settings")
+    except (ConfigError, ValueError) as exc:
+        raise ValueError(f"expected the bench file's hub options ({str(exc).split(': ', 1)[-1]})") from None
+    return hub
+
+
+class Settings(FileModel):
+    hub: Annotated[dict[str, Any], AfterValidator(_hub_options)] | None = Field(
+        None, description="a mapping of the bench file's hub options")
+    backend: BackendSettings | None = Field(None, description="a mapping of back-end options")
+
+
+class PlanFile(FileModel):
+    """A plan file. `steps` are mappings here; each is checked by its own step's model (`StepSpec.model`),
+    so an error inside a step speaks of that step's fields only."""
+
+    plan: Literal[1] = Field(description=f"the schema version {SCHEMA_VERSION} "
+                                         f"(write `plan: {SCHEMA_VERSION}` first)")
+    name: TITLE.type = Field(description="a non-empty title")
+    description: STR.type = Field("", description="a string")
+    needs: Annotated[choices(*FEATURES).type, _empty_if_null([])] = Field(
+        [], description="a list of: emulated, hardware")
+    tags: NAMES.type = Field([], description="a name or a list of names")
+    devices: Annotated[dict[str, Annotated[Device, BeforeValidator(_profile_short_form)]], _empty_if_null({})] = Field(
+        {}, description="a mapping of device name -> profile, or -> {profile: ...}")
+    images: Annotated[dict[str, Image], _empty_if_null({})] = Field(
+        {}, description="a mapping of image name -> {file: ...} or {generate: ...}")
+    settings: Annotated[Settings, _empty_if_null({})] = Field(Settings(), description="a mapping (hub:, backend:)")
+    steps: list[dict[str, Any]] = Field(min_length=1, description="a non-empty list of steps, each a mapping "
+                                                                  "such as `- advance_clock: 15m`")
 
 
 describe_steps_with(STEPS)  # the report writes each step for people, with durations as this schema says

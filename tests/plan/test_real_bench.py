@@ -183,7 +183,7 @@ async def test_images_and_expected_versions_follow_the_version_the_device_starts
 
 
 def test_a_version_is_a_number_or_current_plus_n(tmp_path):
-    with pytest.raises(PlanErrors, match=r"version: found 'latest'; allowed: a version: a number .* current\+N"):
+    with pytest.raises(PlanErrors, match=r"version: found 'latest'; expected a version: a number .* current\+N"):
         load_plan(plan_file(tmp_path, RELATIVE.replace("version: current+1}}", "version: latest}}")))
 
 

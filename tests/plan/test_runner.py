@@ -77,7 +77,7 @@ def test_pytest_collects_plans_writes_junit_properties_and_rejects_broken_plans(
         capture_output=True, text=True, cwd=REPO, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
-    assert "broken.yaml:11:5: steps[4].advance_clok: found 'advance_clok'" in out
+    assert "broken.yaml:11:5: steps[4].advance_clok: unknown step 'advance_clok'" in out
     assert "did you mean 'advance_clock'?" in out
     assert "Traceback" not in out
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
