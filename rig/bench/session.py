@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from pathlib import Path
 from typing import Any, Callable
@@ -61,6 +62,7 @@ class Session:
         self.backend = None
         self.devices: dict[str, DeviceHandle] = {}
         self.hub_restarts = 0
+        self.hub_start_s = 0.0  # wall seconds the last hub took to open the stick and form/resume (a figure)
         # Fed by whichever hub is running: they survive a CH restart, the hub's own signals do not.
         self.hub_events = Signal("session hub event")  # HubEvent
         self.frames = Signal("session OTA frame")  # rig.hub.ota_server.FrameRecord
@@ -97,15 +99,19 @@ class Session:
                 backend, self.backend = self.backend, None
                 backend.close()
         finally:
-            if self.hub is not None:
-                await self.hub.stop()
-                self._unhook_hub()
-                self.hub = None
-            await self.radio.stop()
+            try:
+                if self.hub is not None:
+                    await self.hub.stop()
+                    self._unhook_hub()
+                    self.hub = None
+            finally:
+                await self.radio.stop()
 
     async def _start_hub(self) -> None:
         self.hub = hub = Hub(self.hub_config, clock=self.clock)
+        started = time.perf_counter()
         await hub.start(self.radio.current_port)
+        self.hub_start_s = time.perf_counter() - started
         # After start: what the hub says while opening the stick is its own (as it always was).
         self._unhook = [hub.event_emitted.connect(self.hub_events.emit),
                         hub.frame_logged.connect(self.frames.emit),

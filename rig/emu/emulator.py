@@ -251,6 +251,10 @@ class Emulator:
         the device authenticates with (its install-code key; None = the well-known key)."""
         await self.network.join(device, wait=wait, link_key=link_key)
 
+    def set_link(self, device: Any, link: LinkModel) -> None:
+        """Change the device's radio link (loss, latency) from now on."""
+        self.network.set_link(device, link)
+
     def leave(self, device: Any) -> None:
         self.network.leave(device)
 
