@@ -76,15 +76,10 @@ def make_clock(kind: str) -> Any:
     raise ValueError(f"--clock: found {kind!r}, expected 'virtual' or 'real'")
 
 
-def make_emulator(remote: bool, clock: Any, **options: Any) -> Any:
-    """The in-process Emulator on `clock`, or (remote) a RemoteEmulator in its own process on real time."""
-    if remote:
-        from rig.emu.remote import RemoteEmulator  # noqa: PLC0415
-
-        return RemoteEmulator(**options)  # real time only: the hub's clock is not shared with it
-    from rig.emu import Emulator  # noqa: PLC0415 - the bench may use the emulator; rig.hub never does
-
-    return Emulator(clock=clock, **options)
+def make_radio(remote: bool, clock: Any, **options: Any) -> EmulatedRadio:
+    """The emulated stick on `clock` in this process, or (remote) in its own process on real time (the
+    hub's clock is not shared with it)."""
+    return EmulatedRadio(clock=clock, remote=remote, **options)
 
 
 class HubRig:
@@ -111,9 +106,9 @@ class HubRig:
         return self.session.hub if self.session is not None else None
 
     async def __aenter__(self) -> HubRig:
-        emulator = make_emulator(self.remote, self.clock, ezsp_version=13, trace=False, **self.emulator_options)
+        radio = make_radio(self.remote, self.clock, ezsp_version=13, trace=False, **self.emulator_options)
         config = HubConfig.load(BENCH_FILE).with_options(db_path=None, **self.hub_options)
-        self.session = Session(EmulatedRadio(clock=self.clock, emulator=emulator), config)
+        self.session = Session(radio, config)
         await self.session.start()
         self.startup_s = self.session.hub_start_s
         # zigpy backs the network up right after startup (about 256 getChildData round trips); let

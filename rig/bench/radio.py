@@ -81,17 +81,15 @@ class Radio(Protocol):
 
 
 class EmulatedRadio:
-    """The emulated stick. `emulator`: one already made (e.g. a rig.emu.remote.RemoteEmulator), else one is
-    made on `clock` (a new VirtualClock by default) with `emulator_options` (ezsp_version, seed, transport
-    'pty' | 'tcp', trace, pacing, xncp, ...: rig.emu.Emulator's)."""
+    """The emulated stick, made with `emulator_options` (ezsp_version, seed, transport 'pty' | 'tcp', trace,
+    pacing, xncp, ...: rig.emu.Emulator's) on `clock` (a new VirtualClock by default). `remote`: the stick
+    and its devices run in a second process (rig.emu.remote.RemoteEmulator, real time only: the clock stays
+    the hub's). `emulator`: one made already, used as it is."""
 
-    def __init__(self, *, clock: Clock | None = None, emulator: Any = None, **emulator_options: Any) -> None:
+    def __init__(self, *, clock: Clock | None = None, remote: bool = False, emulator: Any = None,
+                 **emulator_options: Any) -> None:
         self.clock: Clock = clock or VirtualClock()
-        if emulator is None:
-            from rig.emu import Emulator  # only an emulated bench needs the emulator
-
-            emulator = Emulator(clock=self.clock, **emulator_options)
-        self.emulator = emulator
+        self.emulator = emulator or _new_emulator(remote, self.clock, emulator_options)
 
     async def start(self) -> str:
         await self.emulator.start()
@@ -175,6 +173,17 @@ class HardwareRadio:
 
     async def stop(self) -> None:
         """The stick stays where it is; the hub closed the port."""
+
+
+def _new_emulator(remote: bool, clock: Clock, options: dict[str, Any]) -> Any:
+    # imported here: only an emulated bench needs the emulator
+    if remote:
+        from rig.emu.remote import RemoteEmulator
+
+        return RemoteEmulator(**options)
+    from rig.emu import Emulator
+
+    return Emulator(clock=clock, **options)
 
 
 def kind_of_profile(profile: str) -> str:
