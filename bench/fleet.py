@@ -199,7 +199,7 @@ class SentFrames:
         assert rig.hub is not None
         self.count = 0
         self.waits = 0  # Image Block Responses with WAIT_FOR_DATA
-        rig.hub.server.frame_listeners.append(self._on_frame)
+        rig.hub.frame_logged.connect(self._on_frame)
         self.heard_at = time.perf_counter()  # the last frame of any cluster the hub received
 
         def heard(packet: Any) -> None:

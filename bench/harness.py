@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/x.py` from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
+from rig.bench.session import EmulatedRadio, Session  # noqa: E402
 from rig.clock import RealClock, VirtualClock  # noqa: E402
 from rig.hub import Hub, HubConfig  # noqa: E402
 from rig.hub.events import (  # noqa: E402
@@ -75,19 +76,14 @@ def make_clock(kind: str) -> Any:
     raise ValueError(f"--clock: found {kind!r}, expected 'virtual' or 'real'")
 
 
-def make_emulator(remote: bool, clock: Any, **options: Any) -> Any:
-    """The in-process Emulator on `clock`, or (remote) a RemoteEmulator in its own process on real time."""
-    if remote:
-        from rig.emu.remote import RemoteEmulator  # noqa: PLC0415
-
-        return RemoteEmulator(**options)  # real time only: the hub's clock is not shared with it
-    from rig.emu import Emulator  # noqa: PLC0415 - the bench may use the emulator; rig.hub never does
-
-    return Emulator(clock=clock, **options)
+def make_radio(remote: bool, clock: Any, **options: Any) -> EmulatedRadio:
+    """The emulated stick on `clock` in this process, or (remote) in its own process on real time (the
+    hub's clock is not shared with it)."""
+    return EmulatedRadio(clock=clock, remote=remote, **options)
 
 
 class HubRig:
-    """An Emulator + a started Hub on it. `async with HubRig(...) as rig:`.
+    """A rig.bench.session.Session on the emulated stick, hub started. `async with HubRig(...) as rig:`.
 
     `remote=True` runs the emulator in a second process (rig.emu.remote, real time for the devices);
     the hub keeps `clock` for its own timers."""
@@ -99,51 +95,53 @@ class HubRig:
         self.hub_options = hub_options or {}
         self.emulator_options = emulator_options
         self.startup_s = 0.0
-        self.emu: Any = None
-        self.hub: Hub | None = None
+        self.session: Session | None = None
+
+    @property
+    def emu(self) -> Any:
+        return self.session.emulator if self.session is not None else None
+
+    @property
+    def hub(self) -> Hub | None:
+        return self.session.hub if self.session is not None else None
 
     async def __aenter__(self) -> HubRig:
-        self.emu = make_emulator(self.remote, self.clock, ezsp_version=13, trace=False, **self.emulator_options)
-        await self.emu.start()
+        radio = make_radio(self.remote, self.clock, ezsp_version=13, trace=False, **self.emulator_options)
         config = HubConfig.load(BENCH_FILE).with_options(db_path=None, **self.hub_options)
-        self.hub = Hub(config, clock=self.clock)
-        t0 = time.perf_counter()
-        await self.hub.start(self.emu.port)
-        self.startup_s = time.perf_counter() - t0
+        self.session = Session(radio, config)
+        await self.session.start()
+        self.startup_s = self.session.hub_start_s
         # zigpy backs the network up right after startup (about 256 getChildData round trips); let
         # that finish so it is not charged to the first transfer.
         await wait_until(lambda: self.hub.app.backups.backups, timeout=30, what="zigpy's startup backup")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.hub is not None:
-            try:
-                await self.hub.stop()
-            except Exception:  # noqa: BLE001 - report the original failure, not the teardown
-                logging.getLogger(__name__).debug("hub stop failed", exc_info=True)
-        if self.emu is not None:
-            await self.emu.stop()
-        if self.emu is not None and self.emu.errors:  # a RemoteEmulator keeps them after stopping
+        if self.session is None:
+            return
+        try:
+            await self.session.stop()
+        except Exception:  # noqa: BLE001 - report the original failure, not the teardown
+            logging.getLogger(__name__).debug("session stop failed", exc_info=True)
+        if self.emu.errors:  # a RemoteEmulator keeps them after stopping
             raise RuntimeError("emulated NCP recorded errors:\n  " + "\n  ".join(self.emu.errors))
 
     async def add_device(self, profile: str = "ppmid", *, block: int | None = None, link: Any = None,
-                         kind: str = "ppmid", **ota_overrides: Any) -> Any:
+                         **ota_overrides: Any) -> Any:
         """Join an emulated device and wait until zigpy has interviewed it."""
         from rig.emu.profiles import load_profile  # noqa: PLC0415
 
+        assert self.session is not None
         prof = load_profile(profile)
         ota = dict(ota_overrides)
         if block is not None:
             ota["max_data_size"] = block
         if ota:
             prof = dataclasses.replace(prof, ota=dataclasses.replace(prof.ota, **ota))
-        dev = self.emu.add_device(prof, link=link)
-        assert self.hub is not None
-        self.hub.allow_device(str(dev.ieee), kind)
-        await self.hub.permit(60)
-        await self.emu.join(dev)
-        await wait_until(lambda: _interviewed(self.hub, dev), timeout=30, what=f"{profile} interviewed")
-        return dev
+        name = f"{profile}-{len(self.session.devices) + 1}"
+        handle = self.session.add_device(name, prof, link=link)
+        await self.session.pair(name, within=60)
+        return handle.emulated
 
     async def upgrade(self, devices: list[Any], data: bytes | int, *, timeout: float = 3600,
                       until: str = "transferred") -> dict[str, float]:
@@ -185,11 +183,6 @@ class HubRig:
         if failures:
             raise RuntimeError(f"transfers failed: {failures}")
         return {ieee: s for ieee, (_, s, _) in zip(pending, done)}
-
-
-def _interviewed(hub: Hub | None, dev: Any) -> bool:
-    zdev = hub.app.devices.get(dev.ieee) if hub is not None else None
-    return bool(zdev is not None and zdev.is_initialized)
 
 
 async def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:

@@ -79,14 +79,14 @@ async def zigpy_transfer(size: int, block: int, *, pacing: Any, link: Any, remot
     import zigpy.ota.providers as ota_providers  # noqa: PLC0415
     from bellows.zigbee.application import ControllerApplication  # noqa: PLC0415
 
-    from harness import make_clock, make_emulator, wait_until  # noqa: PLC0415
+    from harness import make_clock, make_radio, wait_until  # noqa: PLC0415
     from rig.emu.profiles import load_profile  # noqa: PLC0415
     import dataclasses  # noqa: PLC0415
     import hashlib  # noqa: PLC0415
 
     zigpy.device.AFTER_OTA_ATTR_READ_DELAY = 0.1  # after the transfer; not part of what is timed
     opts = _emulator_options(pacing, xncp)
-    emu = make_emulator(remote, make_clock("virtual"), ezsp_version=13, trace=False, **opts)
+    emu = make_radio(remote, make_clock("virtual"), ezsp_version=13, trace=False, **opts).emulator
     await emu.start()
     app = None
     try:

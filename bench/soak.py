@@ -37,11 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rig.backend import Backend, Fixtures  # noqa: E402
+from rig.backend import Fixtures  # noqa: E402
 from rig.backend.fixtures import CplEntry  # noqa: E402
 from rig.bench.quiet import quiet_enough  # noqa: E402
-from rig.clock import HOUR, VirtualClock  # noqa: E402
-from rig.emu.network import LinkModel  # noqa: E402
+from rig.bench.session import EmulatedRadio, Session  # noqa: E402
+from rig.clock import HOUR  # noqa: E402
+from rig.emu import LinkModel  # noqa: E402
 from rig.hub import Hub, HubConfig  # noqa: E402
 from rig.image import build_image  # noqa: E402
 
@@ -72,28 +73,6 @@ def rss_kib() -> int:
     except OSError:
         pass
     return 0
-
-
-class CurrentHub:
-    """The CH port the back end drives: whichever hub process is running now (restarts replace it)."""
-
-    def __init__(self, soak: Soak) -> None:
-        self._soak = soak
-
-    def store_image(self, *a, **k):
-        return self._soak.hub.store_image(*a, **k)
-
-    def offer(self, *a, **k):
-        return self._soak.hub.offer(*a, **k)
-
-    def activate(self, *a, **k):
-        return self._soak.hub.activate(*a, **k)
-
-    async def read_version(self, ieee):
-        return await self._soak.hub.read_version(ieee)
-
-    def subscribe(self, sink):
-        self._soak.hub.subscribe(sink)
 
 
 @dataclasses.dataclass
@@ -134,19 +113,24 @@ class Soak:
         line = f"loop: {ctx.get('message')} {ctx.get('exception')!r} in {_origin(ctx)}"
         (self.fig.bellows_close_noise if _is_bellows_close_noise(ctx) else self.fig.crashes).append(line)
 
+    @property
+    def hub(self) -> Hub:
+        return self.session.hub  # a CH restart replaces it
+
+    @property
+    def emu(self):
+        return self.session.emulator
+
     async def start(self) -> None:
-        from rig.emu import Emulator
         from rig.emu.profiles import load_profile
 
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._on_loop_error)
-        self.clock = VirtualClock()
-        self.emu = Emulator(ezsp_version=13, clock=self.clock, seed=self.seed)
-        await self.emu.start()
-        self.config = HubConfig.load(BENCH_FILE).with_options(db_path=str(self.workdir / "hub.sqlite3"),
-                                                              zigpy_database=str(self.workdir / "zigpy.sqlite3"))
-        self.hub = Hub(self.config, clock=self.clock)
-        await self.hub.start(self.emu.port)
+        config = HubConfig.load(BENCH_FILE).with_options(db_path=str(self.workdir / "hub.sqlite3"),
+                                                         zigpy_database=str(self.workdir / "zigpy.sqlite3"))
+        self.session = Session(EmulatedRadio(ezsp_version=13, seed=self.seed), config, self.workdir)
+        self.clock = self.session.clock
+        await self.session.start()
         self.devices: dict[str, list] = {"ppmid": [], "hcalcs": []}
         fast = {"response_timeout_s": 2.0, "max_block_errors": 30}
         for kind, n in (("ppmid", 3), ("hcalcs", 1)):
@@ -160,28 +144,24 @@ class Soak:
                   "devices": [{"id": duis(str(d.ieee)), "kind": k.upper(), "model": k, "import_supplier": SUPPLIER}
                               for k, devs in self.devices.items() for d in devs]}
         self.fixtures = Fixtures.from_dicts(estate, {"entries": []})
-        self.backend = Backend(self.workdir / "backend.sqlite3", self.clock, CurrentHub(self), self.fixtures)
+        self.backend = self.session.start_backend(self.fixtures)
 
     async def _join(self, prof, kind: str):
-        dev = self.emu.add_device(prof)
+        handle = self.session.add_device(f"{kind}-{len(self.session.devices) + 1}", prof)
+        dev = handle.emulated
         dev.records.resize(SOAK_LOG_KEEP)
         dev.ota.records.resize(SOAK_LOG_KEEP)
-        self.hub.allow_device(str(dev.ieee), kind)
         await self.hub.permit(60)
-        await self.emu.join(dev)
-        await self._until(lambda: (z := self.hub.app.devices.get(dev.ieee)) is not None and z.is_initialized,
-                          rig_s=120, real_s=30)
+        await self.session.radio.join(handle)
+        await self._until(lambda: self.hub.is_interviewed(handle.ieee), rig_s=120, real_s=30)
         return dev
 
     async def stop(self) -> None:
-        self.backend.close()
-        await self.hub.stop()
-        await self.emu.stop()
+        await self.session.stop()  # back end, hub, emulated stick
 
     # -- driving time ------------------------------------------------------------------------------
     def _activity(self) -> tuple:
-        net = self.emu.network
-        return len(self.hub.frames), net.frames_to_host, net.frames_to_devices, self.emu.ncp.commands_received, self.backend_seq()
+        return len(self.hub.frames), *self.session.radio.activity(), self.backend_seq()
 
     def backend_seq(self) -> int:
         backend = getattr(self, "backend", None)
@@ -198,7 +178,7 @@ class Soak:
             await asyncio.sleep(0.01)
             if (now := self._activity()) != seen:
                 seen, quiet = now, loop.time()
-            elif quiet_enough(loop.time() - quiet, 0.05, self.hub, self.emu):
+            elif quiet_enough(loop.time() - quiet, 0.05, self.hub, self.session.radio):
                 nxt = self.clock.next_deadline()
                 step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - self.clock.now())
                 await self.clock.advance(step, settle=lambda: asyncio.sleep(0.002))
@@ -216,7 +196,7 @@ class Soak:
                 dev.faults.corrupt_before_verify = True
                 self.fig.fault("corrupt_download")
             loss = self.rng.choice([0.0, 0.0, 0.02, 0.05])
-            self.emu.network.set_link(dev, LinkModel(loss=loss))
+            self.emu.set_link(dev, LinkModel(loss=loss))
             if loss:
                 self.fig.fault("link_loss")
         crc = self.rng.choice([0.0, 0.0, 0.02])
@@ -233,13 +213,7 @@ class Soak:
         if roll < 0.15:
             self.last_mid_fault = "ch_restart"
             self.fig.fault("ch_restart")
-            sinks = self.hub.subscribers
-            await self.hub.stop()
-            self.hub = Hub(self.config, clock=self.clock)
-            await self.hub.start(self.emu.port)
-            for sink in sinks:
-                self.hub.subscribe(sink)
-        elif roll < 0.3:
+            await self.session.restart_hub(replay=False)  # no catch-up replay: an outcome a restart loses counts as a lost alert        elif roll < 0.3:
             self.fig.fault("hub_busy")
             self.hub.set_busy(True)
             await asyncio.sleep(0.3)

@@ -35,7 +35,7 @@ async def _settle_real() -> None:
 
 
 async def long_retry() -> dict[str, Any]:
-    from rig.backend import Backend, BackendConfig, Fixtures  # noqa: PLC0415
+    from rig.backend import BackendConfig, Fixtures  # noqa: PLC0415
 
     ppmid = "00-DB-12-34-56-78-90-A4"
     estate = {"suppliers": [{"id": "90-B3-D5-1F-30-01-00-00"}], "devices": [
@@ -47,24 +47,21 @@ async def long_retry() -> dict[str, Any]:
     image = ppmid_image(2_000)
     cpl = {"entries": [{"model": "PPMID-1", "manufacturer_code": 0x1234, "image_type": 0x0101,
                         "firmware_version": 2, "sha256": hashlib.sha256(image).hexdigest()}]}
-    async with HubRig() as rig:
-        with tempfile.TemporaryDirectory() as tmp:
-            backend = Backend(Path(tmp) / "backend.db", rig.clock, rig.hub, Fixtures.from_dicts(estate, cpl),
-                              BackendConfig())
-            try:
-                backend.csp.set_availability("too_busy")
-                wall = time.perf_counter()
-                t0 = rig.clock.now()
-                r = backend.update_ppmid_firmware("90-B3-D5-1F-30-01-00-00", image, "00000002", [ppmid])
-                await rig.clock.advance(4 * DAY + 2 * HOUR)
-                wall = time.perf_counter() - wall
-                gave_up = [e for e in backend.log_entries() if "gave up" in json.dumps(e)]
-                return {"scenario": "long_retry", "rig_time_s": rig.clock.now() - t0, "wall_s": round(wall, 3),
-                        "detail": f"{backend.csp.attempts} CSP attempts, request {'accepted' if r.accepted else 'refused'}, "
-                                  f"{'gave up' if gave_up else 'still retrying'}, {len(rig.hub.events)} hub events",
-                        "ok": backend.csp.attempts >= 96 and bool(gave_up) and not backend.errors}
-            finally:
-                backend.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        async with HubRig() as rig:  # the session closes the back end with the hub
+            backend = rig.session.start_backend(Fixtures.from_dicts(estate, cpl), BackendConfig(),
+                                                db_path=Path(tmp) / "backend.db")
+            backend.csp.set_availability("too_busy")
+            wall = time.perf_counter()
+            t0 = rig.clock.now()
+            r = backend.update_ppmid_firmware("90-B3-D5-1F-30-01-00-00", image, "00000002", [ppmid])
+            await rig.clock.advance(4 * DAY + 2 * HOUR)
+            wall = time.perf_counter() - wall
+            gave_up = [e for e in backend.log_entries() if "gave up" in json.dumps(e)]
+            return {"scenario": "long_retry", "rig_time_s": rig.clock.now() - t0, "wall_s": round(wall, 3),
+                    "detail": f"{backend.csp.attempts} CSP attempts, request {'accepted' if r.accepted else 'refused'}, "
+                              f"{'gave up' if gave_up else 'still retrying'}, {len(rig.hub.events)} hub events",
+                    "ok": backend.csp.attempts >= 96 and bool(gave_up) and not backend.errors}
 
 
 async def retention() -> dict[str, Any]:
@@ -91,7 +88,7 @@ async def hcalcs_wait() -> dict[str, Any]:
     from harness import firmware  # noqa: PLC0415
 
     async with HubRig() as rig:
-        dev = await rig.add_device("hcalcs", kind="hcalcs")
+        dev = await rig.add_device("hcalcs")
         data = build_image(firmware(1_500), manufacturer_code=0x1234, image_type=0x0102, file_version=2,
                            min_hw_version=0x0100, max_hw_version=0x0100, integrity_code=True)
         hub = rig.hub

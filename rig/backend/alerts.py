@@ -23,6 +23,7 @@ from rig.backend.duis import alert_xml
 from rig.backend.fixtures import normalise_eui
 from rig.backend.store import Store
 from rig.clock import Clock
+from rig.signals import Signal
 
 Match = Callable[[Alert], bool] | dict[str, Any] | None
 
@@ -58,17 +59,16 @@ class AlertLog:
         self._store = store
         self._clock = clock
         self._pending: list[Alert] = []
-        self._listeners: list[Callable[[Alert], None]] = []
+        self.alert_written = Signal("alert written")  # Alert, once its transaction has committed
 
     # -- listening --------------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[Alert], None]) -> None:
         """Tell `listener` of every alert written from now on, once its transaction has committed."""
-        self._listeners.append(listener)
+        self.alert_written.connect(listener)
 
     def unsubscribe(self, listener: Callable[[Alert], None]) -> None:
         """Stop telling `listener` (a no-op if it is not subscribed)."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self.alert_written.disconnect(listener)
 
     # -- writing (inside a store transaction) ------------------------------------------------------
     @contextlib.contextmanager
@@ -107,8 +107,7 @@ class AlertLog:
         """Call after the transaction that appended alerts commits: tells the listeners."""
         pending, self._pending = self._pending, []
         for alert in pending:
-            for listener in list(self._listeners):
-                listener(alert)
+            self.alert_written.emit(alert)
 
     def rolled_back(self) -> None:
         self._pending.clear()

@@ -85,15 +85,16 @@ def _pair(args: argparse.Namespace) -> int:
 
 
 async def _pair_async(bench, args: argparse.Namespace) -> int:
-    from rig.hub import Hub
+    from rig.bench.session import HardwareRadio, Session
     from rig.hub.errors import HubError
 
-    hub = Hub(bench.hub)
+    session = Session(HardwareRadio(bench), bench.hub, bench=bench)
     try:
-        await hub.start(bench.hub.radio)
+        await session.start()
     except Exception as exc:  # noqa: BLE001 - the user needs the words: wrong port, no stick, ...
         print(radio_line(bench.hub.radio, exc), file=sys.stderr)
         return 3
+    hub = session.hub
     joined: list[str] = []
 
     class Listener:
@@ -119,6 +120,6 @@ async def _pair_async(bench, args: argparse.Namespace) -> int:
         while loop.time() < end and not (args.expect and len(joined) >= args.expect):
             await asyncio.sleep(0.2)
     finally:
-        await hub.stop()
+        await session.stop()
     print(f"{len(joined)} device(s) joined" + ("" if joined else ": none (is the device in pairing mode?)"))
     return 0 if joined else 1

@@ -14,15 +14,18 @@ from typing import Any
 SERIAL_BUSY_CAP_S = 10.0  # a send stuck longer than this in the serial path is not ours to wait for
 
 
-def sends_in_serial_path(hub: Any, emulator: Any) -> bool:
-    """Some hub frame is between the hub and the simulated air (bellows, the pty, the NCP)."""
-    if hub is None or emulator is None:
+def sends_in_serial_path(hub: Any, radio: Any) -> bool:
+    """Some hub frame is between the hub and the simulated air (bellows, the pty, the NCP). `radio`: an
+    emulated stick (rig.emu.Emulator or rig.bench.radio.EmulatedRadio); None, or a radio whose
+    `sends_on_air` is None (real air, nothing to count), never holds time."""
+    on_air = None if radio is None else radio.sends_on_air
+    if hub is None or on_air is None:
         return False
-    return hub.sends_in_flight > emulator.network.sends_on_air
+    return hub.sends_in_flight > on_air
 
 
-def quiet_enough(quiet_s: float, idle_s: float, hub: Any, emulator: Any) -> bool:
+def quiet_enough(quiet_s: float, idle_s: float, hub: Any, radio: Any) -> bool:
     """Nothing has moved for `quiet_s` real seconds: may time jump now?"""
-    if sends_in_serial_path(hub, emulator):
+    if sends_in_serial_path(hub, radio):
         return quiet_s >= max(idle_s, SERIAL_BUSY_CAP_S)
     return quiet_s >= idle_s

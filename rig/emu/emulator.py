@@ -150,6 +150,16 @@ class Emulator:
     def ezsp_version(self) -> int:
         return self.ncp.version
 
+    def activity(self) -> tuple[int, int, int]:
+        """Counters that move whenever the stick does anything: frames up to the host, frames out to the
+        devices, EZSP commands (bellows' round trips before a send carry no air frame, yet are work)."""
+        return (self.network.frames_to_host, self.network.frames_to_devices, self.ncp.commands_received)
+
+    @property
+    def sends_on_air(self) -> int:
+        """Host frames the simulated air is holding (a sleepy device's poll, an APS retry, a latency)."""
+        return self.network.sends_on_air
+
     def _make_ash(self) -> NcpAshProtocol | PacedProtocol:
         proto = NcpAshProtocol(self.ncp, self._knobs)
         self.ncp.attach_ash(proto)
@@ -240,6 +250,10 @@ class Emulator:
         """Join `device`; permit-join must be open (or open within `wait` seconds). `link_key`: the key
         the device authenticates with (its install-code key; None = the well-known key)."""
         await self.network.join(device, wait=wait, link_key=link_key)
+
+    def set_link(self, device: Any, link: LinkModel) -> None:
+        """Change the device's radio link (loss, latency) from now on."""
+        self.network.set_link(device, link)
 
     def leave(self, device: Any) -> None:
         self.network.leave(device)

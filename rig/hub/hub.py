@@ -33,6 +33,7 @@ from rig.hub.ratelimit import Conformance
 from rig.hub.store import Store
 from rig.hub.versions import VersionChecker, VersionRegister
 from rig.hub.zcl import OTA_CLUSTER, SE_PROFILE
+from rig.signals import Signal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ class Hub:
         self.clock: Clock = clock or RealClock()
         # The newest HUB_EVENTS_KEPT events (a hub serving devices for days emits one per QNI at least).
         self.events: collections.deque[HubEvent] = collections.deque(maxlen=HUB_EVENTS_KEPT)
-        self._sinks: list[Callable[[HubEvent], None]] = []
+        # Observers of this hub (rig.signals): they live as long as this Hub object; a CH restart makes a
+        # new one (rig.bench.session.Session forwards each hub's signals to its own, which outlive it).
+        self.event_emitted = Signal("hub event")  # HubEvent, as it happens (subscribe() is the port's name)
         if self.config.db_path:
             Path(self.config.db_path).parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.config.db_path)
@@ -97,6 +100,7 @@ class Hub:
         self.server = OtaServer(self.store, self.config, self.clock, self.inventory, self.versions, self.checker,
                                 self._emit)
         self.server.locate = self._locate
+        self.frame_logged = self.server.frame_logged  # FrameRecord, each OTA frame as it is logged
         self.pacer = NotifyPacer(self.config, self.clock, self.server.limiter, self._notify_offer)
         self.server.limiter.on_finish = self.pacer.slot_freed
         self.server.waiting_for_slot = self.pacer.is_waiting
@@ -108,7 +112,7 @@ class Hub:
         # `connection_lost` listener event and nothing more, so the hub reopens the port itself.
         self.radio_state = "down"  # down | up | lost | gave_up
         self.radio_log: list[tuple[float, str, str]] = []  # (rig time, state, detail)
-        self.radio_listeners: list[Callable[[str, str], None]] = []
+        self.radio_changed = Signal("radio state")  # (state, detail) on every change
         self._port: str | Callable[[], str] = ""
         self._stopping = False
         self._reconnect_task: asyncio.Task | None = None
@@ -147,11 +151,7 @@ class Hub:
         self.radio_state = state
         self.radio_log.append((self.clock.now(), state, detail))
         LOGGER.log(logging.WARNING if state != "up" else logging.INFO, "radio %s: %s", state, detail)
-        for listener in list(self.radio_listeners):
-            try:
-                listener(state, detail)
-            except Exception:  # noqa: BLE001 - an observer's bug must not stop supervision
-                LOGGER.exception("radio listener failed")
+        self.radio_changed.emit(state, detail)
 
     def _on_connection_lost(self, exc: BaseException | None) -> None:
         if self._stopping or self.radio_state != "up":
@@ -376,17 +376,17 @@ class Hub:
         return None, f"the device answered {name}"
 
     def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
-        self._sinks.append(sink)
+        """CommsHubPort's way to hear events: `event_emitted.connect`."""
+        self.event_emitted.connect(sink)
 
     def unsubscribe(self, sink: Callable[[HubEvent], None]) -> None:
         """Stop telling `sink` (a no-op if it is not subscribed)."""
-        if sink in self._sinks:
-            self._sinks.remove(sink)
+        self.event_emitted.disconnect(sink)
 
     @property
     def subscribers(self) -> tuple[Callable[[HubEvent], None], ...]:
-        """Who hears the hub's events: a CH restart hands them to the hub that comes back."""
-        return tuple(self._sinks)
+        """Who hears this hub's events."""
+        return self.event_emitted.listeners
 
     def replay_outcomes(self) -> int:
         """Emit every persisted transfer/activation outcome again (to every subscriber).
@@ -418,17 +418,31 @@ class Hub:
     def frames(self) -> list[FrameRecord]:
         return self.server.frames
 
+    @property
+    def frames_logged(self) -> int:
+        """Every OTA frame ever logged (the log itself is trimmed): a mark for frames_since()."""
+        return self.server.frames_logged
+
+    def frames_since(self, mark: int) -> list[FrameRecord]:
+        return self.server.frames_since(mark)
+
+    @property
+    def coordinator_ieee(self) -> str:
+        """The stick's own EUI64 (the CH's device id)."""
+        return str(self.app.state.node_info.ieee)
+
+    def is_interviewed(self, ieee: str) -> bool:
+        """zigpy knows the device and has finished interviewing it (the hub can serve and notify it)."""
+        device = self._zigpy_device(normalize_ieee(ieee))
+        return bool(device is not None and device.is_initialized)
+
     def outcomes(self, ieee: str | None = None) -> list[tuple[str, int, str, int, float, str]]:
         return self.store.outcomes(normalize_ieee(ieee) if ieee else None)
 
     # -- internals ---------------------------------------------------------------------------
     def _emit(self, event: HubEvent) -> None:
         self.events.append(event)
-        for sink in list(self._sinks):
-            try:
-                sink(event)
-            except Exception:  # noqa: BLE001 - a subscriber's bug must not stop the OTA server
-                LOGGER.exception("hub event subscriber failed on %r", event)
+        self.event_emitted.emit(event)  # a subscriber's bug is logged there: it must not stop the OTA server
 
     def _on_ota_packet(self, packet: t.ZigbeePacket) -> bool:
         sender = self._sender(packet.src)

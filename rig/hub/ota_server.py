@@ -22,6 +22,7 @@ from rig.hub.ratelimit import RateLimiter
 from rig.hub.store import ImageRow, OfferRow, Store
 from rig.hub.versions import VersionChecker, VersionRegister
 from rig.hub.zcl import Cmd, Status
+from rig.signals import Signal
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_RESPONSE_ID = 0x0B  # ZCL general command
@@ -79,7 +80,7 @@ class OtaServer:
         self.transport: Transport | None = None
         self.frames: list[FrameRecord] = []
         self.frames_logged = 0  # every frame ever logged: a mark for frames_since()
-        self.frame_listeners: list[Callable[[FrameRecord], None]] = []  # progress bars, timelines
+        self.frame_logged = Signal("OTA frame logged")  # progress bars, timelines (FrameRecord)
         self._tasks: set[asyncio.Task] = set()
         self._expiry_checked_at = float("-inf")
         inventory.on_offer_withdrawn = self.limiter.finish
@@ -388,11 +389,7 @@ class OtaServer:
         self.frames_logged += 1
         if len(self.frames) > 50_000:
             del self.frames[:10_000]
-        for listener in self.frame_listeners:
-            try:
-                listener(record)
-            except Exception:  # noqa: BLE001 - an observer's bug must not stop serving
-                LOGGER.exception("frame listener failed")
+        self.frame_logged.emit(record)
         LOGGER.debug("%s %s %s status=%s %s", peer.ieee, direction, command, status, detail)
 
     def _expire_due(self) -> None:

@@ -49,7 +49,6 @@ class PlanContext:
         self.alert_cursor: dict[tuple, int] = {}  # what an await_alert already consumed
         self.hub_events: list[HubEvent] = []
         self._event_waiters: list[tuple[Callable[[HubEvent], bool], asyncio.Future]] = []
-        self.backend: Backend | None = None
         self.t0 = 0.0
         self.transfer_marks: dict[str, dict[str, float]] = {}  # device -> first/last block rig time, bytes
         self.start_versions: dict[str, int | None] = {}  # what each device ran when the plan started
@@ -63,6 +62,10 @@ class PlanContext:
     def hub(self):
         return self.session.hub
 
+    @property
+    def backend(self) -> Backend | None:
+        return self.session.backend
+
     async def start(self) -> None:
         await self.session.start()
         self.t0 = self.clock.now()
@@ -70,7 +73,7 @@ class PlanContext:
             handle = self.session.add_device(name, ref.profile, in_device_log=ref.in_device_log,
                                              install_code=ref.install_code)
             self.record.devices[name] = {"profile": ref.profile, "kind": handle.kind, "ieee": handle.ieee}
-        self.hub.subscribe(self._on_hub_event)  # before reading versions: a query it sends counts
+        self.session.hub_events.connect(self._on_hub_event)  # before reading versions: a query it sends counts
         for name in self.plan.devices:
             version = await self._version_now(self.session.devices[name])
             self.start_versions[name] = version
@@ -90,26 +93,25 @@ class PlanContext:
                                         "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
                                         "file_version": image.file_version, "sha256": image.sha256,
                                         "format": image.format}
-        self.hub.server.frame_listeners.append(self._on_frame)
-        self.hub.radio_listeners.append(self._on_radio)
+        self.session.frames.connect(self._on_frame)
+        self.session.radio_changes.connect(self._on_radio)
         if self.artifacts is not None:
             from rig.report.capture import Capture
 
             config = self.session.hub_config
             self.capture = Capture(pan_id=config.pan_id, channel=config.channel, now=self.clock.now)
             self._untap = self._tap()
-        self.backend = Backend(self.session.workdir / "backend.sqlite3", self.clock, _CurrentHub(self.session),
-                               self._fixtures(), self._backend_config())
+        self.session.start_backend(self._fixtures(), self._backend_config())
 
     def _on_radio(self, state: str, detail: str) -> None:
         self.event("radio", None, detail=f"{state}: {detail}", actor="CH", to="CH")
         if state == "up" and self.capture is not None and self._untap is not None:
             self._untap = self._tap()  # the hub reopened the stick: a new zigpy application to tap
 
-    def reattach_hub(self) -> None:
-        """After a CH restart: subscriptions carry over (Session.restart_hub); frame listeners don't."""
-        self.hub.server.frame_listeners.append(self._on_frame)
-        self.hub.radio_listeners.append(self._on_radio)
+    async def restart_hub(self) -> None:
+        """The CH reboots. The session's signals carry the listeners over; the capture taps the new hub's
+        zigpy application."""
+        await self.session.restart_hub()
         if self.capture is not None:
             self._untap = self._tap()
 
@@ -334,7 +336,7 @@ class PlanContext:
         return f"{handle.kind.upper()}-{handle.profile}"
 
     def ch_ieee(self) -> str:
-        return str(self.hub.app.state.node_info.ieee)
+        return self.hub.coordinator_ieee
 
     def extra_limit_s(self, kind: str, args: dict[str, Any]) -> float:
         """Real seconds a step needs beyond its own window: a power cycle's commands and, when the step
@@ -479,15 +481,13 @@ class PlanContext:
                 quiet_since = loop.time()
 
     def _quiet_for(self, quiet_s: float, idle: float) -> bool:
-        return quiet_enough(quiet_s, idle, self.session.hub, self.session.emulator)
+        return quiet_enough(quiet_s, idle, self.session.hub, self.session.radio)
 
     def _activity(self) -> tuple[int, ...]:
-        emu = self.session.emulator
-        # EZSP commands count too: bellows' extended-timeout/lookup round trips before a send
-        # carry no air frame, and jumping time under them fires device timeouts (a CI flake).
-        air = (emu.network.frames_to_host, emu.network.frames_to_devices, emu.ncp.commands_received) if emu is not None else ()
+        # The radio's counters include EZSP commands: bellows' extended-timeout/lookup round trips
+        # before a send carry no air frame, and jumping time under them fires device timeouts (a CI flake).
         alerts = self.backend.alerts.last_seq() if self.backend is not None else 0
-        return (len(self.hub.frames), alerts, *air)
+        return (len(self.hub.frames), alerts, *self.session.radio.activity())
 
     async def advance(self, seconds: float) -> None:
         if not isinstance(self.clock, VirtualClock):
@@ -524,8 +524,7 @@ class PlanContext:
         return "; ".join(parts)
 
     def rig_errors(self) -> list[str]:
-        emu = self.session.emulator
-        return list(emu.errors) if emu is not None else []
+        return self.session.radio.errors()
 
     # -- wrap-up -----------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -559,36 +558,7 @@ class PlanContext:
                 self.record.alerts.append(entry)
 
     async def stop(self) -> None:
-        try:
-            if self.backend is not None:
-                self.backend.close()
-                self.backend = None
-        finally:
-            self.session.backend = None
-            await self.session.stop()
-
-
-class _CurrentHub:
-    """The CH port the back end drives: always the hub process that is running now (a CH restart
-    replaces the Hub object, as a real CH reboot replaces its firmware's state in RAM)."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def store_image(self, *args: Any, **kwargs: Any) -> int:
-        return self._session.hub.store_image(*args, **kwargs)
-
-    def offer(self, *args: Any, **kwargs: Any) -> int:
-        return self._session.hub.offer(*args, **kwargs)
-
-    def activate(self, *args: Any, **kwargs: Any) -> None:
-        self._session.hub.activate(*args, **kwargs)
-
-    async def read_version(self, ieee: str) -> int | None:
-        return await self._session.hub.read_version(ieee)
-
-    def subscribe(self, sink: Callable[[HubEvent], None]) -> None:
-        self._session.hub.subscribe(sink)
+        await self.session.stop()  # the back end first, then the hub, then the radio
 
 
 _TIMELINE_KIND = {"TransferOutcome": "transfer_outcome", "ActivationOutcome": "activation_outcome",

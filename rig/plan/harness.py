@@ -21,7 +21,7 @@ class RigHarness:
     def __init__(self, bench: Bench, name: str = "python-test") -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="rig-harness-")
         plan = Plan(Path(f"{name}.py"), name, "", [], [], {}, {}, {}, [])
-        self.session = Session(bench, Path(self._tmp.name), seed=seed_for(name))
+        self.session = Session.for_bench(bench, Path(self._tmp.name), seed=seed_for(name))
         self.record = RunRecord(name, name, f"{name}.py", bench.identity())
         self.ctx = PlanContext(plan, self.session, self.record, log=lambda line: None)
 

@@ -78,7 +78,7 @@ class RestartWatch:
     def _fresh_query(self) -> str | None:
         frames: list[FrameRecord] = self.hub.frames
         own = [f for f in frames if f.ieee == self.ieee and f.direction == "rx"]
-        recent = self.hub.server.frames_since(self.frames_mark)
+        recent = self.hub.frames_since(self.frames_mark)
         recent_ids = {id(f) for f in recent}
         previous: float | None = None
         for f in own:
@@ -91,7 +91,7 @@ class RestartWatch:
 
     def summary(self) -> str:
         """What was heard from the device since the cycle started (for a failure message)."""
-        recent = [f for f in self.hub.server.frames_since(self.frames_mark) if f.ieee == self.ieee
+        recent = [f for f in self.hub.frames_since(self.frames_mark) if f.ieee == self.ieee
                   and f.direction == "rx"]
         kinds = sorted({f.command for f in recent})
         events = sorted({what for _, what in self.seen})

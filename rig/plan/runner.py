@@ -36,7 +36,7 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix=f"rig-{plan.id}-")
         workdir = Path(tmp.name)
-    session = Session(bench, workdir, hub_settings=plan.settings.get("hub"), seed=seed_for(plan.id),
+    session = Session.for_bench(bench, workdir, hub_settings=plan.settings.get("hub"), seed=seed_for(plan.id),
                       backend_settings=plan.settings.get("backend"), log=log)
     ctx = PlanContext(plan, session, record, log, artifacts=artifacts, progress=progress)
     aborted = False

@@ -254,8 +254,8 @@ async def power_cycle(ctx: PlanContext, a: dict[str, Any]) -> None:
     ctx.event("reboot", name, offset=_offset(ctx, name), actor="device", to="device",
               detail=f"power cycle by {control.description}")
     if a.get("save_as"):
-        ctx.frame_marks[a["save_as"]] = ctx.hub.server.frames_logged
-    watch = RestartWatch(ctx.hub, handle.ieee, since=ctx.clock.now(), frames_mark=ctx.hub.server.frames_logged,
+        ctx.frame_marks[a["save_as"]] = ctx.hub.frames_logged
+    watch = RestartWatch(ctx.hub, handle.ieee, since=ctx.clock.now(), frames_mark=ctx.hub.frames_logged,
                          silence_s=a.get("silence", 3.0))
     try:
         try:
@@ -302,8 +302,7 @@ async def inject_fault(ctx: PlanContext, a: dict[str, Any]) -> None:
     ctx.event("fault", name, detail=fault, actor="rig", to=name or "CH")
     if fault == "ch_restart":
         ctx.event("ch_restart", None, actor="CH", to="CH")
-        await ctx.session.restart_hub()
-        ctx.reattach_hub()
+        await ctx.restart_hub()
         return
     if fault == "ncp_reset":
         ctx.session.emulator.faults.reset()
@@ -412,7 +411,7 @@ async def expect_hub_frame(ctx: PlanContext, a: dict[str, Any]) -> None:
                          + (f" (saved: {', '.join(ctx.frame_marks)})" if ctx.frame_marks else ""))
 
     def logged() -> list:
-        return ctx.hub.frames if after is None else ctx.hub.server.frames_since(ctx.frame_marks[after])
+        return ctx.hub.frames if after is None else ctx.hub.frames_since(ctx.frame_marks[after])
 
     def matching() -> list:
         return [f for f in logged() if f.ieee == ieee and f.command == command
@@ -443,7 +442,7 @@ async def send_image_notify(ctx: PlanContext, a: dict[str, Any]) -> None:
         header = parse_image(ctx.images[a["image"]])
         ids = {k: getattr(header, k) if v is None else v for k, v in ids.items()}
     ieee = ctx.session.devices[a["device"]].ieee if a.get("device") else None
-    mark = ctx.hub.server.frames_logged
+    mark = ctx.hub.frames_logged
     try:
         ctx.hub.send_image_notify(ieee=ieee, broadcast=a.get("broadcast"), payload_type=a["payload_type"],
                                   jitter=a["jitter"], **ids)

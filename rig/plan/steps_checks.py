@@ -44,7 +44,7 @@ def _s(seconds: float) -> str:
 async def mark(ctx: PlanContext, a: dict[str, Any]) -> None:
     await ctx.backend.drain()
     name = a["save_as"]
-    ctx.frame_marks[name] = ctx.hub.server.frames_logged
+    ctx.frame_marks[name] = ctx.hub.frames_logged
     _marks(ctx)[name] = (ctx.clock.now(), ctx.backend.alerts.last_seq())
     ctx.event("mark", None, detail=name)
 
@@ -190,7 +190,7 @@ def _frames_after(ctx: PlanContext, name: str | None) -> list:
         return list(ctx.hub.frames)
     if name not in ctx.frame_marks:
         raise StepFailed(f"after: no earlier step saved as '{name}'")
-    return ctx.hub.server.frames_since(ctx.frame_marks[name])
+    return ctx.hub.frames_since(ctx.frame_marks[name])
 
 
 @step("expect_resumed")

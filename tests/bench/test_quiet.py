@@ -6,7 +6,7 @@ from rig.bench.quiet import SERIAL_BUSY_CAP_S, quiet_enough, sends_in_serial_pat
 
 
 def bench(hub_sends: int, on_air: int):
-    return SimpleNamespace(sends_in_flight=hub_sends), SimpleNamespace(network=SimpleNamespace(sends_on_air=on_air))
+    return SimpleNamespace(sends_in_flight=hub_sends), SimpleNamespace(sends_on_air=on_air)
 
 
 def test_idle_bench_may_jump_after_idle() -> None:
@@ -30,3 +30,4 @@ def test_a_send_held_on_the_air_for_rig_time_does_not_hold_time() -> None:
 
 def test_hardware_bench_has_no_emulator() -> None:
     assert not sends_in_serial_path(SimpleNamespace(sends_in_flight=3), None)
+    assert not sends_in_serial_path(SimpleNamespace(sends_in_flight=3), SimpleNamespace(sends_on_air=None))

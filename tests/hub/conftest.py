@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from rig.bench.session import EmulatedRadio, Session
 from rig.clock import VirtualClock
 from rig.hub import Hub, HubConfig
 from rig.hub.events import HubEvent
@@ -16,33 +16,37 @@ from rig.hub.events import HubEvent
 BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
 
 
-@dataclasses.dataclass
 class Rig:
-    emu: object
-    hub: Hub
-    clock: VirtualClock
-    config: HubConfig
+    """A rig.bench.session.Session on the emulated stick, seen as the hub tests use it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def emu(self):
+        return self.session.emulator
+
+    @property
+    def hub(self) -> Hub:
+        return self.session.hub
+
+    @property
+    def clock(self) -> VirtualClock:
+        return self.session.clock
+
+    @property
+    def config(self) -> HubConfig:
+        return self.session.hub_config
 
     async def device(self, kind: str, *, allow: bool = True, profile: str | None = None):
-        dev = self.emu.add_device(profile or kind)
-        if allow:
-            self.hub.allow_device(str(dev.ieee), kind)
-        await self.hub.permit(60)
-        await self.emu.join(dev)
+        name = f"{kind}-{len(self.session.devices) + 1}"
+        handle = self.session.add_device(name, profile or kind, in_device_log=allow)
         # Joined is not yet known: the hub notifies only devices zigpy has interviewed (rx-on known).
-        await wait_for(lambda: self._interviewed(dev), what=f"{kind} interviewed by zigpy")
-        return dev
-
-    def _interviewed(self, dev) -> bool:
-        zdev = self.hub.app.devices.get(dev.ieee)
-        return bool(zdev is not None and zdev.is_initialized)
+        await self.session.pair(name, within=60)
+        return handle.emulated
 
     async def restart_hub(self, **options) -> Hub:
-        await self.hub.stop()
-        self.config = self.config.with_options(**options)
-        self.hub = Hub(self.config, clock=self.clock)
-        await self.hub.start(self.emu.port)
-        return self.hub
+        return await self.session.restart_hub(replay=False, **options)
 
 
 async def wait_for(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
@@ -62,28 +66,18 @@ def events_of(hub: Hub, kind: type, ieee: str | None = None) -> list[HubEvent]:
 
 @pytest.fixture
 async def make_rig(tmp_path):
-    from rig.emu import Emulator  # tests may use the emulator; rig.hub never does
-
-    stack = []
+    sessions: list[Session] = []
 
     async def factory(**options) -> Rig:
-        clock = VirtualClock()
-        emu = Emulator(ezsp_version=13, clock=clock)
-        await emu.__aenter__()
-        stack.append(emu)
         config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3"), **options)
-        hub = Hub(config, clock=clock)
-        await hub.start(emu.port)
-        rig = Rig(emu, hub, clock, config)
-        stack.append(rig)
-        return rig
+        session = Session(EmulatedRadio(ezsp_version=13), config, tmp_path)
+        sessions.append(session)
+        await session.start()
+        return Rig(session)
 
     yield factory
-    for item in reversed(stack):
-        if isinstance(item, Rig):
-            try:
-                await item.hub.stop()
-            except Exception:  # noqa: BLE001 - already stopped by the test
-                pass
-        else:
-            await item.__aexit__(None, None, None)
+    for session in reversed(sessions):
+        try:
+            await session.stop()
+        except Exception:  # noqa: BLE001 - the hub was already stopped by the test
+            pass

@@ -18,8 +18,8 @@ import time
 import pytest
 import pytest_asyncio
 
-from rig.clock import VirtualClock
-from rig.hub import Hub, HubConfig
+from rig.bench.session import EmulatedRadio, Session
+from rig.hub import HubConfig
 from rig.hub.events import ActivationPlan, TransferOutcome, TransferResult
 from tests.hub.conftest import BENCH, events_of, wait_for
 from tests.hub.images import PPMID, image
@@ -40,32 +40,26 @@ class Transfer:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def transfer_750kb(tmp_path_factory) -> Transfer:
-    from rig.emu import Emulator  # tests may use the emulator; rig.hub never does
-
-    clock = VirtualClock()
-    config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path_factory.mktemp("hub750") / "hub.sqlite3"))
-    async with Emulator(ezsp_version=13, clock=clock) as emu:
-        hub = Hub(config, clock=clock)
-        await hub.start(emu.port)
-        try:
-            dev = emu.add_device("ppmid")
-            ieee = str(dev.ieee)
-            hub.allow_device(ieee, "ppmid")
-            await hub.permit(60)
-            await emu.join(dev)
-            await wait_for(lambda: getattr(hub.app.devices.get(dev.ieee), "is_initialized", False),
-                           what="ppmid interviewed by zigpy")
-            data = image(PPMID, 2, 750_000 - 200)
-            offer = hub.offer(ieee, hub.store_image(data), plan=ActivationPlan.NOW)
-            started = time.monotonic()
-            await wait_for(lambda: events_of(hub, TransferOutcome, ieee), timeout=850, what="750 kB transfer")
-            seconds = time.monotonic() - started
-            outcomes = [(o.offer_id, o.result) for o in events_of(hub, TransferOutcome, ieee)]
-            await wait_for(lambda: dev.flash.installed_image is not None, timeout=30, what="device activates the image")
-            installed = hashlib.sha256(bytes(dev.flash.installed_image)).digest()
-            return Transfer(data, offer, outcomes, installed, dev.flash.current_file_version, seconds)
-        finally:
-            await hub.stop()
+    workdir = tmp_path_factory.mktemp("hub750")
+    config = HubConfig.load(BENCH).with_options(db_path=str(workdir / "hub.sqlite3"))
+    session = Session(EmulatedRadio(ezsp_version=13), config, workdir)
+    await session.start()
+    try:
+        hub = session.hub
+        dev = session.add_device("ppmid", "ppmid").emulated
+        ieee = str(dev.ieee)
+        await session.pair("ppmid", within=60)
+        data = image(PPMID, 2, 750_000 - 200)
+        offer = hub.offer(ieee, hub.store_image(data), plan=ActivationPlan.NOW)
+        started = time.monotonic()
+        await wait_for(lambda: events_of(hub, TransferOutcome, ieee), timeout=850, what="750 kB transfer")
+        seconds = time.monotonic() - started
+        outcomes = [(o.offer_id, o.result) for o in events_of(hub, TransferOutcome, ieee)]
+        await wait_for(lambda: dev.flash.installed_image is not None, timeout=30, what="device activates the image")
+        installed = hashlib.sha256(bytes(dev.flash.installed_image)).digest()
+        return Transfer(data, offer, outcomes, installed, dev.flash.current_file_version, seconds)
+    finally:
+        await session.stop()
 
 
 async def test_750kb_transfer_succeeds(transfer_750kb: Transfer) -> None:

@@ -201,7 +201,7 @@ def test_a_plan_needing_an_hcalcs_on_a_ppmid_bench_is_not_for_this_bench(tmp_pat
     text = (REPO / "fixtures/benches/hardware-example.yaml").read_text()
     bench = tmp_path / "ppmid-bench.yaml"
     bench.write_text(text + "devices:\n  dut: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid}\n")
-    session = Session(load_bench(bench), tmp_path)
+    session = Session.for_bench(load_bench(bench), tmp_path)
     with pytest.raises(PlanNotForThisBench, match=r"the plan needs dut to be a hcalcs; on bench ppmid-bench "
                                                   r"dut is dut \(ppmid\) \(add a hcalcs with `stands_for: dut`"):
         session.add_device("dut", "hcalcs")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from rig.bench.quiet import quiet_enough
+from rig.bench.session import EmulatedRadio, Session
 from rig.clock import VirtualClock
 from rig.hub import Hub, HubConfig
 from rig.hub.events import TransferOutcome
@@ -47,14 +48,35 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclasses.dataclass
 class Stack:
-    emu: object
-    hub: Hub
-    clock: VirtualClock
-    config: HubConfig
-    workdir: Path
-    backend: object = None
+    """A rig.bench.session.Session on the emulated stick (+ a back end), seen as these tests use it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def emu(self):
+        return self.session.emulator
+
+    @property
+    def hub(self) -> Hub:
+        return self.session.hub
+
+    @property
+    def clock(self) -> VirtualClock:
+        return self.session.clock
+
+    @property
+    def config(self) -> HubConfig:
+        return self.session.hub_config
+
+    @property
+    def workdir(self) -> Path:
+        return self.session.workdir
+
+    @property
+    def backend(self):
+        return self.session.backend
 
     async def device(self, profile: str = "ppmid", *, allow: bool = True, ieee: str | None = None, link=None,
                      ota: dict | None = None):
@@ -64,31 +86,23 @@ class Stack:
         prof = load_profile(profile)
         if ota:
             prof = dataclasses.replace(prof, ota=dataclasses.replace(prof.ota, **ota))
-        dev = self.emu.add_device(prof, ieee=ieee, link=link)
-        if allow:
-            self.hub.allow_device(str(dev.ieee), prof.kind)
-        await self.hub.permit(60)
-        await self.emu.join(dev)
-        await wait_for(lambda: self._interviewed(dev), what=f"{profile} interviewed by zigpy")
-        return dev
-
-    def _interviewed(self, dev) -> bool:
-        zdev = self.hub.app.devices.get(dev.ieee)
-        return bool(zdev is not None and zdev.is_initialized)
+        name = f"{profile}-{len(self.session.devices) + 1}"
+        handle = self.session.add_device(name, prof, in_device_log=allow, ieee=ieee, link=link)
+        await self.session.pair(name, within=60)
+        return handle.emulated
 
     def outcomes(self, ieee: str) -> list[TransferOutcome]:
         return [e for e in self.hub.events if isinstance(e, TransferOutcome) and e.ieee == ieee]
 
     def attach_backend(self, devices: list[tuple[str, str]], cpl_entries: list[dict], signers: list[dict] = ()):
         """A Back end on this hub; `devices`: (ieee, KIND) with IS_A/GS_A responsible for each."""
-        from rig.backend import Backend, Fixtures
+        from rig.backend import Fixtures
 
         estate = {"suppliers": [{"id": IS_A}, {"id": GS_A}, {"id": OTHER}],
                   "devices": [{"id": duis(i), "kind": k, "model": f"{k}-EMU", "import_supplier": IS_A,
                                "gas_supplier": GS_A} for i, k in devices]}
         fixtures = Fixtures.from_dicts(estate, {"entries": cpl_entries, "signers": list(signers)})
-        self.backend = Backend(self.workdir / "backend.sqlite3", self.clock, self.hub, fixtures)
-        return self.backend
+        return self.session.start_backend(fixtures)
 
 
 def cpl_entry(kind: str, data: bytes) -> dict:
@@ -101,33 +115,21 @@ def cpl_entry(kind: str, data: bytes) -> dict:
 
 @pytest.fixture
 async def make_stack(tmp_path):
-    from rig.emu import Emulator  # tests may use the emulator; rig.hub never does
-
-    made: list = []
+    sessions: list[Session] = []
 
     async def factory(seed: int = 0, **options) -> Stack:
-        clock = VirtualClock()
-        emu = Emulator(ezsp_version=13, clock=clock, seed=seed)
-        await emu.start()
-        made.append(emu)
         config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3"), **options)
-        hub = Hub(config, clock=clock)
-        await asyncio.wait_for(hub.start(lambda: emu.port), 60)  # a closed pty comes back elsewhere
-        stack = Stack(emu, hub, clock, config, tmp_path)
-        made.append(stack)
-        return stack
+        session = Session(EmulatedRadio(ezsp_version=13, seed=seed), config, tmp_path)
+        sessions.append(session)
+        await asyncio.wait_for(session.start(), 60)  # the hub follows the stick to a new pty if its line closes
+        return Stack(session)
 
     yield factory
-    for item in reversed(made):
-        if isinstance(item, Stack):
-            if item.backend is not None:
-                item.backend.close()
-            try:
-                await asyncio.wait_for(item.hub.stop(), 20)
-            except Exception:  # noqa: BLE001 - already stopped, or the line is gone by design
-                pass
-        else:
-            await asyncio.wait_for(item.stop(), 20)
+    for session in reversed(sessions):
+        try:
+            await asyncio.wait_for(session.stop(), 40)
+        except Exception:  # noqa: BLE001 - already stopped, or the line is gone by design
+            pass
 
 
 def bare_firmware(size: int, seed: int = 0) -> bytes:
@@ -143,8 +145,7 @@ async def drive_until(stack: Stack, done: Callable[[], object], *, rig_s: float 
     rig_end = stack.clock.now() + rig_s
 
     def activity() -> tuple[int, ...]:
-        net = stack.emu.network
-        return len(stack.hub.frames), net.frames_to_host, net.frames_to_devices, stack.emu.ncp.commands_received
+        return len(stack.hub.frames), *stack.session.radio.activity()
 
     seen, quiet_since = activity(), loop.time()
     while not (result := done()):
@@ -154,7 +155,7 @@ async def drive_until(stack: Stack, done: Callable[[], object], *, rig_s: float 
         now = activity()
         if now != seen:
             seen, quiet_since = now, loop.time()
-        elif quiet_enough(loop.time() - quiet_since, idle, stack.hub, stack.emu):
+        elif quiet_enough(loop.time() - quiet_since, idle, stack.hub, stack.session.radio):
             nxt = stack.clock.next_deadline()
             step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - stack.clock.now())
             await stack.clock.advance(step, settle=lambda: asyncio.sleep(0.002))

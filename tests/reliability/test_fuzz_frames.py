@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.clock import VirtualClock
+from rig.bench.session import EmulatedRadio, Session
 from rig.emu.air import AirFrame
-from rig.hub import Hub, HubConfig
+from rig.hub import HubConfig
 from rig.hub.events import ActivationPlan, TransferResult
 from rig.hub.zcl import Status
 from tests.hub.images import PPMID, image
@@ -45,16 +45,18 @@ class Bench:
     def run(self, coro, timeout: float = 30.0):
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
-    async def start(self) -> None:
-        from rig.emu import Emulator
+    @property
+    def hub(self):
+        return self.stack.hub
 
-        self.clock = VirtualClock()
-        self.emu = Emulator(ezsp_version=13, clock=self.clock, seed=5)
-        await self.emu.start()
+    @property
+    def emu(self):
+        return self.stack.emu
+
+    async def start(self) -> None:
         config = HubConfig.load(BENCH).with_options(db_path=str(self.tmp_path / "hub.sqlite3"))
-        self.hub = Hub(config, clock=self.clock)
-        await self.hub.start(self.emu.port)
-        self.stack = Stack(self.emu, self.hub, self.clock, config, self.tmp_path)
+        self.stack = Stack(Session(EmulatedRadio(ezsp_version=13, seed=5), config, self.tmp_path))
+        await self.stack.session.start()
         self.victim = await self.stack.device("ppmid", ota={"block_request_delay_ms": 20})
         self.fuzzer = await self.stack.device("ppmid")
         self.stranger = await self.stack.device("ppmid", allow=False)  # joined, not in the CH device log
@@ -65,8 +67,7 @@ class Bench:
         self.victim_offer = self.hub.offer(str(self.victim.ieee), image_id, plan=ActivationPlan.NOW)
 
     async def stop(self) -> None:
-        await self.hub.stop()
-        await self.emu.stop()
+        await self.stack.session.stop()
 
 
 @pytest.fixture

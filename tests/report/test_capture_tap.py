@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from rig.clock import VirtualClock
-from rig.hub import Hub, HubConfig
+from rig.bench.session import EmulatedRadio, Session
+from rig.hub import HubConfig
 from rig.hub.events import ActivationPlan, TransferOutcome, TransferResult
 from rig.image import build_image
 from rig.report.capture import Capture, tap
@@ -27,33 +27,30 @@ async def _until(predicate, timeout: float = 30.0, what: str = "condition"):
 
 
 async def test_tap_records_a_real_download_and_undo_restores_the_app(tmp_path) -> None:
-    from rig.emu import Emulator  # the test drives the emulated stick; rig.report never imports it
-
-    clock = VirtualClock()
-    async with Emulator(ezsp_version=13, clock=clock) as emu:
-        hub = Hub(HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3")), clock=clock)
-        await hub.start(emu.port)
-        try:
-            capture = Capture(pan_id=0x1A62)
-            undo = tap(hub.app, capture)
-            dev = emu.add_device("ppmid")
-            ieee = str(dev.ieee)
-            hub.allow_device(ieee, "ppmid")
-            await hub.permit(60)
-            await emu.join(dev)
-            image = build_image(bytes(range(256)) * 2, **PPMID_IMAGE)
-            hub.offer(ieee, hub.store_image(image), plan=ActivationPlan.NOW)
-            await _until(lambda: any(isinstance(e, TransferOutcome) for e in hub.events), what="transfer outcome")
-            assert [e.result for e in hub.events if isinstance(e, TransferOutcome)] == [TransferResult.SUCCESS]
-            await _until(lambda: any(f.command == "UPGRADE_END_RSP" for f in hub.frames), what="Upgrade End Rsp")
-            await asyncio.sleep(0.2)  # let the response reach send_packet
-            undo()
-            assert "packet_received" not in vars(hub.app) and "send_packet" not in vars(hub.app)
-            count = len(capture.frames)
-            await hub.read_version(ieee)  # after undo: no longer recorded
-            assert len(capture.frames) == count
-        finally:
-            await hub.stop()
+    config = HubConfig.load(BENCH).with_options(db_path=str(tmp_path / "hub.sqlite3"))
+    session = Session(EmulatedRadio(ezsp_version=13), config, tmp_path)
+    await session.start()
+    try:
+        hub = session.hub
+        capture = Capture(pan_id=0x1A62)
+        undo = tap(hub.app, capture)
+        handle = session.add_device("ppmid", "ppmid")
+        ieee = handle.ieee
+        await hub.permit(60)
+        await session.radio.join(handle)
+        image = build_image(bytes(range(256)) * 2, **PPMID_IMAGE)
+        hub.offer(ieee, hub.store_image(image), plan=ActivationPlan.NOW)
+        await _until(lambda: any(isinstance(e, TransferOutcome) for e in hub.events), what="transfer outcome")
+        assert [e.result for e in hub.events if isinstance(e, TransferOutcome)] == [TransferResult.SUCCESS]
+        await _until(lambda: any(f.command == "UPGRADE_END_RSP" for f in hub.frames), what="Upgrade End Rsp")
+        await asyncio.sleep(0.2)  # let the response reach send_packet
+        undo()
+        assert "packet_received" not in vars(hub.app) and "send_packet" not in vars(hub.app)
+        count = len(capture.frames)
+        await hub.read_version(ieee)  # after undo: no longer recorded
+        assert len(capture.frames) == count
+    finally:
+        await session.stop()
 
     path = str(capture.write_pcapng(tmp_path / "download.pcapng"))
     assert "Bad FCS" not in expert(path) and "Malformed" not in expert(path)
