@@ -17,19 +17,21 @@ RIG = Path(__file__).resolve().parents[1] / "rig"
 
 # What each room may import from the other rooms. The emulator and the hub never see each other (they meet
 # only on the serial line); leaves import no other room.
+LEAVES = {"clock", "config", "image", "signals"}
 ALLOWED: dict[str, set[str]] = {
     "clock": set(),
     "config": set(),
     "image": set(),
-    "emu": {"clock", "config", "image"},
-    "hub": {"clock", "config", "image"},
-    "backend": {"clock", "config", "image", "hub"},
-    "report": {"clock", "config", "image", "hub"},
-    "bench": {"clock", "config", "image", "emu", "hub", "backend"},
-    "lab": {"clock", "config", "bench"},
-    "plan": {"clock", "config", "image", "emu", "hub", "backend", "bench", "report"},
-    "pytest_plugin": {"clock", "config", "bench", "lab", "plan", "report"},
-    "cli": {"clock", "config", "image", "emu", "hub", "backend", "bench", "lab", "plan", "report"},
+    "signals": set(),
+    "emu": LEAVES,
+    "hub": LEAVES,
+    "backend": LEAVES | {"hub"},
+    "report": LEAVES | {"hub"},
+    "bench": LEAVES | {"emu", "hub", "backend"},
+    "lab": LEAVES | {"bench"},
+    "plan": LEAVES | {"emu", "hub", "backend", "bench", "report"},
+    "pytest_plugin": LEAVES | {"bench", "lab", "plan", "report"},
+    "cli": LEAVES | {"emu", "hub", "backend", "bench", "lab", "plan", "report"},
 }
 
 
