@@ -15,6 +15,7 @@ from rig.clock import VirtualClock
 from rig.hub.errors import HubError
 from rig.hub.events import HubEvent, TransferOutcome, TransferResult, VersionObserved, VersionSource
 from rig.image import parse_image
+from rig.image.ota_cluster import Status
 from rig.image.samples import make_large_image
 from rig.plan.loader import Plan
 from rig.report.record import RunRecord
@@ -393,7 +394,7 @@ class PlanContext:
             if frame.offset // step != marks.get("last_point", -1):
                 marks["last_point"] = frame.offset // step
                 self.event("block", name, offset=frame.offset, size=frame.total, actor="CH", to="device")
-        elif frame.status == 0x97:  # WAIT_FOR_DATA
+        elif frame.status == Status.WAIT_FOR_DATA:
             marks = self.transfer_marks.setdefault(name or frame.ieee, {"first": self.rig_time(), "bytes": 0})
             marks["waits"] = marks.get("waits", 0) + 1
             if self.progress is not None:
@@ -407,7 +408,7 @@ class PlanContext:
             self.event(frame.command.lower(), name, detail=frame.detail, status=frame.status,
                        actor="device" if frame.direction == "rx" else "CH",
                        to="CH" if frame.direction == "rx" else frame.ieee if broadcast else "device")
-        elif frame.status == 0x95:  # ABORT
+        elif frame.status == Status.ABORT:
             self.event("abort", name, detail=frame.detail, actor="CH", to="device")
 
     def transfer_failure(self, name: str) -> str | None:

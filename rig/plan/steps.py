@@ -15,6 +15,7 @@ from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, BenchProblem
 from rig.hub.errors import HubError
 from rig.hub.events import ActivationOutcome, ActivationResult, TransferOutcome, TransferResult, VersionSource
 from rig.image import parse_image
+from rig.image.ota_cluster import Status
 from rig.plan.context import PlanContext, StepFailed
 from rig.plan.step_helpers import _alert_filter, _describe, _emulated
 from rig.plan.step_registry import step
@@ -330,7 +331,7 @@ async def inject_fault(ctx: PlanContext, a: dict[str, Any]) -> None:
     elif fault == "device_no_upgrade_end":
         faults.never_send_upgrade_end = True
     elif fault == "device_upgrade_end_status":
-        faults.upgrade_end_status = {"invalid_image": 0x96, "abort": 0x95}[a.get("status", "invalid_image")]
+        faults.upgrade_end_status = int(Status[a.get("status", "invalid_image").upper()])
     elif fault == "device_local_upgrade":
         faults.local_upgrade(a.get("version", dev.flash.current_file_version + 1))
     elif fault == "device_malformed":
@@ -353,8 +354,7 @@ async def inject_fault(ctx: PlanContext, a: dict[str, Any]) -> None:
 _ATTRIBUTE_IDS = {"current_file_version": 0x0002, "file_offset": 0x0001, "downloaded_file_version": 0x0004,
                   "image_upgrade_status": 0x0006, "minimum_block_period": 0x0009,
                   "upgrade_activation_policy": 0x000B, "upgrade_timeout_policy": 0x000C}
-_STATUS_CODES = {"success": 0x00, "malformed_command": 0x80, "unsup_cluster_command": 0x81, "not_authorized": 0x7E,
-                 "abort": 0x95, "no_image_available": 0x98, "wait_for_data": 0x97, "invalid_image": 0x96}
+_STATUS_CODES = {s.name.lower(): int(s) for s in Status}  # expect_frame's status: words the plan writes
 
 
 @step("hub_busy")

@@ -15,11 +15,12 @@ from typing import Any
 from rig.backend.fixtures import duis_eui
 from rig.hub.events import ActivationOutcome, TransferOutcome, TransferResult, VersionObserved, VersionSource
 from rig.image import ImageError, parse_image
+from rig.image.ota_cluster import Status
 from rig.plan.context import PlanContext, StepFailed
 from rig.plan.step_helpers import _alert_filter, _describe, _emulated
 from rig.plan.step_registry import step
 
-_MALFORMED, _NO_IMAGE = 0x80, 0x98  # Default Response statuses that say "your request was wrong"
+_MALFORMED, _NO_IMAGE = Status.MALFORMED_COMMAND, Status.NO_IMAGE_AVAILABLE  # Default Response statuses that say "your request was wrong"
 
 
 def _marks(ctx: PlanContext) -> dict[str, tuple[float, int]]:
