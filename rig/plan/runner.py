@@ -41,64 +41,21 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
     ctx = PlanContext(plan, session, record, log, artifacts=artifacts, progress=progress)
     aborted = False
     try:
-        try:
-            await ctx.start()
-        except asyncio.CancelledError:  # Ctrl-C / SIGTERM while the bench came up
-            aborted = _abort(record, None, "while the bench came up")
-        except PlanNotForThisBench as exc:  # e.g. an HCALCS plan on a PPMID bench: not run, and why
-            record.verdict = Verdict.SKIP
-            record.message = str(exc)
+        started_as = await _start(ctx, record, bench)
+        if started_as == "ended":
             return record
-        except Exception as exc:  # the bench did not come up: an error, not a failure of the device
-            record.verdict = Verdict.ERROR
-            record.message = f"bench did not start: {_start_problem(exc, bench)}"
-            LOGGER.debug("bench start failed", exc_info=True)
-            return record
+        aborted = started_as == "aborted"
         for step in [] if aborted else plan.steps:
             step_record = StepRecord(step.index, step.kind, step.title, args=_jsonable(step.args))
             record.steps.append(step_record)
-            step_record.started = ctx.rig_time()
-            t0 = time.monotonic()
-            log(f"step {step.index}: {step.title}")
-            limit = step_limit(step.kind, step.args, step.timeout, extra_s=ctx.extra_limit_s(step.kind, step.args))
-            try:
-                await asyncio.wait_for(STEP_FUNCTIONS[step.kind](ctx, step.args), limit)
-            except asyncio.CancelledError:  # Ctrl-C / SIGTERM: stop here, keep what was done
-                step_record.wall_seconds = time.monotonic() - t0
-                aborted = _abort(record, step_record, f"during step {step.index} ({step.title})")
+            if await _run_step(ctx, step, step_record, record, log):
+                aborted = True
                 break
-            except StepFailed as exc:
-                step_record.verdict, step_record.message = Verdict.FAIL, str(exc)
-            except (asyncio.TimeoutError, TimeoutError):
-                step_record.verdict = Verdict.FAIL
-                step_record.message = (f"timed out after {limit:g} s (real time; "
-                                       + ("the step's timeout:)" if step.timeout else "its window plus margin; "
-                                          "give the step a timeout: to change it)"))
-            except BenchProblem as exc:
-                step_record.verdict, step_record.message = Verdict.ERROR, str(exc)
-            except Exception as exc:  # a rig bug: keep the trace in the record, not on the user's screen
-                step_record.verdict, step_record.message = Verdict.ERROR, _short(exc)
-                record.events.append({"t": ctx.rig_time(), "kind": "error", "detail": traceback.format_exc()})
-            step_record.wall_seconds = time.monotonic() - t0
-            radio = ctx.radio_trouble_since(step_record.started)
-            if radio and step_record.verdict is not Verdict.PASS:
-                # A step that failed while the stick was gone says so: the rig, not the device, failed.
-                step_record.verdict = Verdict.ERROR
-                step_record.message = f"radio lost ({radio}); {step_record.message}"
-            mark = "ok" if step_record.verdict is Verdict.PASS else step_record.verdict.value.upper()
-            log(f"  -> {mark}" + (f": {step_record.message}" if step_record.message else ""))
             if step_record.verdict is not Verdict.PASS:
                 record.verdict = step_record.verdict
                 record.message = f"step {step.index} ({step.title}): {step_record.message}"
                 break
-        failed = [m for m in record.measurements if not m.passed]
-        if record.verdict is Verdict.PASS and failed:
-            record.verdict = Verdict.FAIL
-            record.message = "; ".join(f"{m.name} = {m.value_text()} outside limits {m.limits_text()}" for m in failed)
-        rig_errors = ctx.rig_errors()
-        if record.verdict is Verdict.PASS and rig_errors:
-            record.verdict = Verdict.ERROR
-            record.message = "the emulated stick could not answer: " + "; ".join(rig_errors[:3])
+        _judge_the_run(record, ctx)
         await ctx.read_end_versions()
     finally:
         try:
@@ -112,6 +69,73 @@ async def run_plan(plan: Plan, bench: Bench, *, log: Callable[[str], None] | Non
         record.message += "; radio closed"
         raise PlanAborted(record)
     return record
+
+
+async def _start(ctx: PlanContext, record: RunRecord, bench: Bench) -> str:
+    """Bring the bench up for the plan: 'ok', 'aborted' (Ctrl-C meanwhile) or 'ended' (the record says why)."""
+    try:
+        await ctx.start()
+    except asyncio.CancelledError:  # Ctrl-C / SIGTERM while the bench came up
+        _abort(record, None, "while the bench came up")
+        return "aborted"
+    except PlanNotForThisBench as exc:  # e.g. an HCALCS plan on a PPMID bench: not run, and why
+        record.verdict = Verdict.SKIP
+        record.message = str(exc)
+        return "ended"
+    except Exception as exc:  # the bench did not come up: an error, not a failure of the device
+        record.verdict = Verdict.ERROR
+        record.message = f"bench did not start: {_start_problem(exc, bench)}"
+        LOGGER.debug("bench start failed", exc_info=True)
+        return "ended"
+    return "ok"
+
+
+async def _run_step(ctx: PlanContext, step: Any, step_record: StepRecord, record: RunRecord,
+                    log: Callable[[str], None]) -> bool:
+    """Run one step within its real-time limit and give it a verdict; True when the run was aborted."""
+    step_record.started = ctx.rig_time()
+    t0 = time.monotonic()
+    log(f"step {step.index}: {step.title}")
+    limit = step_limit(step.kind, step.args, step.timeout, extra_s=ctx.extra_limit_s(step.kind, step.args))
+    try:
+        await asyncio.wait_for(STEP_FUNCTIONS[step.kind](ctx, step.args), limit)
+    except asyncio.CancelledError:  # Ctrl-C / SIGTERM: stop here, keep what was done
+        step_record.wall_seconds = time.monotonic() - t0
+        return _abort(record, step_record, f"during step {step.index} ({step.title})")
+    except StepFailed as exc:
+        step_record.verdict, step_record.message = Verdict.FAIL, str(exc)
+    except (asyncio.TimeoutError, TimeoutError):
+        step_record.verdict = Verdict.FAIL
+        step_record.message = (f"timed out after {limit:g} s (real time; "
+                               + ("the step's timeout:)" if step.timeout else "its window plus margin; "
+                                  "give the step a timeout: to change it)"))
+    except BenchProblem as exc:
+        step_record.verdict, step_record.message = Verdict.ERROR, str(exc)
+    except Exception as exc:  # a rig bug: keep the trace in the record, not on the user's screen
+        step_record.verdict, step_record.message = Verdict.ERROR, _short(exc)
+        record.events.append({"t": ctx.rig_time(), "kind": "error", "detail": traceback.format_exc()})
+    step_record.wall_seconds = time.monotonic() - t0
+    radio = ctx.radio_trouble_since(step_record.started)
+    if radio and step_record.verdict is not Verdict.PASS:
+        # A step that failed while the stick was gone says so: the rig, not the device, failed.
+        step_record.verdict = Verdict.ERROR
+        step_record.message = f"radio lost ({radio}); {step_record.message}"
+    mark = "ok" if step_record.verdict is Verdict.PASS else step_record.verdict.value.upper()
+    log(f"  -> {mark}" + (f": {step_record.message}" if step_record.message else ""))
+    return False
+
+
+def _judge_the_run(record: RunRecord, ctx: PlanContext) -> None:
+    """Steps all passed: measurements outside their limits fail the run; an emulated stick that could not
+    answer makes it an error of the rig."""
+    failed = [m for m in record.measurements if not m.passed]
+    if record.verdict is Verdict.PASS and failed:
+        record.verdict = Verdict.FAIL
+        record.message = "; ".join(f"{m.name} = {m.value_text()} outside limits {m.limits_text()}" for m in failed)
+    rig_errors = ctx.rig_errors()
+    if record.verdict is Verdict.PASS and rig_errors:
+        record.verdict = Verdict.ERROR
+        record.message = "the emulated stick could not answer: " + "; ".join(rig_errors[:3])
 
 
 def _abort(record: RunRecord, step: StepRecord | None, where: str) -> bool:
