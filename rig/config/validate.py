@@ -26,7 +26,8 @@ M = TypeVar("M", bound=BaseModel)
 class ConfigFileError(ValueError):
     """A file the rig reads is wrong: `pos` (file:line:col), the dotted `field`, and what was expected."""
 
-    def __init__(self, pos: Pos | None, field: str, message: str) -> None:
+    def __init__(self, pos: Pos | str | None, field: str, message: str) -> None:
+        # pos: where in a file; a str names data that never was a file (a dict built in code, a CLI word)
         where = str(pos) if pos is not None else "?"
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
         self.pos, self.field, self.message = pos, field, message
