@@ -62,7 +62,9 @@ def to_config_error(model: type[BaseModel], exc: ValidationError, data: Any, *, 
 
 def _first(errors: list[dict]) -> dict:
     # A union reports one error per member; the member that got furthest (longest loc) says the most.
-    return max(errors, key=lambda e: len(e["loc"])) if errors else {"loc": (), "msg": "invalid", "type": ""}
+    # A misspelt key is both an unknown key and a missing one: the unknown one (with its suggestion) wins.
+    return max(errors, key=lambda e: (len(e["loc"]), e.get("type") == "extra_forbidden")) if errors \
+        else {"loc": (), "msg": "invalid", "type": ""}
 
 
 def _locate(data: Any, loc: tuple, origin: Pos | str, *, at_key: bool = False) -> tuple[Pos | None, list, Any]:

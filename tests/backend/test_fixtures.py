@@ -26,5 +26,5 @@ def test_fixture_errors_name_the_place(tmp_path):
     bad = tmp_path / "s.yaml"
     bad.write_text("suppliers: [{id: A}]\ndevices:\n  - {id: 00-11, kind: PPMID, model: M}\n")
     (tmp_path / "c.yaml").write_text("entries: []\n")
-    with pytest.raises(FixtureError, match=r"s.yaml: devices\[0\].id: found '00-11', expected an EUI-64"):
+    with pytest.raises(FixtureError, match=r"s\.yaml:3:10: devices\.0\.id: found '00-11'; expected an EUI-64"):
         Fixtures.load(bad, tmp_path / "c.yaml")
