@@ -116,3 +116,29 @@ def test_extends_errors_point_at_the_variant(tmp_path: Path) -> None:
     loop.write_text("extends: loop.yaml\n")
     with pytest.raises(ProfileError, match="cycle"):
         load_profile(str(loop))
+
+
+@pytest.mark.parametrize(("old", "new", "at", "expected"), [
+    ("max_data_size: 40", "max_data_size: 400", "400", "ota.max_data_size: found 400; expected an integer 1..255"),
+    ("rx_on_when_idle: true", "rx_on_when_idel: true", "rx_on_when_idel",
+     "node.rx_on_when_idel: unknown key 'rx_on_when_idel' (did you mean 'rx_on_when_idle'?)"),
+    ("image_type: 0x0101", "image_type: '0x0101'", "'0x0101'", "image_type: found '0x0101'; expected an integer 0..0xFFFF"),
+])
+def test_a_broken_shipped_profile_names_line_and_column(tmp_path: Path, old, new, at, expected) -> None:
+    from tests.config.helpers import broken
+
+    text, line, column = broken(Path(load_profile("ppmid").source).read_text(), old, new)
+    path = tmp_path / "ppmid.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as err:
+        load_profile(str(path))
+    assert str(err.value).startswith(f"{path}:{line}:{column + new.index(at)}: {expected}"), err.value
+
+
+def test_an_error_in_an_inherited_key_names_the_base_file(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(BASE.replace("device_type: 0x0507", "device_type: 0x10000"))
+    (tmp_path / "variant.yaml").write_text("extends: base.yaml\nname: v\n")
+    with pytest.raises(ProfileError) as err:
+        load_profile(str(tmp_path / "variant.yaml"))
+    assert str(err.value) == f"{tmp_path / 'base.yaml'}:10:18: endpoints.0.device_type: found 65536; " \
+                             "expected an integer 0..0xFFFF"
