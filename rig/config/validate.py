@@ -112,8 +112,15 @@ def _wording(model: type[BaseModel], err: dict, path: list, parent: Any) -> str:
     expected = _description(model, path) or _reworded(err.get("msg", ""))
     if kind.startswith("value_error") or kind == "assertion_error":
         message = str(err.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return f"found {found!r}; {message}" if "expected" in message else f"found {found!r}; expected {message}"
-    return f"found {found!r}; expected {expected}"
+        return f"found {_shown(found)}; {message}" if "expected" in message \
+            else f"found {_shown(found)}; expected {message}"
+    return f"found {_shown(found)}; expected {expected}"
+
+
+def _shown(found: Any, limit: int = 200) -> str:
+    # A value built from aliases can hold thousands of items: the message shows its start only.
+    text = repr(found)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _reworded(msg: str) -> str:
