@@ -108,7 +108,9 @@ class Fixtures:
                                           "and 'devices'")
         if not isinstance(cpl, dict):
             raise FixtureError(src_c, "", f"found {type(cpl).__name__}; expected a mapping with 'entries'")
-        supplier_ids = {_text(s.get("id")) for s in estate.get("suppliers") or [] if isinstance(s, dict)}
+        listed = estate.get("suppliers")
+        supplier_ids = {_text(s.get("id")) for s in (listed if isinstance(listed, list) else [])
+                        if isinstance(s, dict) and isinstance(_text(s.get("id")), str)}
         try:
             estate_file = validate_any(EstateFile, estate, origin=src_e, context={"suppliers": supplier_ids})
             cpl_file = validate_any(CplFile, cpl, origin=src_c)
