@@ -137,14 +137,8 @@ class BenchFile(HubFile):
         if isinstance(data.get("power"), dict):
             data = renamed_keys(data, {})
             data["power"] = PowerSection.prepared(data["power"])
-        for name, entry in (data.get("devices") or {}).items() if isinstance(data.get("devices"), dict) else ():
-            for key in entry if isinstance(entry, PosDict) else ():
-                known = DeviceEntry.model_fields
-                close = None if key in known else close_key(key, list(known))
-                if close:  # its own field for the commands, or a misspelt one: a near miss is the latter
-                    raise ConfigFileError(entry.key_pos[key], f"devices.{name}.{key}",
-                                          f"unknown key '{key}' (did you mean '{close}'?); a device's other keys "
-                                          "are its own fields for the power and reset commands")
+        if isinstance(data.get("devices"), dict):
+            _refuse_near_misses(data["devices"])
         return data
 
     def bench(self, file: Path) -> Bench:
@@ -152,6 +146,19 @@ class BenchFile(HubFile):
         power = self.power.settings() if self.power else PowerSettings()
         reset = self.reset.settings() if self.reset else ResetSettings()
         return Bench(file.stem, file, self.hub_config(), devices, power, reset)
+
+
+def _refuse_near_misses(devices: dict) -> None:
+    """A device's keys beyond DeviceEntry's are its own fields for the commands; one a letter or two away
+    from a known key (`stand_for:`) is a misspelling, said with its line."""
+    known = list(DeviceEntry.model_fields)
+    for name, entry in devices.items():
+        for key in entry if isinstance(entry, PosDict) else ():
+            close = None if key in known else close_key(key, known)
+            if close:
+                raise ConfigFileError(entry.key_pos[key], f"devices.{name}.{key}",
+                                      f"unknown key '{key}' (did you mean '{close}'?); a device's other keys "
+                                      "are its own fields for the power and reset commands")
 
 
 def load_bench(path: str | Path, *, radio: str | None = None) -> Bench:
