@@ -15,18 +15,21 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from rig.backend.signing import Signer, check_signer_key
+from rig.config import ConfigFileError, FileModel
+from rig.config.validate import read_mapping, recast, validate_any
 
 DEVICE_KINDS = ("PPMID", "HCALCS", "GSME", "ESME", "CH")
 _EUI_RE = re.compile(r"^[0-9A-Fa-f]{2}([-:]?[0-9A-Fa-f]{2}){7}$")
 
 
-class FixtureError(ValueError):
-    """A fixture file or dict is wrong; the message says where and what was expected."""
+class FixtureError(ConfigFileError):
+    """A fixture file or dict is wrong: `pos` (file:line:col, or the source of a dict), the dotted `field`,
+    found and expected."""
 
 
 def normalise_eui(text: object) -> str | None:
@@ -88,67 +91,38 @@ class Fixtures:
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
     def load(cls, suppliers_path: str | Path, cpl_path: str | Path) -> Fixtures:
-        estate = _read_yaml(Path(suppliers_path))
-        cpl = _read_yaml(Path(cpl_path))
+        """Both files read by rig.config (file:line:col in every error) and checked by their models."""
+        try:
+            estate, cpl = read_mapping(suppliers_path, "suppliers and devices"), read_mapping(cpl_path, "CPL entries")
+        except ConfigFileError as exc:
+            raise recast(FixtureError, exc) from None
         return cls.from_dicts(estate, cpl, where=(str(suppliers_path), str(cpl_path)))
 
     @classmethod
     def from_dicts(cls, estate: dict, cpl: dict, where: tuple[str, str] = ("suppliers", "cpl")) -> Fixtures:
+        """From the files' data (positioned, from `load`) or from dicts built in code (errors then name
+        `where` and the field)."""
         src_e, src_c = where
         if not isinstance(estate, dict):
-            raise FixtureError(f"{src_e}: expected a mapping with 'suppliers' and 'devices', found {type(estate).__name__}")
+            raise FixtureError(src_e, "", f"found {type(estate).__name__}; expected a mapping with 'suppliers' "
+                                          "and 'devices'")
         if not isinstance(cpl, dict):
-            raise FixtureError(f"{src_c}: expected a mapping with 'entries', found {type(cpl).__name__}")
-        suppliers: dict[str, Supplier] = {}
-        for i, raw in enumerate(_list(estate, "suppliers", src_e)):
-            sid = _field(raw, "id", str, f"{src_e}: suppliers[{i}]")
-            suppliers[sid] = Supplier(sid, str(raw.get("name", "")))
-        devices: dict[str, Device] = {}
-        for i, raw in enumerate(_list(estate, "devices", src_e)):
-            at = f"{src_e}: devices[{i}]"
-            ieee = normalise_eui(_field(raw, "id", str, at))
-            if ieee is None:
-                raise FixtureError(f"{at}.id: found {raw['id']!r}, expected an EUI-64 like 00-DB-12-34-56-78-90-A4")
-            kind = _field(raw, "kind", str, at).upper()
-            if kind not in DEVICE_KINDS:
-                raise FixtureError(f"{at}.kind: found {raw['kind']!r}, expected one of {', '.join(DEVICE_KINDS)}")
-            sup = {}
-            for role in ("import_supplier", "gas_supplier"):
-                value = raw.get(role)
-                if value is not None and str(value) not in suppliers:
-                    raise FixtureError(f"{at}.{role}: found {value!r}, expected a supplier id listed under 'suppliers'")
-                sup[role] = None if value is None else str(value)
-            smets = raw.get("smets", 2)
-            if smets not in (1, 2):
-                raise FixtureError(f"{at}.smets: found {smets!r}, expected 1 or 2")
-            devices[ieee] = Device(ieee, kind, _field(raw, "model", str, at), smets=smets, **sup)
-        entries = []
-        for i, raw in enumerate(_list(cpl, "entries", src_c)):
-            at = f"{src_c}: entries[{i}]"
-            sha = _field(raw, "sha256", str, at).lower()
-            if not re.fullmatch(r"[0-9a-f]{64}", sha):
-                raise FixtureError(f"{at}.sha256: found {raw['sha256']!r}, expected 64 hex digits")
-            entries.append(CplEntry(
-                model=_field(raw, "model", str, at),
-                manufacturer_code=_int(raw, "manufacturer_code", at, 0xFFFF),
-                image_type=_int(raw, "image_type", at, 0xFFFF),
-                firmware_version=_int(raw, "firmware_version", at, 0xFFFFFFFF),
-                sha256=sha,
-            ))
-        signers: dict[int, Signer] = {}
-        for i, raw in enumerate(_list(cpl, "signers", src_c)):
-            at = f"{src_c}: signers[{i}]"
-            mfr = _int(raw, "manufacturer_code", at, 0xFFFF)
-            if "public_key" not in raw:
-                raise FixtureError(f"{at}: missing field 'public_key'")
-            try:
-                pem = check_signer_key(raw["public_key"], f"{at}.public_key")
-            except ValueError as exc:
-                raise FixtureError(str(exc)) from None
-            required = raw.get("require_signature", True)
-            if not isinstance(required, bool):
-                raise FixtureError(f"{at}.require_signature: found {required!r}, expected true or false")
-            signers[mfr] = Signer(mfr, pem, required)
+            raise FixtureError(src_c, "", f"found {type(cpl).__name__}; expected a mapping with 'entries'")
+        listed = estate.get("suppliers")
+        supplier_ids = {_text(s.get("id")) for s in (listed if isinstance(listed, list) else [])
+                        if isinstance(s, dict) and isinstance(_text(s.get("id")), str)}
+        try:
+            estate_file = validate_any(EstateFile, estate, origin=src_e, context={"suppliers": supplier_ids})
+            cpl_file = validate_any(CplFile, cpl, origin=src_c)
+        except ConfigFileError as exc:
+            raise recast(FixtureError, exc) from None
+        suppliers = {s.id: Supplier(s.id, s.name) for s in estate_file.suppliers}
+        devices = {d.id: Device(d.id, d.kind, d.model, d.import_supplier, d.gas_supplier, d.smets)
+                   for d in estate_file.devices}
+        entries = [CplEntry(e.model, e.manufacturer_code, e.image_type, e.firmware_version, e.sha256)
+                   for e in cpl_file.entries]
+        signers = {s.manufacturer_code: Signer(s.manufacturer_code, s.public_key, s.require_signature)
+                   for s in cpl_file.signers}
         return cls(suppliers, devices, entries, signers)
 
     # -- questions -------------------------------------------------------------------------------
@@ -160,44 +134,105 @@ class Fixtures:
         return None
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FixtureError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise FixtureError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+# ------------------------------------------------------------------------------------------------
+# The two files' models (rig.config): each error names file:line:col, the field, found and expected.
 
 
-def _list(doc: dict, key: str, src: str) -> list:
-    value = doc.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise FixtureError(f"{src}: '{key}' must be a list of mappings, found {value!r:.80}")
-    return value
+def _text(value: Any) -> Any:
+    """Ids and model names written as bare numbers (`model: 1234`) are the text they spell."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _field(raw: dict, key: str, typ: type, at: str) -> Any:
-    if key not in raw:
-        raise FixtureError(f"{at}: missing field '{key}'")
-    value = raw[key]
-    if typ is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, typ):
-        raise FixtureError(f"{at}.{key}: found {value!r}, expected {typ.__name__}")
-    return value
+def _eui(text: str) -> str:
+    ieee = normalise_eui(text)
+    if ieee is None:
+        raise ValueError("expected an EUI-64 like 00-DB-12-34-56-78-90-A4")
+    return ieee
 
 
-def _int(raw: dict, key: str, at: str, maximum: int) -> int:
-    if key not in raw:
-        raise FixtureError(f"{at}: missing field '{key}'")
-    value = raw[key]
+def _kind(text: str) -> str:
+    if text.upper() not in DEVICE_KINDS:
+        raise ValueError(f"expected one of {', '.join(DEVICE_KINDS)}")
+    return text.upper()
+
+
+def _hex_digits(value: Any) -> Any:
+    """Numbers may be written as hex digits in a string ("121D")."""
     if isinstance(value, str):
         try:
-            value = int(value, 16)
+            return int(value, 16)
         except ValueError:
-            raise FixtureError(f"{at}.{key}: found {value!r}, expected an integer or hex digits") from None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
-        raise FixtureError(f"{at}.{key}: found {value!r}, expected an integer 0..{maximum:#x}")
+            raise ValueError("expected an integer or hex digits") from None
     return value
+
+
+def _sha256(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise ValueError("expected 64 hex digits")
+    return text.lower()
+
+
+def _listed_supplier(value: str | None, info: ValidationInfo) -> str | None:
+    known = (info.context or {}).get("suppliers")
+    if value is not None and known is not None and value not in known:
+        raise ValueError("expected a supplier id listed under 'suppliers'")
+    return value
+
+
+def _signer_key(pem: str) -> str:
+    try:
+        return check_signer_key(pem, "key")
+    except ValueError as exc:
+        raise ValueError(f"expected a PEM public key: {str(exc).removeprefix('key: ')}") from None
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+SupplierRef = Annotated[Text | None, AfterValidator(_listed_supplier)]
+
+
+def _number(bits: int) -> Any:
+    hi = (1 << bits) - 1
+    return Annotated[int, BeforeValidator(_hex_digits), Field(ge=0, le=hi, description=f"an integer 0..{hi:#x}")]
+
+
+class SupplierModel(FileModel):
+    id: Text = Field(description="a Service User id")
+    name: Text = Field("", description="a name")
+
+
+class DeviceModel(FileModel):
+    id: Annotated[Text, AfterValidator(_eui)] = Field(description="an EUI-64 like 00-DB-12-34-56-78-90-A4")
+    kind: Annotated[Text, AfterValidator(_kind)] = Field(description=f"one of {', '.join(DEVICE_KINDS)}")
+    model: Text = Field(description="the device model's name")
+    import_supplier: SupplierRef = Field(None, description="a supplier id listed under 'suppliers'")
+    gas_supplier: SupplierRef = Field(None, description="a supplier id listed under 'suppliers'")
+    smets: Literal[1, 2] = Field(2, description="1 or 2")
+
+
+class EstateFile(FileModel):
+    """suppliers.yaml: the Service Users and the devices with their responsible suppliers."""
+
+    suppliers: list[SupplierModel] = Field([], description="a list of mappings {id: ..., name: ...}")
+    devices: list[DeviceModel] = Field([], description="a list of mappings {id, kind, model, ...}")
+
+
+class CplEntryModel(FileModel):
+    model: Text = Field(description="the device model's name")
+    manufacturer_code: _number(16)
+    image_type: _number(16)
+    firmware_version: _number(32)
+    sha256: Annotated[str, AfterValidator(_sha256)] = Field(description="64 hex digits")
+
+
+class SignerModel(FileModel):
+    manufacturer_code: _number(16)
+    public_key: Annotated[str, AfterValidator(_signer_key)] = Field(
+        description="a PEM public key (-----BEGIN PUBLIC KEY-----)")
+    require_signature: bool = Field(True, description="true or false")
+
+
+class CplFile(FileModel):
+    """cpl.yaml: the firmware images the DCC knows, and manufacturers' signing keys."""
+
+    entries: list[CplEntryModel] = Field([], description="a list of mappings {model, manufacturer_code, ...}")
+    signers: list[SignerModel] = Field([], description="a list of mappings {manufacturer_code, public_key, ...}")

@@ -1,16 +1,20 @@
 """A bench file (fixtures/benches/*.yaml): the hub's settings plus what the plan layer needs — the
-bench's features and, on hardware, which real device stands for each plan device."""
+bench's features and, on hardware, which real device stands for each plan device, its power and reset
+commands. Read once, into one typed model (`BenchFile`, extending the hub's `HubFile`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import AfterValidator, ConfigDict, Field
 
-from rig.bench.power import PowerSettings, ResetSettings, power_settings, reset_settings
-from rig.hub.config import HubConfig
+from rig.bench.power import PowerSection, PowerSettings, ResetSection, ResetSettings
+from rig.config import ConfigFileError, FileModel, PosDict
+from rig.config.validate import close_key, renamed_keys
+from rig.hub.config import DeviceKind, HubConfig, HubFile, read_bench_file
 from rig.hub.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,39 +86,91 @@ def resolve(path: str | Path) -> Path:
     return candidate if candidate.is_file() else path
 
 
+_EUI64 = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){7}$")
+
+
+def _eui64(text: str) -> str:
+    if not _EUI64.match(text):
+        raise ValueError("expected an EUI-64 such as '00:0d:6f:00:0a:bc:de:f0' (quoted)")
+    return text.replace("-", ":").lower()
+
+
+U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
+SIXTEEN_BITS = "a 16-bit number such as 0x1234"
+
+
+class DeviceEntry(FileModel):
+    """One real device under `devices:`. Keys beyond these are the device's own fields (`port: 2`), filled
+    into the power and reset commands' placeholders."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ieee: Annotated[str, AfterValidator(_eui64)] = Field(
+        description="an EUI-64 such as '00:0d:6f:00:0a:bc:de:f0' (quoted)")
+    kind: DeviceKind
+    install_code: str | None = Field(None, description="the install code as hex text")
+    stands_for: str | None = Field(None, description="the plan device name it plays")
+    manufacturer_code: U16 | None = Field(None, description=SIXTEEN_BITS)
+    image_type: U16 | None = Field(None, description=SIXTEEN_BITS)
+    hardware_version: U16 | None = Field(None, description=SIXTEEN_BITS)
+
+    def device(self, name: str) -> HardwareDevice:
+        identity = {k: getattr(self, k) for k in IDENTITY_KEYS if getattr(self, k) is not None}
+        fields = {k: str(v) for k, v in {**self.model_dump(exclude_none=True), **(self.model_extra or {})}.items()
+                  if isinstance(v, (str, int)) and not isinstance(v, bool)}
+        fields.update(device=name, ieee=self.ieee)
+        return HardwareDevice(name, self.ieee, self.kind, self.install_code, self.stands_for, identity, fields)
+
+
+class BenchFile(HubFile):
+    """A whole bench file: the hub's keys (rig.hub.config.HubFile) and the bench's own sections."""
+
+    devices: dict[str, DeviceEntry] | None = Field(
+        None, description="a mapping of device names, each to {ieee: ..., kind: ...}")
+    power: PowerSection | None = Field(None, description="a mapping with off:, on: (commands) and optionally "
+                                                         "off_for_s, command_timeout_s, restart_within_s")
+    reset: ResetSection | None = Field(None, description="a mapping with command: and optionally timeout_s")
+
+    @classmethod
+    def prepared(cls, data: PosDict) -> PosDict:
+        data = super().prepared(data)
+        if isinstance(data.get("power"), dict):
+            data = renamed_keys(data, {})
+            data["power"] = PowerSection.prepared(data["power"])
+        if isinstance(data.get("devices"), dict):
+            _refuse_near_misses(data["devices"])
+        return data
+
+    def bench(self, file: Path) -> Bench:
+        devices = {name: entry.device(name) for name, entry in (self.devices or {}).items()}
+        power = self.power.settings() if self.power else PowerSettings()
+        reset = self.reset.settings() if self.reset else ResetSettings()
+        return Bench(file.stem, file, self.hub_config(), devices, power, reset)
+
+
+def _refuse_near_misses(devices: dict) -> None:
+    """A device's keys beyond DeviceEntry's are its own fields for the commands; one a letter or two away
+    from a known key (`stand_for:`) is a misspelling, said with its line."""
+    known = list(DeviceEntry.model_fields)
+    for name, entry in devices.items():
+        for key in entry if isinstance(entry, PosDict) else ():
+            close = None if key in known else close_key(key, known)
+            if close:
+                raise ConfigFileError(entry.key_pos[key], f"devices.{name}.{key}",
+                                      f"unknown key '{key}' (did you mean '{close}'?); a device's other keys "
+                                      "are its own fields for the power and reset commands")
+
+
 def load_bench(path: str | Path, *, radio: str | None = None) -> Bench:
-    """Load a bench; `radio` (from --rig-radio) replaces the bench's radio and its emulated/hardware feature."""
+    """Load a bench (the file is read once); `radio` (from --rig-radio) replaces the bench's radio and its
+    emulated/hardware feature. BenchError (a ConfigError) names file:line:col, the field, found and expected."""
     file = resolve(path)
-    hub = HubConfig.load(file)  # raises rig.hub.errors.ConfigError with file:line
+    bench = read_bench_file(file, BenchFile, BenchError).bench(file)
     if radio:
-        features = tuple(f for f in hub.features if f not in ("emulated", "hardware"))
+        features = tuple(f for f in bench.hub.features if f not in ("emulated", "hardware"))
         features += ("emulated",) if radio == "emulated" else ("hardware",)
-        hub = hub.with_options(radio=radio, features=features)
-    raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    devices = {}
-    for name, spec in (raw.get("devices") or {}).items():
-        if not isinstance(spec, dict) or "ieee" not in spec or "kind" not in spec:
-            raise BenchError(f"{file}: devices.{name}: found {spec!r}; expected a mapping with ieee and kind "
-                             "(and optionally install_code, stands_for, manufacturer_code, image_type, "
-                             "hardware_version)")
-        identity = {}
-        for key in IDENTITY_KEYS:
-            if key in spec:
-                value = spec[key]
-                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
-                    raise BenchError(f"{file}: devices.{name}.{key}: found {value!r}; expected a 16-bit number "
-                                     "such as 0x1234")
-                identity[key] = value
-        fields = {k: str(v) for k, v in spec.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
-        fields.update(device=str(name), ieee=str(spec["ieee"]).lower())
-        devices[str(name)] = HardwareDevice(str(name), str(spec["ieee"]).lower(), str(spec["kind"]),
-                                            spec.get("install_code"), spec.get("stands_for"), identity, fields)
-    try:
-        power = power_settings(raw.get("power"), str(file))
-        reset = reset_settings(raw.get("reset"), str(file))
-    except ValueError as exc:
-        raise BenchError(str(exc)) from None
-    return Bench(file.stem, file, hub, devices, power, reset)
+        bench = dataclasses.replace(bench, hub=bench.hub.with_options(radio=radio, features=features))
+    return bench
 
 
 class BenchUnreadable(Exception):
@@ -124,13 +180,7 @@ class BenchUnreadable(Exception):
 def read_bench(path: str | None, radio: str | None = None, *,
                default: str = "fixtures/benches/emulated.yaml") -> Bench:
     """load_bench for commands: every way a bench file can be wrong becomes one BenchUnreadable line."""
-    from rig.hub.errors import ConfigError
-
     try:
         return load_bench(path or default, radio=radio)
-    except (ConfigError, BenchError) as exc:
+    except ConfigError as exc:  # BenchError too; an unreadable file is one, with its name
         raise BenchUnreadable(f"bench: {exc}") from None
-    except OSError as exc:
-        raise BenchUnreadable(f"bench: {path or default}: cannot read: {exc.strerror or exc}") from None
-    except Exception as exc:  # noqa: BLE001 - the YAML library's own errors in the devices: block
-        raise BenchUnreadable(f"bench: {path or default}: {type(exc).__name__}: {exc}") from None

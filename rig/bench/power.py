@@ -22,7 +22,12 @@ import dataclasses
 import os
 import shlex
 import sys
-from typing import Any, Callable, Protocol, TextIO
+from typing import Annotated, Any, Callable, Protocol, TextIO
+
+from pydantic import AfterValidator, Field, model_validator
+
+from rig.config import ConfigFileError, FileModel
+from rig.config.validate import renamed_keys, validate_any
 
 
 class PowerError(Exception):
@@ -57,37 +62,51 @@ class PowerSettings:
         return bool(self.off and self.on)
 
 
-POWER_KEYS = {f.name for f in dataclasses.fields(PowerSettings)} - {"switch"}
+def _command(text: str) -> str:
+    if not text.strip():
+        raise ValueError("expected a shell command")
+    return text
+
+
+Command = Annotated[str, AfterValidator(_command)]
+Seconds = Annotated[float, Field(ge=0, description="a number of seconds >= 0")]
+
+
+class PowerSection(FileModel):
+    """The bench file's `power:` mapping."""
+
+    off: Command | None = Field(None, description="a shell command")
+    on: Command | None = Field(None, description="a shell command")
+    off_for_s: Seconds = PowerSettings.off_for_s
+    command_timeout_s: Seconds = PowerSettings.command_timeout_s
+    restart_within_s: Seconds = PowerSettings.restart_within_s
+
+    @model_validator(mode="after")
+    def _both_commands(self) -> PowerSection:
+        if bool(self.off) != bool(self.on):
+            given = "off" if self.off else "on"
+            raise ValueError(f"expected both commands: give both off: and on: commands (found only {given}:)")
+        return self
+
+    @classmethod
+    def prepared(cls, raw: Any) -> Any:
+        """YAML 1.1 reads a bare `on:` / `off:` key as true / false: take them as the words they were."""
+        return renamed_keys(raw, {"True": "on", "False": "off", True: "on", False: "off"})
+
+    def settings(self) -> PowerSettings:
+        return PowerSettings(**{k: getattr(self, k) for k in self.model_fields_set})
 
 
 def power_settings(raw: Any, where: str) -> PowerSettings:
-    """The bench file's `power:` mapping, checked; `where` names the file for the error."""
+    """The bench file's `power:` mapping, checked; `where` names the file for the error (a ConfigFileError,
+    which is a ValueError). rig.bench.config checks it as part of the whole bench file."""
     if raw is None:
         return PowerSettings()
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: power: found {raw!r}; expected a mapping with off:, on: (commands) and "
-                         "optionally off_for_s, command_timeout_s, restart_within_s")
-    # YAML 1.1 reads a bare `on:` / `off:` key as true / false: take them as the words they were.
-    raw = {({True: "on", False: "off"}.get(k, k) if isinstance(k, bool) else k): v for k, v in raw.items()}
-    unknown = sorted(str(k) for k in set(raw) - POWER_KEYS)
-    if unknown:
-        raise ValueError(f"{where}: power.{unknown[0]}: unknown; expected one of {', '.join(sorted(POWER_KEYS))}")
-    kw: dict[str, Any] = {}
-    for key in ("off", "on"):
-        if key in raw:
-            if not isinstance(raw[key], str) or not raw[key].strip():
-                raise ValueError(f"{where}: power.{key}: found {raw[key]!r}; expected a shell command")
-            kw[key] = raw[key]
-    if bool(kw.get("off")) != bool(kw.get("on")):
-        raise ValueError(f"{where}: power: give both off: and on: commands (found only "
-                         f"{'off' if kw.get('off') else 'on'}:)")
-    for key in ("off_for_s", "command_timeout_s", "restart_within_s"):
-        if key in raw:
-            value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{where}: power.{key}: found {value!r}; expected a number of seconds >= 0")
-            kw[key] = float(value)
-    return PowerSettings(**kw)
+        raise ConfigFileError(getattr(raw, "pos", where), "power",  # type: ignore[arg-type] # a source name
+                              f"found {raw!r}; expected a mapping with off:, on: (commands) and optionally "
+                              "off_for_s, command_timeout_s, restart_within_s")
+    return validate_any(PowerSection, PowerSection.prepared(raw), origin=where, prefix="power").settings()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,16 +118,20 @@ class ResetSettings:
     timeout_s: float = 300.0
 
 
+class ResetSection(FileModel):
+    """The bench file's `reset:` mapping."""
+
+    command: Command = Field(description="a shell command ({device} {ieee} {kind} and the device's fields filled in)")
+    timeout_s: float = Field(ResetSettings.timeout_s, gt=0, description="a number of seconds > 0")
+
+    def settings(self) -> ResetSettings:
+        return ResetSettings(self.command, self.timeout_s)
+
+
 def reset_settings(raw: Any, where: str) -> ResetSettings:
     if raw is None:
         return ResetSettings()
-    if not isinstance(raw, dict) or not isinstance(raw.get("command"), str) or set(raw) - {"command", "timeout_s"}:
-        raise ValueError(f"{where}: reset: found {raw!r}; expected a mapping with command: (a shell command, "
-                         "{device} {ieee} {kind} and the device's fields filled in) and optionally timeout_s")
-    timeout = raw.get("timeout_s", 300.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"{where}: reset.timeout_s: found {timeout!r}; expected a number of seconds > 0")
-    return ResetSettings(raw["command"], float(timeout))
+    return validate_any(ResetSection, raw, origin=where, prefix="reset").settings()
 
 
 async def run_command(what: str, template: str, fields: dict[str, str], timeout_s: float) -> str:

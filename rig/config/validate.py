@@ -26,7 +26,8 @@ M = TypeVar("M", bound=BaseModel)
 class ConfigFileError(ValueError):
     """A file the rig reads is wrong: `pos` (file:line:col), the dotted `field`, and what was expected."""
 
-    def __init__(self, pos: Pos | None, field: str, message: str) -> None:
+    def __init__(self, pos: Pos | str | None, field: str, message: str) -> None:
+        # pos: where in a file; a str names data that never was a file (a dict built in code, a CLI word)
         where = str(pos) if pos is not None else "?"
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
         self.pos, self.field, self.message = pos, field, message
@@ -61,7 +62,9 @@ def to_config_error(model: type[BaseModel], exc: ValidationError, data: Any, *, 
 
 def _first(errors: list[dict]) -> dict:
     # A union reports one error per member; the member that got furthest (longest loc) says the most.
-    return max(errors, key=lambda e: len(e["loc"])) if errors else {"loc": (), "msg": "invalid", "type": ""}
+    # A misspelt key is both an unknown key and a missing one: the unknown one (with its suggestion) wins.
+    return max(errors, key=lambda e: (len(e["loc"]), e.get("type") == "extra_forbidden")) if errors \
+        else {"loc": (), "msg": "invalid", "type": ""}
 
 
 def _locate(data: Any, loc: tuple, origin: Pos | str, *, at_key: bool = False) -> tuple[Pos | None, list, Any]:
@@ -70,16 +73,13 @@ def _locate(data: Any, loc: tuple, origin: Pos | str, *, at_key: bool = False) -
     pos = getattr(data, "pos", None) or (origin if isinstance(origin, Pos) else Pos(str(origin), 1, 1))
     node, path, parent = data, [], None
     for step in loc:
-        if isinstance(node, PosDict) and isinstance(step, str) and step in node:
-            pos = (node.key_pos if at_key else node.value_pos).get(step, pos)
+        if isinstance(node, dict) and isinstance(step, str) and step in node:  # a plain dict: path only
+            pos = getattr(node, "key_pos" if at_key else "value_pos", {}).get(step, pos)
             parent, node = node, node[step]
             path.append(step)
-        elif isinstance(node, PosList) and isinstance(step, int) and 0 <= step < len(node):
-            pos = node.item_pos[step]
+        elif isinstance(node, (list, tuple)) and isinstance(step, int) and 0 <= step < len(node):
+            pos = node.item_pos[step] if isinstance(node, PosList) else pos
             parent, node = node, node[step]
-            path.append(step)
-        elif isinstance(node, dict) and not isinstance(node, PosDict) and isinstance(step, str) and step in node:
-            parent, node = node, node[step]  # data built in code has no positions: name the field, keep the place
             path.append(step)
         elif isinstance(node, dict) and isinstance(step, str) and step not in node and _is_field_name(step):
             parent = node  # a missing (or extra) key: point at the mapping, name the key
@@ -87,6 +87,8 @@ def _locate(data: Any, loc: tuple, origin: Pos | str, *, at_key: bool = False) -
             key_pos = getattr(node, "key_pos", {})
             pos = key_pos.get(step, getattr(node, "pos", pos))
             node = None
+        elif step == "[key]" and isinstance(parent, PosDict) and path and path[-1] in parent.key_pos:
+            pos = parent.key_pos[path[-1]]  # a bad key of a dict[K, V]: point at the key, not at its value
         # else: a union member or validator tag (`function-after[...]`, a model name): not a place in the file
     return pos, path, parent
 
@@ -110,8 +112,15 @@ def _wording(model: type[BaseModel], err: dict, path: list, parent: Any) -> str:
     expected = _description(model, path) or _reworded(err.get("msg", ""))
     if kind.startswith("value_error") or kind == "assertion_error":
         message = str(err.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        return f"found {found!r}; {message}" if "expected" in message else f"found {found!r}; expected {message}"
-    return f"found {found!r}; expected {expected}"
+        return f"found {_shown(found)}; {message}" if "expected" in message \
+            else f"found {_shown(found)}; expected {message}"
+    return f"found {_shown(found)}; expected {expected}"
+
+
+def _shown(found: Any, limit: int = 200) -> str:
+    # A value built from aliases can hold thousands of items: the message shows its start only.
+    text = repr(found)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _reworded(msg: str) -> str:
@@ -196,3 +205,69 @@ def errors_of(model: type[BaseModel], exc: ValidationError, data: Any, *, origin
             seen.add(str(error))
             out.append(error)
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading a whole file, and data that never was one (shared by the bench, profile and fixture readers)
+
+from pathlib import Path  # noqa: E402 - appended section
+
+from rig.config.source import YamlError, load_yaml  # noqa: E402
+
+E = TypeVar("E", bound=ConfigFileError)
+
+
+def read_mapping(path: str | Path, what: str) -> PosDict:
+    """The positioned top-level mapping of the YAML file at `path` (an empty file is an empty mapping);
+    ConfigFileError naming file:line:col for unreadable text, YAML syntax or a document that is not a
+    mapping. `what` says what the mapping holds ("bench settings"), for that last error."""
+    try:
+        data = load_yaml(path)
+    except YamlError as exc:
+        message = exc.message
+        if "could not determine a constructor" in message:  # a !!python/... tag: refused, said plainly
+            message = message.removeprefix("YAML syntax: ") + "; expected plain YAML values (no tags)"
+        raise ConfigFileError(exc.pos, "", message) from None
+    if data is None:
+        data = PosDict()
+        data.pos, data.key_pos, data.value_pos = Pos(str(path), 1, 1), {}, {}
+    if not isinstance(data, PosDict):
+        raise ConfigFileError(getattr(data, "pos", Pos(str(path), 1, 1)), "",
+                              f"found a {type(data).__name__.removeprefix('Pos').lower()}; expected a mapping of {what}")
+    return data
+
+
+def validate_any(model: type[M], data: Any, *, origin: Pos | str, prefix: str = "", context: Any = None) -> M:
+    """`validate` for data that may have been built in code rather than read from a file: without
+    positions the error names `origin` (a str: where the data came from) and the field, not a made-up
+    line 1:1."""
+    if isinstance(data, (PosDict, PosList)) or isinstance(origin, Pos):
+        return validate(model, data, origin=origin, prefix=prefix, context=context)
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        err = to_config_error(model, exc, data, origin=origin, prefix=prefix)
+        raise ConfigFileError(origin, err.field, err.message) from None  # type: ignore[arg-type] # str(pos)
+
+
+def recast(cls: type[E], exc: ConfigFileError) -> E:
+    """The same error as one of the callers' own classes (ConfigError, ProfileError, ...)."""
+    return cls(exc.pos, exc.field, exc.message)
+
+
+def renamed_keys(data: Any, names: dict[str, str]) -> Any:
+    """A copy of a mapping with some keys renamed, positions kept (YAML 1.1 reads a bare `on:` key as
+    true, which the loader keeps as 'True'; a file kind that means the word renames it back)."""
+    if not isinstance(data, PosDict):
+        return {names.get(k, k): v for k, v in data.items()} if isinstance(data, dict) else data
+    out = PosDict((names.get(k, k), v) for k, v in data.items())
+    out.pos = data.pos
+    out.key_pos = {names.get(k, k): p for k, p in data.key_pos.items()}
+    out.value_pos = {names.get(k, k): p for k, p in data.value_pos.items()}
+    return out
+
+
+def close_key(key: str, known: list[str] | set[str] | tuple[str, ...]) -> str | None:
+    """The known key `key` is probably a misspelling of, if any (for keys a model lets through)."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.8)
+    return close[0] if close else None

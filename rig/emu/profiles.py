@@ -2,8 +2,9 @@
 
 A profile is a YAML file in <repo>/fixtures/devices/ (or $RIG_FIXTURES/devices/). A file may say
 `extends: <name>` to start from another profile and override only some keys (variants such as
-ppmid-sleepy.yaml). Every validation error names the file, the line, the key, what was found and
-what was expected.
+ppmid-sleepy.yaml). Files are read by rig.config (the rig's one positioned YAML loader) and checked by
+the models below: every error names file:line:col (of the file the key came from), the key, what was
+found and what was expected.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from rig.config import ConfigFileError, FileModel, PosDict, validate
+from rig.config.validate import read_mapping, recast
 from rig.emu.device_faults import DEFECTS
 
 KINDS = ("ppmid", "hcalcs", "gsme")
@@ -28,8 +31,9 @@ DEFAULT_SHORT_POLL_S = 0.25
 DEFAULT_SHORT_POLL_WINDOW_S = 3.0
 
 
-class ProfileError(ValueError):
-    """A device profile file is missing, unreadable or invalid."""
+class ProfileError(ConfigFileError):
+    """A device profile file is missing, unreadable or invalid: `pos` (file:line:col), the dotted `field`,
+    found and expected."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +101,8 @@ class DeviceProfile:
         for ep in self.endpoints:
             if OTA_CLUSTER_ID in ep.out_clusters:
                 return ep
-        raise ProfileError(f"{self.source}: profile {self.name!r} has no endpoint with OTA 0x0019 in out_clusters")
+        raise ProfileError(self.source, "endpoints", f"profile {self.name!r} has no endpoint with OTA 0x0019 "
+                                                    "in out_clusters")
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,248 +128,187 @@ def available_profiles() -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# YAML with line numbers
+# The file's models (rig.config: one positioned loader, pydantic checks placed on file:line:col)
 
 
-class _MarkedDict(dict):
-    file: str = ""
-    line: int = 0
-    key_lines: dict[str, int]
+def _one_of(choices: tuple) -> str:
+    return "one of " + ", ".join(repr(c) for c in choices)
 
 
-class _MarkedList(list):
-    file: str = ""
-    line: int = 0
-    item_lines: list[int]
+def _uint(bits: int, default: Any = ...) -> Any:
+    hi = (1 << bits) - 1
+    return Field(default, ge=0, le=hi, description=f"an integer 0..0x{hi:X}")
 
 
-def _load_marked(path: Path) -> _MarkedDict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        hint = ", ".join(available_profiles()) or "none"
-        raise ProfileError(f"{path}: device profile not found (available profiles: {hint})") from None
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read device profile: {exc}") from None
-    if len(text) > _MAX_PROFILE_BYTES:
-        raise ProfileError(f"{path}: larger than {_MAX_PROFILE_BYTES // 1024} KiB; a device profile is a few kB")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
-    if node is None:
-        raise ProfileError(f"{path}:1: empty file, expected a mapping of profile keys")
-    constructor = yaml.SafeLoader("")  # only used for scalar construction (ints, bools, hex)
-    try:
-        value = _build(node, str(path), constructor, [_MAX_PROFILE_VALUES])
-    except yaml.YAMLError as exc:  # e.g. a tag the safe loader will not construct (!!python/object)
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ProfileError(f"{path}{where}: {getattr(exc, 'problem', None) or exc}; expected plain YAML values") from None
-    if not isinstance(value, _MarkedDict):
-        raise ProfileError(f"{path}:{node.start_mark.line + 1}: found a {type(value).__name__}, expected a mapping")
-    return value
+def _defect(name: str) -> str:
+    if name not in DEFECTS:
+        raise ValueError(f"expected a device defect, one of {', '.join(DEFECTS)}")
+    return name
 
 
-# Aliases nested in aliases (a "billion laughs") would expand without end: a profile is a few kB.
-_MAX_PROFILE_BYTES = 1 << 20
-_MAX_PROFILE_VALUES = 50_000
+ClusterId = Annotated[int, Field(ge=0, le=0xFFFF)]
+Number = Annotated[float, Field(ge=0)]
+TRUE_OR_FALSE = "true or false"
 
 
-def _build(node: yaml.Node, file: str, constructor: yaml.SafeLoader, budget: list[int]) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ProfileError(f"{file}:{node.start_mark.line + 1}: expands to more than {_MAX_PROFILE_VALUES} values "
-                           "(aliases repeated inside aliases?)")
-    if isinstance(node, yaml.MappingNode):
-        out = _MarkedDict()
-        out.file, out.line, out.key_lines = file, node.start_mark.line + 1, {}
-        for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node)
-            out[str(key)] = _build(value_node, file, constructor, budget)
-            out.key_lines[str(key)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        out_list = _MarkedList()
-        out_list.file, out_list.line, out_list.item_lines = file, node.start_mark.line + 1, []
-        for item in node.value:
-            out_list.append(_build(item, file, constructor, budget))
-            out_list.item_lines.append(item.start_mark.line + 1)
-        return out_list
-    return constructor.construct_object(node)
+class EndpointModel(FileModel):
+    id: int = Field(ge=1, le=240, description="an endpoint id 1..240")
+    profile_id: int = _uint(16, SE_PROFILE_ID)
+    device_type: int = _uint(16)
+    in_clusters: list[ClusterId] = Field([], description="a list of cluster ids 0..0xFFFF")
+    out_clusters: list[ClusterId] = Field([], description="a list of cluster ids 0..0xFFFF")
+    device_version: int = _uint(4, 0)
+
+    def endpoint(self) -> EndpointProfile:
+        return EndpointProfile(self.id, self.profile_id, self.device_type, tuple(self.in_clusters),
+                               tuple(self.out_clusters), self.device_version)
 
 
-def _merge(base: _MarkedDict, over: _MarkedDict) -> _MarkedDict:
-    out = _MarkedDict(base)
-    out.file, out.line, out.key_lines = over.file, over.line, dict(base.key_lines)
-    out.key_files = {k: getattr(base, "key_files", {}).get(k, base.file) for k in base}  # type: ignore[attr-defined]
-    for key, value in over.items():
-        if isinstance(value, _MarkedDict) and isinstance(base.get(key), _MarkedDict):
-            out[key] = _merge(base[key], value)
-        else:
-            out[key] = value
-        out.key_lines[key] = over.key_lines[key]
-        out.key_files[key] = over.file  # type: ignore[attr-defined]
-    return out
+class NodeModel(FileModel):
+    logical_type: Literal[LOGICAL_TYPES] = Field("end_device", description=_one_of(LOGICAL_TYPES))  # type: ignore[valid-type]
+    rx_on_when_idle: bool = Field(True, description=TRUE_OR_FALSE)
+    mains_powered: bool = Field(True, description=TRUE_OR_FALSE)
+    # Unset: 0 for a device whose receiver is on; a sleepy one polls every 5 s and short-polls (defaults)
+    poll_interval_s: Number | None = Field(None, description="a number >= 0")
+    short_poll_interval_s: Number | None = Field(None, description="seconds >= 0")
+    short_poll_window_s: Number | None = Field(None, description="seconds >= 0")
+
+    @field_validator("poll_interval_s")
+    @classmethod
+    def _sleepy_polls(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and value <= 0 and info.data.get("rx_on_when_idle") is False:
+            raise ValueError("expected a positive poll interval for a sleepy device")
+        return value
+
+    def polls(self) -> tuple[float, float, float]:
+        """(poll interval, short poll interval, short poll window) in seconds."""
+        sleepy = not self.rx_on_when_idle
+        poll = self.poll_interval_s if self.poll_interval_s is not None else (5.0 if sleepy else 0.0)
+        short = self.short_poll_interval_s if self.short_poll_interval_s is not None \
+            else (DEFAULT_SHORT_POLL_S if sleepy else 0.0)
+        window = self.short_poll_window_s if self.short_poll_window_s is not None \
+            else (DEFAULT_SHORT_POLL_WINDOW_S if sleepy else 0.0)
+        return float(poll), float(short), float(window)
+
+
+VERIFY_EXPECTED = f"a list drawn from {list(VERIFY_CHECKS)} or 'none'"
+
+
+class OtaModel(FileModel):
+    """The `ota:` mapping: how the device's OTA client behaves (defaults: OtaSettings)."""
+
+    query_interval_s: float = Field(OtaSettings.query_interval_s, ge=1.0, description="a number >= 1")
+    max_data_size: int = Field(OtaSettings.max_data_size, ge=1, le=255, description="an integer 1..255")
+    use_page_requests: bool = Field(OtaSettings.use_page_requests, description=TRUE_OR_FALSE)
+    page_size: int = Field(OtaSettings.page_size, ge=1, le=0xFFFF, description="an integer 1..65535")
+    response_spacing_ms: int = _uint(16, OtaSettings.response_spacing_ms)
+    min_block_period_units: Literal["ms", "s"] = Field(OtaSettings.min_block_period_units,
+                                                       description=_one_of(("ms", "s")))
+    block_request_delay_ms: int = Field(OtaSettings.block_request_delay_ms, ge=0, description="an integer >= 0")
+    activation_policy: Literal[0, 1] = Field(OtaSettings.activation_policy, description=_one_of((0, 1)))
+    timeout_policy: Literal[0, 1] = Field(OtaSettings.timeout_policy, description=_one_of((0, 1)))
+    allow_downgrade: bool = Field(OtaSettings.allow_downgrade, description=TRUE_OR_FALSE)
+    max_image_size: int = Field(OtaSettings.max_image_size, ge=1, description="an integer >= 1")
+    upgrade_end_retries: int = Field(OtaSettings.upgrade_end_retries, ge=0, description="an integer >= 0")
+    verify: Literal["none"] | list[Literal[VERIFY_CHECKS]] = Field(  # type: ignore[valid-type]
+        list(OtaSettings.verify), description=VERIFY_EXPECTED)
+    response_timeout_s: float = Field(OtaSettings.response_timeout_s, ge=0.01, description="a number >= 0.01")
+    max_block_errors: int = Field(OtaSettings.max_block_errors, ge=1, description="an integer >= 1")
+    discovery_retry_s: float = Field(OtaSettings.discovery_retry_s, ge=1.0, description="a number >= 1")
+    wait_for_upgrade_reask_s: float = Field(OtaSettings.wait_for_upgrade_reask_s, ge=1.0, description="a number >= 1")
+    max_single_wait_s: float = Field(OtaSettings.max_single_wait_s, ge=1.0, description="a number >= 1")
+    supports_rate_limiting: bool = Field(OtaSettings.supports_rate_limiting, description=TRUE_OR_FALSE)
+
+    def settings(self) -> OtaSettings:
+        values = {k: getattr(self, k) for k in self.model_fields_set}
+        if "verify" in values:
+            values["verify"] = () if values["verify"] == "none" else tuple(values["verify"])
+        return OtaSettings(**values)
+
+
+class ProfileModel(FileModel):
+    """A device profile file, after its `extends:` chain is merged."""
+
+    name: str | None = Field(None, description="a profile name")
+    kind: Literal[KINDS] = Field(description=_one_of(KINDS))  # type: ignore[valid-type]
+    manufacturer_name: str = Field(description="a string")
+    model: str = Field(description="a string")
+    manufacturer_code: int = _uint(16)
+    image_type: int = _uint(16)
+    hardware_version: int = _uint(16)
+    current_file_version: int = _uint(32)
+    stack_version: int = _uint(16, 2)
+    node: NodeModel = Field(NodeModel(), description="a mapping")
+    endpoints: list[EndpointModel] = Field(min_length=1, description="a non-empty list of endpoint mappings")
+    ota: OtaModel = Field(OtaModel(), description="a mapping")
+    defects: list[Annotated[str, AfterValidator(_defect)]] = Field([], description="a list of device defect names")
+
+    @field_validator("endpoints")
+    @classmethod
+    def _one_ota_client(cls, endpoints: list[EndpointModel]) -> list[EndpointModel]:
+        ids = [e.id for e in endpoints]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"expected distinct endpoint ids (found {ids})")
+        if not any(OTA_CLUSTER_ID in e.out_clusters for e in endpoints):
+            raise ValueError("expected OTA 0x0019 in some endpoint's out_clusters")
+        return endpoints
+
+    def profile(self, path: Path) -> DeviceProfile:
+        poll, short_poll, short_window = self.node.polls()
+        return DeviceProfile(
+            name=self.name if self.name is not None else path.stem, kind=self.kind,
+            manufacturer_name=self.manufacturer_name, model=self.model, manufacturer_code=self.manufacturer_code,
+            image_type=self.image_type, hardware_version=self.hardware_version,
+            current_file_version=self.current_file_version, stack_version=self.stack_version,
+            endpoints=tuple(e.endpoint() for e in self.endpoints), logical_type=self.node.logical_type,
+            rx_on_when_idle=self.node.rx_on_when_idle, mains_powered=self.node.mains_powered,
+            poll_interval_s=poll, short_poll_interval_s=short_poll, short_poll_window_s=short_window,
+            ota=self.ota.settings(), source=str(path), defects=tuple(self.defects))
 
 
 # --------------------------------------------------------------------------------------------
-# Validation
+# Reading a file and its `extends:` chain
 
 
-class _Reader:
-    """Pulls typed values out of one mapping, reporting file:line, key, found and expected."""
-
-    def __init__(self, data: _MarkedDict, prefix: str = "") -> None:
-        self.data = data
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def where(self, key: str | None = None) -> str:
-        files = getattr(self.data, "key_files", {})
-        file = files.get(key, self.data.file) if key else self.data.file
-        line = self.data.key_lines.get(key, self.data.line) if key else self.data.line
-        return f"{file}:{line}"
-
-    def fail(self, key: str, found: Any, expected: str) -> ProfileError:
-        return ProfileError(f"{self.where(key)}: key '{self.prefix}{key}': found {found!r}, expected {expected}")
-
-    def get(self, key: str, kind: type | tuple, expected: str, default: Any = ..., check=None) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise ProfileError(f"{self.where()}: key '{self.prefix}{key}' is missing, expected {expected}")
-            return default
-        value = self.data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(key, value, expected)
-        if not isinstance(value, kinds):
-            raise self.fail(key, value, expected)
-        if check is not None and not check(value):
-            raise self.fail(key, value, expected)
-        return value
-
-    def uint(self, key: str, bits: int, default: Any = ...) -> int:
-        hi = (1 << bits) - 1
-        return self.get(key, int, f"an integer 0..0x{hi:X}", default, lambda v: 0 <= v <= hi)
-
-    def number(self, key: str, default: Any = ..., minimum: float = 0.0) -> float:
-        value = self.get(key, (int, float), f"a number >= {minimum:g}", default, lambda v: v >= minimum)
-        return float(value)
-
-    def choice(self, key: str, choices: tuple, default: Any = ...) -> Any:
-        expected = "one of " + ", ".join(repr(c) for c in choices)
-        return self.get(key, (str, int), expected, default, lambda v: v in choices)
-
-    def sub(self, key: str) -> _Reader | None:
-        self.used.add(key)
-        if key not in self.data:
-            return None
-        value = self.data[key]
-        if not isinstance(value, _MarkedDict):
-            raise self.fail(key, value, "a mapping")
-        return _Reader(value, f"{self.prefix}{key}.")
-
-    def finish(self) -> None:
-        unknown = [k for k in self.data if k not in self.used]
-        if unknown:
-            k = unknown[0]
-            known = ", ".join(sorted(self.used))
-            raise ProfileError(f"{self.where(k)}: key '{self.prefix}{k}': found unknown key, expected one of {known}")
-
-
-def _clusters(reader: _Reader, key: str) -> tuple[int, ...]:
-    value = reader.get(key, list, "a list of cluster ids 0..0xFFFF", ())
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 0xFFFF:
-            raise reader.fail(key, item, "cluster ids 0..0xFFFF")
-    return tuple(value)
-
-
-def _endpoints(reader: _Reader) -> tuple[EndpointProfile, ...]:
-    raw = reader.get("endpoints", list, "a non-empty list of endpoint mappings", check=lambda v: len(v) > 0)
-    out = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, _MarkedDict):
-            raise reader.fail("endpoints", item, "a mapping per endpoint")
-        ep = _Reader(item, f"endpoints[{index}].")
-        out.append(
-            EndpointProfile(
-                id=ep.get("id", int, "an endpoint id 1..240", check=lambda v: 1 <= v <= 240),
-                profile_id=ep.uint("profile_id", 16, SE_PROFILE_ID),
-                device_type=ep.uint("device_type", 16),
-                in_clusters=_clusters(ep, "in_clusters"),
-                out_clusters=_clusters(ep, "out_clusters"),
-                device_version=ep.uint("device_version", 4, 0),
-            )
-        )
-        ep.finish()
-    ids = [e.id for e in out]
-    if len(set(ids)) != len(ids):
-        raise reader.fail("endpoints", ids, "distinct endpoint ids")
-    if not any(OTA_CLUSTER_ID in e.out_clusters for e in out):
-        raise reader.fail("endpoints", [hex(c) for e in out for c in e.out_clusters], "OTA 0x0019 in some endpoint's out_clusters")
-    return tuple(out)
-
-
-def _ota(reader: _Reader | None) -> OtaSettings:
-    d = OtaSettings()
-    if reader is None:
-        return d
-    verify_raw = reader.get("verify", (list, str), f"a list drawn from {list(VERIFY_CHECKS)} or 'none'", None)
-    if verify_raw is None:
-        verify = d.verify
-    elif verify_raw == "none":
-        verify = ()
-    elif isinstance(verify_raw, str):
-        raise reader.fail("verify", verify_raw, f"a list drawn from {list(VERIFY_CHECKS)} or 'none'")
-    else:
-        for item in verify_raw:
-            if item not in VERIFY_CHECKS:
-                raise reader.fail("verify", item, f"one of {list(VERIFY_CHECKS)}")
-        verify = tuple(verify_raw)
-    settings = OtaSettings(
-        query_interval_s=reader.number("query_interval_s", d.query_interval_s, 1.0),
-        max_data_size=reader.get("max_data_size", int, "an integer 1..255", d.max_data_size, lambda v: 1 <= v <= 255),
-        use_page_requests=reader.get("use_page_requests", bool, "true or false", d.use_page_requests),
-        page_size=reader.get("page_size", int, "an integer 1..65535", d.page_size, lambda v: 1 <= v <= 0xFFFF),
-        response_spacing_ms=reader.uint("response_spacing_ms", 16, d.response_spacing_ms),
-        min_block_period_units=reader.choice("min_block_period_units", ("ms", "s"), d.min_block_period_units),
-        block_request_delay_ms=reader.get("block_request_delay_ms", int, "an integer >= 0", d.block_request_delay_ms, lambda v: v >= 0),
-        activation_policy=reader.choice("activation_policy", (0, 1), d.activation_policy),
-        timeout_policy=reader.choice("timeout_policy", (0, 1), d.timeout_policy),
-        allow_downgrade=reader.get("allow_downgrade", bool, "true or false", d.allow_downgrade),
-        max_image_size=reader.get("max_image_size", int, "an integer >= 1", d.max_image_size, lambda v: v >= 1),
-        upgrade_end_retries=reader.get("upgrade_end_retries", int, "an integer >= 0", d.upgrade_end_retries, lambda v: v >= 0),
-        verify=verify,
-        response_timeout_s=reader.number("response_timeout_s", d.response_timeout_s, 0.01),
-        max_block_errors=reader.get("max_block_errors", int, "an integer >= 1", d.max_block_errors, lambda v: v >= 1),
-        discovery_retry_s=reader.number("discovery_retry_s", d.discovery_retry_s, 1.0),
-        wait_for_upgrade_reask_s=reader.number("wait_for_upgrade_reask_s", d.wait_for_upgrade_reask_s, 1.0),
-        max_single_wait_s=reader.number("max_single_wait_s", d.max_single_wait_s, 1.0),
-        supports_rate_limiting=reader.get("supports_rate_limiting", bool, "true or false", d.supports_rate_limiting),
-    )
-    reader.finish()
-    return settings
-
-
-def _read_file(path: Path, seen: tuple[Path, ...] = ()) -> _MarkedDict:
-    data = _load_marked(path)
-    parent = data.get("extends")
-    if parent is None:
+def _read_file(path: Path, seen: tuple[Path, ...] = ()) -> PosDict:
+    if not path.exists():
+        hint = ", ".join(available_profiles()) or "none"
+        raise ProfileError(str(path), "", f"device profile not found (available profiles: {hint})")
+    try:
+        data = read_mapping(path, "profile keys")
+    except ConfigFileError as exc:
+        raise recast(ProfileError, exc) from None
+    if "extends" not in data:
         return data
+    parent, where = data["extends"], data.value_pos["extends"]
     if not isinstance(parent, str):
-        raise ProfileError(f"{path}:{data.key_lines['extends']}: key 'extends': found {parent!r}, expected a profile name")
+        raise ProfileError(where, "extends", f"found {parent!r}; expected a profile name")
     parent_path = profile_path(parent)
     if not parent_path.is_absolute() and not parent_path.exists():
         parent_path = path.parent / parent_path
-    if parent_path.resolve() in seen:
-        raise ProfileError(f"{path}:{data.key_lines['extends']}: key 'extends': found {parent!r}, expected no cycle of extends")
-    base = _read_file(parent_path, seen + (path.resolve(),))
-    merged = _merge(base, data)
-    merged.pop("extends", None)
+    if not parent_path.exists():
+        hint = ", ".join(available_profiles()) or "none"
+        raise ProfileError(where, "extends", f"found {parent!r}; expected a profile name or file ({parent_path} "
+                                             f"does not exist; available profiles: {hint})")
+    if parent_path.resolve() in seen or parent_path.resolve() == path.resolve():
+        raise ProfileError(where, "extends", f"found {parent!r}; expected no cycle of extends")
+    merged = _merge(_read_file(parent_path, seen + (path.resolve(),)), data)
+    del merged["extends"]
     return merged
+
+
+def _merge(base: PosDict, over: PosDict) -> PosDict:
+    """`over` on top of `base`, mapping by mapping; each key keeps the position (file too) it came from."""
+    out = PosDict(base)
+    out.pos, out.key_pos, out.value_pos = over.pos, dict(base.key_pos), dict(base.value_pos)
+    out.pop("extends", None)
+    for key, value in over.items():
+        if isinstance(value, PosDict) and isinstance(base.get(key), PosDict):
+            out[key] = _merge(base[key], value)
+        else:
+            out[key] = value
+        out.key_pos[key], out.value_pos[key] = over.key_pos[key], over.value_pos[key]
+    return out
 
 
 def load_profile(name_or_path: str) -> DeviceProfile:
@@ -377,61 +321,14 @@ def load_profile(name_or_path: str) -> DeviceProfile:
         profile = load_profile(base)
         return dataclasses.replace(profile, defects=profile.defects + _defect_names(extra, name_or_path))
     path = profile_path(name_or_path)
-    data = _read_file(path)
-    data.pop("extends", None)
-    r = _Reader(data)
-    name = r.get("name", str, "a profile name", path.stem)
-    kind = r.choice("kind", KINDS)
-    node = r.sub("node")
-    logical_type, rx_on, mains, poll = "end_device", True, True, 0.0
-    short_poll, short_window = 0.0, 0.0
-    if node is not None:
-        logical_type = node.choice("logical_type", LOGICAL_TYPES, logical_type)
-        rx_on = node.get("rx_on_when_idle", bool, "true or false", rx_on)
-        mains = node.get("mains_powered", bool, "true or false", mains)
-        poll = node.number("poll_interval_s", 0.0 if rx_on else 5.0)
-        if not rx_on and poll <= 0:
-            raise node.fail("poll_interval_s", poll, "a positive poll interval for a sleepy device")
-        short_poll = node.number("short_poll_interval_s", 0.0 if rx_on else DEFAULT_SHORT_POLL_S)
-        short_window = node.number("short_poll_window_s", 0.0 if rx_on else DEFAULT_SHORT_POLL_WINDOW_S)
-        if short_poll < 0 or short_window < 0:
-            raise node.fail("short_poll_interval_s" if short_poll < 0 else "short_poll_window_s",
-                            min(short_poll, short_window), "seconds >= 0")
-        node.finish()
-    profile = DeviceProfile(
-        name=name,
-        kind=kind,
-        manufacturer_name=r.get("manufacturer_name", str, "a string"),
-        model=r.get("model", str, "a string"),
-        manufacturer_code=r.uint("manufacturer_code", 16),
-        image_type=r.uint("image_type", 16),
-        hardware_version=r.uint("hardware_version", 16),
-        current_file_version=r.uint("current_file_version", 32),
-        stack_version=r.uint("stack_version", 16, 2),
-        endpoints=_endpoints(r),
-        logical_type=logical_type,
-        rx_on_when_idle=rx_on,
-        mains_powered=mains,
-        poll_interval_s=poll,
-        short_poll_interval_s=short_poll,
-        short_poll_window_s=short_window,
-        ota=_ota(r.sub("ota")),
-        source=str(path),
-        defects=_defect_list(r),
-    )
-    r.finish()
-    return profile
+    try:
+        return validate(ProfileModel, _read_file(path), origin=str(path)).profile(path)
+    except ConfigFileError as exc:
+        raise recast(ProfileError, exc) from None
 
 
 def _defect_names(names: list[str], where: str) -> tuple[str, ...]:
     for name in names:
         if name not in DEFECTS:
-            raise ProfileError(f"{where}: device defect {name!r} unknown; known: {', '.join(DEFECTS)}")
+            raise ProfileError(where, "", f"device defect {name!r} unknown; known: {', '.join(DEFECTS)}")
     return tuple(names)
-
-
-def _defect_list(r: _Reader) -> tuple[str, ...]:
-    names = r.get("defects", list, "a list of device defect names", [])
-    if not all(isinstance(n, str) for n in names):
-        raise r.fail("defects", names, "a list of device defect names")
-    return _defect_names(list(names), r.where("defects"))

@@ -1,20 +1,22 @@
 """Bench and hub configuration: `HubConfig.load(path)` reads a bench YAML (fixtures/benches/*.yaml).
 
-Every error names file:line, the field, what was found and what was expected, so a bench file typo never
-surfaces as a traceback.
+The file is read by rig.config (one positioned loader, pydantic models): every error names file:line:col,
+the field, what was found and what was expected, so a bench file typo never surfaces as a traceback.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import reprlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from rig.clock import DAY, MINUTE
+from rig.config import ConfigFileError, FileModel, PosDict, validate
+from rig.config.validate import read_mapping, recast, renamed_keys, validate_any
 from rig.hub.errors import ConfigError
+from rig.image import WARNING_KINDS
 
 DEVICE_KINDS = ("ppmid", "hcalcs", "gsme", "esme", "ch")
 
@@ -90,238 +92,183 @@ class HubConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> HubConfig:
-        return _load_bench(Path(path))
+        """The hub's settings from a bench file (rig.bench.config.load_bench reads the whole bench)."""
+        return read_bench_file(path).hub_config()
 
     def with_hub_settings(self, hub: dict[str, Any], source: str = "settings") -> HubConfig:
         """Apply a `hub:` mapping (as in a bench file) on top of this config, with the same checks.
 
         `image_types` here adds to (or overrides entries of) the mapping already in force, so that a plan
-        can map one more image type without repeating the bench's.
+        can map one more image type without repeating the bench's. `hub` from a positioned loader
+        (rig.config.load_yaml) gets errors on its file's lines; a plain dict, errors naming `source`.
         """
         if not isinstance(hub, dict):
-            raise ConfigError(f"{source}: field 'hub': found {hub!r}, expected a mapping of hub options")
-        options = _hub_options(_Lines(Path(source), None), hub)
+            raise ConfigError(getattr(hub, "pos", source), "hub", f"found {hub!r}; expected a mapping of hub options")
+        try:
+            options = validate_any(HubSection, hub_data(hub), origin=source, prefix="hub").options()
+        except ConfigFileError as exc:
+            raise recast(ConfigError, exc) from None
         if "image_types" in options:
             options["image_types"] = {**self.image_types, **options["image_types"]}
         return dataclasses.replace(self, **options)
 
 
 # ------------------------------------------------------------------------------------------------
-# loading
+# The bench file's hub part, as typed models (rig.config): read by `read_bench_file`, every error placed
+# on file:line:col with the field, what was found and what was expected.
 
 
-class _Lines:
-    """Maps dotted keys to their line in the YAML file, for error messages."""
-
-    def __init__(self, path: Path, root: yaml.Node | None) -> None:
-        self.path = path
-        self.lines: dict[str, int] = {}
-        if root is not None:
-            self._walk(root, "")
-
-    def _walk(self, node: yaml.Node, prefix: str) -> None:
-        self.lines[prefix] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-                self.lines[key] = key_node.start_mark.line + 1
-                self._walk(value_node, key)
-                self.lines[key] = key_node.start_mark.line + 1
-
-    def error(self, key: str, found: Any, expected: str) -> ConfigError:
-        probe = key
-        while probe and probe not in self.lines:
-            probe = probe.rpartition(".")[0]
-        line = self.lines.get(probe, 1)
-        # reprlib: a value built from nested aliases can be huge; the message shows its start only
-        return ConfigError(f"{self.path}:{line}: field '{key}': found {reprlib.repr(found)}, expected {expected}")
+def _device_kind(kind: str) -> str:
+    if kind not in DEVICE_KINDS:
+        raise ValueError(f"expected a device kind, one of {', '.join(DEVICE_KINDS)}")
+    return kind
 
 
-_TOP_KEYS = {"radio", "baudrate", "flow_control", "channel", "pan_id", "extended_pan_id", "ezsp", "features",
-             "hub", "description", "devices", "power", "reset"}
-_HUB_KEYS = {"image_pages", "max_concurrent_downloads", "wait_for_data_delay_s", "download_idle_s",
-             "min_block_period", "block_size_cap", "upgrade_time_mode", "version_check_delay_s",
-             "version_check_retries", "version_check_retry_interval_s", "read_timeout_s", "retention_days",
-             "ppmid_max_image_bytes", "allow_oversize_ppmid", "image_types", "db_path", "use_thread",
-             "zigpy_database", "notify_within_slots", "fatal_image_warnings"}
+def _image_type_number(value: Any) -> int:
+    """A 16-bit image type: a YAML int (0x0101 is one) or a string of one ("0x0101", "257")."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip(), 0)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 0xFFFF:
+        raise ValueError("expected a 16-bit image type such as 0x0101 (a number, or a string of one)")
+    return number
 
 
-def _load_bench(path: Path) -> HubConfig:
+def _extended_pan_id(epid: str) -> str:
+    parts = epid.split(":")
+    if len(parts) != 8 or not all(len(p) == 2 and _is_hex(p) for p in parts):
+        raise ValueError("expected 8 hex bytes like 'dd:dd:dd:dd:dd:dd:dd:dd' (quoted)")
+    return epid.lower()
+
+
+DeviceKind = Annotated[str, AfterValidator(_device_kind)]
+ImageType = Annotated[int, BeforeValidator(_image_type_number)]
+WarningKind = Literal[tuple(WARNING_KINDS)]  # type: ignore[valid-type]
+Seconds = Annotated[float, Field(ge=0, description="a number of seconds >= 0")]
+Count = Annotated[int, Field(ge=0, description="a non-negative integer")]
+Flag = Annotated[bool, Field(description="true or false")]
+
+
+class BlockPeriodSpec(FileModel):
+    value: int = Field(ge=0, le=0xFFFF, description="an integer 0..65535")
+    units: Literal["ms", "s"] = Field("ms", description="'ms' or 's'")
+
+
+class HubSection(FileModel):
+    """The `hub:` mapping of a bench file, or a plan's `settings.hub`. Only the keys a file sets are
+    applied (`options`); the defaults shown are HubConfig's."""
+
+    image_pages: Flag = HubConfig.image_pages
+    allow_oversize_ppmid: Flag = HubConfig.allow_oversize_ppmid
+    use_thread: Flag = HubConfig.use_thread
+    notify_within_slots: Flag = HubConfig.notify_within_slots
+    max_concurrent_downloads: Count = HubConfig.max_concurrent_downloads
+    wait_for_data_delay_s: Count = HubConfig.wait_for_data_delay_s
+    version_check_retries: Count = HubConfig.version_check_retries
+    ppmid_max_image_bytes: Count = HubConfig.ppmid_max_image_bytes
+    block_size_cap: int = Field(HubConfig.block_size_cap, ge=1, le=255, description="1..255 bytes")
+    download_idle_s: Seconds = HubConfig.download_idle_s
+    version_check_delay_s: Seconds = HubConfig.version_check_delay_s
+    version_check_retry_interval_s: Seconds = HubConfig.version_check_retry_interval_s
+    read_timeout_s: Seconds = HubConfig.read_timeout_s
+    retention_days: float = Field(HubConfig.retention_s / DAY, ge=14, description="a number of days, at least 14 (R-STORE-03)")
+    upgrade_time_mode: Literal["relative", "utc"] = Field(HubConfig.upgrade_time_mode, description="'relative' or 'utc'")
+    db_path: str | None = Field(None, description="a file path or null")
+    zigpy_database: str | None = Field(None, description="a file path or null")
+    min_block_period: dict[DeviceKind, BlockPeriodSpec] = Field(
+        {}, description="a mapping device kind -> {value: <int>, units: ms|s}")
+    image_types: dict[ImageType, DeviceKind] = Field(
+        {}, description="a mapping image type -> device kind, e.g. {0x0101: ppmid}")
+    fatal_image_warnings: Literal["all"] | list[WarningKind] = Field(
+        [], description=f"'all' or a list drawn from {', '.join(WARNING_KINDS)}")
+
+    def options(self) -> dict[str, Any]:
+        """HubConfig fields for the keys the file set (the others keep HubConfig's values)."""
+        kw: dict[str, Any] = {}
+        for key in self.model_fields_set:
+            value = getattr(self, key)
+            if key == "retention_days":
+                kw["retention_s"] = float(value) * DAY
+            elif key == "min_block_period":
+                kw[key] = {kind: BlockPeriod(spec.value, spec.units) for kind, spec in value.items()}
+            elif key == "fatal_image_warnings":
+                kw[key] = tuple(WARNING_KINDS) if value == "all" else tuple(value)
+            else:
+                kw[key] = value
+        return kw
+
+
+class EzspSection(FileModel):
+    version: int = Field(HubConfig.ezsp_version, ge=4, le=255, description="an EZSP protocol version such as 13")
+
+
+class HubFile(FileModel):
+    """The keys of a bench file the hub reads. The bench's own sections (devices, power, reset) are
+    checked by rig.bench.config.BenchFile, which extends this model; here they are only allowed."""
+
+    description: str | None = Field(None, description="a line of text")
+    radio: str = Field(description="'emulated' or a serial port path such as /dev/ttyUSB0")
+    baudrate: int = Field(HubConfig.baudrate, ge=1, description="an integer (bits per second)")
+    flow_control: Literal["hardware", "software"] | None = Field(None, description="hardware, software or null")
+    channel: int = Field(HubConfig.channel, ge=11, le=26, description="an IEEE 802.15.4 channel 11..26")
+    pan_id: int = Field(HubConfig.pan_id, ge=0, le=0xFFFE, description="a 16-bit PAN id 0x0000..0xFFFE")
+    extended_pan_id: Annotated[str, AfterValidator(_extended_pan_id)] = Field(
+        HubConfig.extended_pan_id, description="8 hex bytes like 'dd:dd:dd:dd:dd:dd:dd:dd' (quoted)")
+    ezsp: EzspSection = Field(EzspSection(), description="a mapping {version: <int>}")
+    features: list[str] = Field([], description="a list of feature names")
+    hub: HubSection | None = Field(None, description="a mapping of hub options")
+    devices: Any = None
+    power: Any = None
+    reset: Any = None
+
+    @classmethod
+    def prepared(cls, data: PosDict) -> PosDict:
+        """The file's data ready for this model (the hub's image types spelled as the file wrote them)."""
+        if "hub" not in data:
+            return data
+        data = renamed_keys(data, {})
+        data["hub"] = hub_data(data["hub"])
+        return data
+
+    def hub_config(self) -> HubConfig:
+        kw: dict[str, Any] = {"radio": self.radio}
+        for key in ("baudrate", "flow_control", "channel", "pan_id", "extended_pan_id"):
+            if key in self.model_fields_set:
+                kw[key] = getattr(self, key)
+        if "ezsp" in self.model_fields_set:
+            kw["ezsp_version"] = self.ezsp.version
+        if "features" in self.model_fields_set:
+            kw["features"] = tuple(self.features)
+        if self.hub is not None:
+            kw.update(self.hub.options())
+        return HubConfig(**kw)
+
+
+def hub_data(hub: Any) -> Any:
+    """The `hub:` mapping ready for HubSection: image types written as numbers (`0x0999:`, read as the
+    key '2457') are spelled back in hex, so an error names the key as the file wrote it."""
+    if not isinstance(hub, dict) or not isinstance(hub.get("image_types"), dict):
+        return hub
+    types_ = hub["image_types"]
+    spelled = {k: f"0x{int(k):04X}" for k in types_ if isinstance(k, str) and k.isdigit()}
+    out = renamed_keys(hub, {})
+    out["image_types"] = renamed_keys(types_, spelled)
+    return out
+
+
+F = TypeVar("F", bound=HubFile)
+
+
+def read_bench_file(path: str | Path, model: type[F] = HubFile, error: type[ConfigError] = ConfigError) -> F:
+    """A bench file read once and checked against `model` (HubFile, or rig.bench's BenchFile); `error`
+    (a ConfigError class) names file:line:col, the field, what was found and what was expected."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read bench file: {exc.strerror or exc}") from None
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    lines = _Lines(path, root)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise lines.error("", type(data).__name__, "a mapping of bench settings")
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise lines.error(str(key), key, f"one of {sorted(_TOP_KEYS)}")
-
-    kw: dict[str, Any] = {}
-    if "radio" not in data:
-        raise lines.error("radio", None, "'emulated' or a serial port path such as /dev/ttyUSB0")
-    kw["radio"] = _typed(lines, "radio", data["radio"], str, "'emulated' or a serial port path")
-    for key in ("baudrate", "channel"):
-        if key in data:
-            kw[key] = _typed(lines, key, data[key], int, "an integer")
-    if "channel" in kw and not 11 <= kw["channel"] <= 26:
-        raise lines.error("channel", kw["channel"], "an IEEE 802.15.4 channel 11..26")
-    if "pan_id" in data:
-        kw["pan_id"] = _typed(lines, "pan_id", data["pan_id"], int, "a 16-bit PAN id")
-        if not 0 <= kw["pan_id"] <= 0xFFFE:
-            raise lines.error("pan_id", data["pan_id"], "0x0000..0xFFFE")
-    if "extended_pan_id" in data:
-        epid = str(data["extended_pan_id"])
-        parts = epid.split(":")
-        if len(parts) != 8 or not all(len(p) == 2 and _is_hex(p) for p in parts):
-            raise lines.error("extended_pan_id", epid, "8 hex bytes like 'dd:dd:dd:dd:dd:dd:dd:dd'")
-        kw["extended_pan_id"] = epid.lower()
-    if "flow_control" in data:
-        fc = data["flow_control"]
-        if fc not in (None, "hardware", "software"):
-            raise lines.error("flow_control", fc, "hardware, software or null")
-        kw["flow_control"] = fc
-    if "ezsp" in data:
-        ezsp = data["ezsp"]
-        if not isinstance(ezsp, dict) or set(ezsp) - {"version"}:
-            raise lines.error("ezsp", ezsp, "a mapping {version: <int>}")
-        if "version" in ezsp:
-            kw["ezsp_version"] = _typed(lines, "ezsp.version", ezsp["version"], int, "an EZSP protocol version")
-    if "features" in data:
-        feats = data["features"]
-        if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
-            raise lines.error("features", feats, "a list of feature names")
-        kw["features"] = tuple(feats)
-    hub = data.get("hub") or {}
-    if not isinstance(hub, dict):
-        raise lines.error("hub", hub, "a mapping of hub options")
-    kw.update(_hub_options(lines, hub))
-    return HubConfig(**kw)
-
-
-def _hub_options(lines: _Lines, hub: dict) -> dict[str, Any]:
-    kw: dict[str, Any] = {}
-    for key in hub:
-        if key not in _HUB_KEYS:
-            raise lines.error(f"hub.{key}", key, f"one of {sorted(_HUB_KEYS)}")
-    for key in ("image_pages", "allow_oversize_ppmid", "use_thread", "notify_within_slots"):
-        if key in hub:
-            kw[key] = _typed(lines, f"hub.{key}", hub[key], bool, "true or false")
-    for key in ("max_concurrent_downloads", "wait_for_data_delay_s", "block_size_cap", "version_check_retries",
-                "ppmid_max_image_bytes"):
-        if key in hub:
-            value = _typed(lines, f"hub.{key}", hub[key], int, "a non-negative integer")
-            if value < 0:
-                raise lines.error(f"hub.{key}", value, "a non-negative integer")
-            kw[key] = value
-    if "block_size_cap" in kw and not 1 <= kw["block_size_cap"] <= 255:
-        raise lines.error("hub.block_size_cap", kw["block_size_cap"], "1..255 bytes")
-    for key in ("download_idle_s", "version_check_delay_s", "version_check_retry_interval_s", "read_timeout_s"):
-        if key in hub:
-            kw[key] = float(_typed(lines, f"hub.{key}", hub[key], (int, float), "a number of seconds"))
-    if "retention_days" in hub:
-        days = _typed(lines, "hub.retention_days", hub["retention_days"], (int, float), "a number of days >= 14")
-        if days < 14:
-            raise lines.error("hub.retention_days", days, "at least 14 days (R-STORE-03)")
-        kw["retention_s"] = float(days) * DAY
-    if "upgrade_time_mode" in hub:
-        mode = hub["upgrade_time_mode"]
-        if mode not in ("relative", "utc"):
-            raise lines.error("hub.upgrade_time_mode", mode, "'relative' or 'utc'")
-        kw["upgrade_time_mode"] = mode
-    for key in ("db_path", "zigpy_database"):
-        if key in hub:
-            if hub[key] is not None and not isinstance(hub[key], str):
-                raise lines.error(f"hub.{key}", hub[key], "a file path or null")
-            kw[key] = hub[key]
-    if "min_block_period" in hub:
-        mbp = hub["min_block_period"]
-        if not isinstance(mbp, dict):
-            raise lines.error("hub.min_block_period", mbp, "a mapping device kind -> {value, units}")
-        periods: dict[str, BlockPeriod] = {}
-        for kind, spec in mbp.items():
-            key = f"hub.min_block_period.{kind}"
-            if kind not in DEVICE_KINDS:
-                raise lines.error(key, kind, f"a device kind, one of {list(DEVICE_KINDS)}")
-            if not isinstance(spec, dict) or set(spec) - {"value", "units"} or "value" not in spec:
-                raise lines.error(key, spec, "{value: <int>, units: ms|s}")
-            value = _typed(lines, f"{key}.value", spec["value"], int, "an integer 0..65535")
-            if not 0 <= value <= 0xFFFF:
-                raise lines.error(f"{key}.value", value, "an integer 0..65535")
-            units = spec.get("units", "ms")
-            if units not in ("ms", "s"):
-                raise lines.error(f"{key}.units", units, "'ms' or 's'")
-            periods[kind] = BlockPeriod(value, units)
-        kw["min_block_period"] = periods
-    if "image_types" in hub:
-        kw["image_types"] = _image_types(lines, hub["image_types"])
-    if "fatal_image_warnings" in hub:
-        from rig.image import WARNING_KINDS
-
-        kinds = hub["fatal_image_warnings"]
-        if kinds == "all":
-            kinds = list(WARNING_KINDS)
-        if not isinstance(kinds, list) or not all(k in WARNING_KINDS for k in kinds):
-            raise lines.error("hub.fatal_image_warnings", kinds, f"'all' or a list of {list(WARNING_KINDS)}")
-        kw["fatal_image_warnings"] = tuple(kinds)
-    return kw
-
-
-def _image_types(lines: _Lines, types_: Any) -> dict[int, str]:
-    """image type -> device kind. Keys are YAML ints (0x0101 is one) or strings of one ("0x0101", "257"):
-    plan files are read by a loader that keeps keys as strings."""
-    if not isinstance(types_, dict):
-        raise lines.error("hub.image_types", types_, "a mapping image type -> device kind, e.g. {0x0101: ppmid}")
-    mapping: dict[int, str] = {}
-    for image_type, kind in types_.items():
-        key = _spelled_key(lines, "hub.image_types", image_type)
-        number = image_type
-        if isinstance(image_type, str):
-            try:
-                number = int(image_type.strip(), 0)
-            except ValueError:
-                number = None
-        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 0xFFFF:
-            raise lines.error(key, image_type, "a 16-bit image type such as 0x0101 (a number, or a string of one)")
-        if kind not in DEVICE_KINDS:
-            raise lines.error(key, kind, f"a device kind, one of {list(DEVICE_KINDS)}")
-        mapping[number] = kind
-    return mapping
-
-
-def _spelled_key(lines: _Lines, parent: str, key: Any) -> str:
-    """The dotted key as written in the file (YAML reads `0x0101:` as 257; the error shows 0x0101's line)."""
-    plain = f"{parent}.{key}"
-    if plain in lines.lines or not isinstance(key, int):
-        return plain
-    for written in lines.lines:
-        head, _, tail = written.rpartition(".")
-        if head == parent:
-            try:
-                if int(tail, 0) == key:
-                    return written
-            except ValueError:
-                continue
-    return plain
-
-
-def _typed(lines: _Lines, key: str, value: Any, kind: type | tuple[type, ...], expected: str) -> Any:
-    # bool is an int in Python; never accept it where a number is meant.
-    if isinstance(value, bool) and kind is not bool:
-        raise lines.error(key, value, expected)
-    if not isinstance(value, kind):
-        raise lines.error(key, value, expected)
-    return value
+        return validate(model, model.prepared(read_mapping(path, "bench settings")), origin=str(path))
+    except ConfigFileError as exc:
+        raise recast(error, exc) from None
 
 
 def _is_hex(text: str) -> bool:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from rig.config import ConfigFileError
+
 
 class HubError(Exception):
     """Base class for every error rig.hub raises on purpose."""
 
 
-class ConfigError(HubError):
-    """A bench/hub configuration problem; the message names file:line, field, found and expected."""
+class ConfigError(HubError, ConfigFileError):
+    """A bench/hub configuration problem: `pos` (file:line:col), the dotted `field`, and a message saying
+    what was found and what was expected (a rig.config.ConfigFileError, as every config file's errors are)."""
 
 
 class ImageRejected(HubError):

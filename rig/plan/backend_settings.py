@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from rig.config.validate import ConfigFileError, FileModel, validate
+from rig.config.validate import ConfigFileError, FileModel, recast, validate_any
 from rig.plan.kinds import DURATION
 
 if TYPE_CHECKING:
@@ -35,10 +35,13 @@ def backend_config(settings: dict[str, Any] | None, source: str) -> BackendConfi
     from rig.backend import BackendConfig
     from rig.backend.controls import LongRetry
 
-    try:
-        given = validate(BackendSettings, settings or {}, origin=source, prefix="settings.backend")
+    if settings is not None and not isinstance(settings, dict):
+        raise SettingsError(getattr(settings, "pos", source), "settings.backend",
+                            f"found {settings!r}; expected a mapping")
+    try:  # a mapping from the plan's loader carries its own positions; one built in code names `source`
+        given = validate_any(BackendSettings, settings or {}, origin=source, prefix="settings.backend")
     except ConfigFileError as exc:
-        raise SettingsError(exc.pos, exc.field, exc.message) from None
+        raise recast(SettingsError, exc) from None
     changes: dict[str, Any] = {k: getattr(given, k) for k in ("in_progress_timeout", "guidance_gap", "batch_period",
                                                               "batch_size") if k in given.model_fields_set}
     retry = LongRetry.legacy() if given.legacy_retry else LongRetry()

@@ -72,12 +72,12 @@ endpoints:
 @pytest.mark.parametrize(
     ("extra", "pattern"),
     [
-        ("ota:\n  max_data_size: 300\n", r"bad\.yaml:15: key 'ota\.max_data_size': found 300, expected an integer 1\.\.255"),
-        ("ota:\n  min_block_period_units: minutes\n", r":15: key 'ota\.min_block_period_units': found 'minutes', expected one of 'ms', 's'"),
-        ("ota:\n  qurey_interval_s: 5\n", r":15: key 'ota\.qurey_interval_s': found unknown key"),
-        ("ota:\n  verify: [header, magic]\n", r"key 'ota\.verify': found 'magic', expected one of"),
-        ("node:\n  rx_on_when_idle: false\n  poll_interval_s: 0\n", r":16: key 'node\.poll_interval_s': found 0\.0, expected a positive poll"),
-        ("ota:\n  allow_downgrade: maybe\n", r"key 'ota\.allow_downgrade': found 'maybe', expected true or false"),
+        ("ota:\n  max_data_size: 300\n", r"bad\.yaml:15:18: ota\.max_data_size: found 300; expected an integer 1\.\.255"),
+        ("ota:\n  min_block_period_units: minutes\n", r":15:27: ota\.min_block_period_units: found 'minutes'; expected one of 'ms', 's'"),
+        ("ota:\n  qurey_interval_s: 5\n", r":15:3: ota\.qurey_interval_s: unknown key 'qurey_interval_s' \(did you mean 'query_interval_s'\?\)"),
+        ("ota:\n  verify: [header, magic]\n", r":15:20: ota\.verify\.1: found 'magic'; expected a list drawn from"),
+        ("node:\n  rx_on_when_idle: false\n  poll_interval_s: 0\n", r":16:20: node\.poll_interval_s: found 0; expected a positive poll"),
+        ("ota:\n  allow_downgrade: maybe\n", r":15:20: ota\.allow_downgrade: found 'maybe'; expected true or false"),
     ],
 )
 def test_validation_errors_name_file_line_key(tmp_path: Path, extra: str, pattern: str) -> None:
@@ -86,22 +86,22 @@ def test_validation_errors_name_file_line_key(tmp_path: Path, extra: str, patter
 
 
 def test_structural_errors(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match=r"key 'kind': found 'meter', expected one of 'ppmid', 'hcalcs', 'gsme'"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:1:7: kind: found 'meter'; expected one of 'ppmid', 'hcalcs', 'gsme'"):
         load_profile(_write(tmp_path, BASE.replace("kind: ppmid", "kind: meter")))
-    with pytest.raises(ProfileError, match=r"key 'manufacturer_code': found 70000, expected an integer 0\.\.0xFFFF"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:4:20: manufacturer_code: found 70000; expected an integer 0\.\.0xFFFF"):
         load_profile(_write(tmp_path, BASE.replace("0x1234", "70000")))
-    with pytest.raises(ProfileError, match=r"key 'model' is missing"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:1:1: model: missing; expected a string"):
         load_profile(_write(tmp_path, BASE.replace("model: y\n", "")))
-    with pytest.raises(ProfileError, match=r"expected OTA 0x0019 in some endpoint's out_clusters"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:9:3: endpoints: found .*; expected OTA 0x0019 in some endpoint's out_clusters"):
         load_profile(_write(tmp_path, BASE.replace("[0x0019]", "[0x000A]")))
-    with pytest.raises(ProfileError, match=r"bad\.yaml: not valid YAML"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:2:1: YAML syntax: "):
         load_profile(_write(tmp_path, "kind: [ppmid\n"))
-    with pytest.raises(ProfileError, match=r"expected a mapping"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:1:1: found a list; expected a mapping of profile keys"):
         load_profile(_write(tmp_path, "- 1\n- 2\n"))
     # a tag the safe loader refuses (found by the profile fuzzer): a profile error with its line
-    with pytest.raises(ProfileError, match=r"bad\.yaml:1: could not determine a constructor.*expected plain YAML"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:1:1: could not determine a constructor.*expected plain YAML"):
         load_profile(_write(tmp_path, "!!python/object:x Emulated GSME\n"))
-    with pytest.raises(ProfileError, match=r"bad\.yaml:2: .*expected plain YAML"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml:2:8: .*expected plain YAML"):
         load_profile(_write(tmp_path, "name: x\nmodel: !!python/object:os.system y\n"))
 
 
@@ -110,9 +110,35 @@ def test_extends_errors_point_at_the_variant(tmp_path: Path) -> None:
     base.write_text(BASE)
     variant = tmp_path / "variant.yaml"
     variant.write_text("extends: base.yaml\nota:\n  page_size: 0\n")
-    with pytest.raises(ProfileError, match=r"variant\.yaml:3: key 'ota\.page_size': found 0"):
+    with pytest.raises(ProfileError, match=r"variant\.yaml:3:14: ota\.page_size: found 0; expected an integer 1\.\.65535"):
         load_profile(str(variant))
     loop = tmp_path / "loop.yaml"
     loop.write_text("extends: loop.yaml\n")
     with pytest.raises(ProfileError, match="cycle"):
         load_profile(str(loop))
+
+
+@pytest.mark.parametrize(("old", "new", "at", "expected"), [
+    ("max_data_size: 40", "max_data_size: 400", "400", "ota.max_data_size: found 400; expected an integer 1..255"),
+    ("rx_on_when_idle: true", "rx_on_when_idel: true", "rx_on_when_idel",
+     "node.rx_on_when_idel: unknown key 'rx_on_when_idel' (did you mean 'rx_on_when_idle'?)"),
+    ("image_type: 0x0101", "image_type: '0x0101'", "'0x0101'", "image_type: found '0x0101'; expected an integer 0..0xFFFF"),
+])
+def test_a_broken_shipped_profile_names_line_and_column(tmp_path: Path, old, new, at, expected) -> None:
+    from tests.config.helpers import broken
+
+    text, line, column = broken(Path(load_profile("ppmid").source).read_text(), old, new)
+    path = tmp_path / "ppmid.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as err:
+        load_profile(str(path))
+    assert str(err.value).startswith(f"{path}:{line}:{column + new.index(at)}: {expected}"), err.value
+
+
+def test_an_error_in_an_inherited_key_names_the_base_file(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(BASE.replace("device_type: 0x0507", "device_type: 0x10000"))
+    (tmp_path / "variant.yaml").write_text("extends: base.yaml\nname: v\n")
+    with pytest.raises(ProfileError) as err:
+        load_profile(str(tmp_path / "variant.yaml"))
+    assert str(err.value) == f"{tmp_path / 'base.yaml'}:10:18: endpoints.0.device_type: found 65536; " \
+                             "expected an integer 0..0xFFFF"

@@ -58,7 +58,7 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
         HubConfig.load(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("radio: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:2:1: YAML syntax: expected ',' or ']'"):
         HubConfig.load(bad)
 
 
@@ -71,7 +71,7 @@ def test_image_types_take_int_or_string_keys_and_plans_add_to_the_bench(tmp_path
     plan = cfg.with_hub_settings({"image_types": {"0x0999": "ppmid"}}, "plan.yaml settings.hub")
     assert plan.image_types == {0x0101: "ppmid", 0x0A00: "hcalcs", 0x0A01: "gsme", 0x0999: "ppmid"}
     assert plan.known_image_types() == "0x0101=ppmid, 0x0999=ppmid, 0x0A00=hcalcs, 0x0A01=gsme"
-    with pytest.raises(ConfigError, match="plan.yaml settings.hub.*'hub.image_types.0xZZ'.*16-bit image type"):
+    with pytest.raises(ConfigError, match="plan.yaml settings.hub: hub.image_types.0xZZ: found '0xZZ'; expected a 16-bit image type"):
         cfg.with_hub_settings({"image_types": {"0xZZ": "ppmid"}}, "plan.yaml settings.hub")
 
 

@@ -146,7 +146,7 @@ def test_a_bench_file_power_section_is_read_and_checked(tmp_path):
     loaded = load_bench(bench)
     assert loaded.power.commands and loaded.power.off_for_s == 3 and loaded.identity()["power"] == "commands"
     bench.write_text(text + "power:\n  off: uhubctl -a off\n  off_after_s: 3\n")
-    with pytest.raises(BenchError, match=r"lab.yaml: power.off_after_s: unknown"):
+    with pytest.raises(BenchError, match=r"lab.yaml:50:3: power.off_after_s: unknown key 'off_after_s' \(did you mean 'off_for_s'\?\)"):
         load_bench(bench)
     bench.write_text(text + "power:\n  off: uhubctl -a off\n")
     with pytest.raises(BenchError, match="give both off: and on: commands"):

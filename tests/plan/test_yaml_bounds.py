@@ -57,6 +57,6 @@ def test_billion_laughs_in_a_profile_or_a_bench_file_is_an_error_not_a_hang(tmp_
         load_profile(str(profile))
     bench = tmp_path / "bench.yaml"
     bench.write_text("radio: emulated\nfeatures:\n" + "".join("  " + line + "\n" for line in LAUGHS.splitlines()))
-    with pytest.raises(ConfigError, match="bench.yaml:2: field 'features'"):
+    with pytest.raises(ConfigError, match=r"bench\.yaml:\d+:\d+: the document expands to more than"):
         load_bench(bench)
     assert time.monotonic() - started < 5

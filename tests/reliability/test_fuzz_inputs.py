@@ -1,5 +1,6 @@
-"""Random and mutated plans, bench files, device profiles and images: the project's own clear errors only
-(PlanErrors, ConfigError/BenchError, ProfileError, ImageError), never another exception."""
+"""Random and mutated plans, bench files, device profiles, back-end fixtures and images: the project's own
+clear errors only (PlanErrors, ConfigError/BenchError, ProfileError, FixtureError, ImageError), never
+another exception."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rig.backend.fixtures import FixtureError, Fixtures
 from rig.bench.config import BenchError, load_bench
 from rig.emu.profiles import ProfileError, load_profile
 from rig.hub.errors import ConfigError
@@ -20,6 +22,7 @@ PLANS = sorted((ROOT / "testplans").rglob("*.yaml"))
 PLAN_TEXTS = [p.read_text() for p in PLANS]
 BENCH_TEXT = (ROOT / "fixtures" / "benches" / "emulated.yaml").read_text()
 PROFILE_TEXTS = [p.read_text() for p in sorted((ROOT / "fixtures" / "devices").glob("*.yaml"))]
+SUPPLIERS_TEXT, CPL_TEXT = ((ROOT / "fixtures" / "backend" / name).read_text() for name in ("suppliers.yaml", "cpl.yaml"))
 IMAGES = [build_image(bytes(range(200)), manufacturer_code=0x1234, image_type=0x0101, file_version=2,
                       min_hw_version=1, max_hw_version=2, integrity_code=True),
           build_image(bytes(300), manufacturer_code=0x121D, image_type=0x84, file_version=3, format="gb-bare",
@@ -82,6 +85,18 @@ def test_mutated_device_profiles_give_profile_errors_only(tmp_path_factory, text
     try:
         load_profile(str(path))
     except ProfileError as exc:
+        assert str(exc)
+
+
+@FAST
+@given(suppliers=st.one_of(mutated([SUPPLIERS_TEXT]), st.text(max_size=200)), cpl=mutated([CPL_TEXT]))
+def test_mutated_backend_fixtures_give_fixture_errors_only(tmp_path_factory, suppliers, cpl) -> None:
+    folder = tmp_path_factory.mktemp("fixtures")
+    (folder / "s.yaml").write_text(suppliers)
+    (folder / "c.yaml").write_text(cpl)
+    try:
+        Fixtures.load(folder / "s.yaml", folder / "c.yaml")
+    except FixtureError as exc:
         assert str(exc)
 
 

@@ -154,7 +154,7 @@ async def test_cpl_signer_key_errors_are_clear() -> None:
             Fixtures.from_dicts({"suppliers": [], "devices": []},
                                 {"entries": [], "signers": [{"manufacturer_code": 0x1234, "public_key": key}]},
                                 where=("estate.yaml", "cpl.yaml"))
-        assert "cpl.yaml: signers[0].public_key" in str(err.value)
+        assert "cpl.yaml: signers.0.public_key: found " in str(err.value)
 
 
 # -- install codes ----------------------------------------------------------------------------------------
