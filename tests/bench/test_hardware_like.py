@@ -24,7 +24,7 @@ from tests.bench.hardware_like import REPO, HardwareLikeBench, records
 # Whole plans on the real clock, in subprocesses, mostly waiting. Each EZSP version's kept bench is an
 # xdist_group of its own, so the two run side by side on two workers; a version's tests stay on one worker
 # (split, each worker would start its own emulator and pair again).
-pytestmark = [pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 SUITE = str(REPO / "testplans" / "conformance")
 PLANS = ["cf01-discovery-and-query", "cf02-download-and-verify", "cf03-rate-limit-compliance", "cf04-resume",
