@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Two pytest-xdist workers on the 2-core machine (-n auto); --dist loadgroup keeps an xdist_group (the
-# shared 750 kB transfer) on one worker. `make test PYTEST_ARGS="-m 'not slow'"` leaves the slow ones out.
+# pytest-xdist workers: twice the cores, as most tests wait on real time (whole plans, subprocesses, radio
+# round trips) rather than compute; --dist loadgroup keeps an xdist_group (a kept bench, the shared 750 kB
+# transfer) on one worker. `make test PYTEST_ARGS="-m 'not slow'"` leaves the slow ones out.
+WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 PYTEST_ARGS ?=
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) tests testplans
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS) tests testplans
 
 demo: $(STAMP)
 	$(BIN)/rig demo

@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import os
 import shlex
+import signal
 import sys
 from typing import Annotated, Any, Callable, Protocol, TextIO
 
@@ -142,19 +143,31 @@ async def run_command(what: str, template: str, fields: dict[str, str], timeout_
     except (KeyError, IndexError) as exc:
         raise PowerError(f"{what}: the command names {exc} which this device does not have "
                          f"(known: {', '.join('{' + k + '}' for k in sorted(fields))})") from None
+    # Its own process group, ended whole on a timeout or an abort: the shell forks its commands, and a
+    # child left holding the output pipe kept the rig waiting until it ended, long after the timeout.
     proc = await asyncio.create_subprocess_shell(command, stdout=asyncio.subprocess.PIPE,
-                                                 stderr=asyncio.subprocess.STDOUT)
+                                                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     except (asyncio.TimeoutError, TimeoutError):
-        proc.kill()
+        _kill_group(proc.pid)
         await proc.wait()
         raise PowerError(f"{what}: `{command}` did not finish within {timeout_s:g} s") from None
+    except asyncio.CancelledError:  # the plan was aborted (Ctrl-C no longer reaches the command's group)
+        _kill_group(proc.pid)
+        raise
     text = out.decode(errors="replace").strip()
     if proc.returncode != 0:
         tail = text.splitlines()[-3:]
         raise PowerError(f"{what}: `{command}` exited {proc.returncode}" + (f": {' / '.join(tail)}" if tail else ""))
     return text
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 class CommandPower:

@@ -183,9 +183,12 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
     # --rig-progress on: live progress on a terminal, plain progress lines in a pipe or log (rig.report.live).
     # -p no:labgrid: labgrid's own pytest plugin (installed with the test extra) re-formats logging and
     # adds fixtures; a rig run from any folder must not depend on the repo's pyproject switching it off.
+    # -p no:hypothesispytest: plans use no property tests, and hypothesis's plugin (installed with the test
+    # extra) imports all of hypothesis at the end of every session: about a second of each `rig run`.
     # The rig package is imported before pytest starts (this CLI is part of it), so pytest cannot rewrite
     # the asserts of its plugin module; plans use no asserts, so that warning is noise for the user.
     out = list(args.paths) + ["--rig-summary", "--rig-progress", "on", "-p", "no:cacheprovider", "-p", "no:labgrid",
+                              "-p", "no:hypothesispytest",
                               "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
                               "-q"]
     if args.bench:

@@ -44,7 +44,7 @@ def _require_tools() -> dict[str, str]:
     missing = [name for name, path in tools.items() if path is None]
     if missing:
         why = (f"{', '.join(missing)} not installed (labgrid: pip install -e '.[test]'; "
-               "ser2net: apt-get install -y ser2net)")
+               "ser2net: the Debian package ser2net)")
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the labgrid tests: {why}")
         pytest.skip(why)

@@ -38,7 +38,9 @@ def lab_bench_file(tmp_path: Path) -> Path:
     text = text.replace("db_path: hub-store.sqlite3", "db_path: null")
     text = text.replace("  zigpy_database: zigpy.sqlite3\n", "")  # in memory: nothing left behind
     path = tmp_path / "lab-bench.yaml"
-    path.write_text(text + f"devices:\n  dut: {{ieee: '{ieee}', kind: ppmid}}\n", encoding="utf-8")
+    # the emulated PPMID has no capacitors to drain: a lab may shorten the 5 s off time the same way
+    path.write_text(text + f"power:\n  off_for_s: 1\ndevices:\n  dut: {{ieee: '{ieee}', kind: ppmid}}\n",
+                    encoding="utf-8")
     return path
 
 

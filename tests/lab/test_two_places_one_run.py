@@ -30,7 +30,8 @@ def test_two_places_in_one_xdist_run_give_one_report_naming_each_plans_place(lab
     switched_before = len(lab.power_calls())  # the lab is shared by the module's tests
     env = dict(lab.env, LG_COORDINATOR=lab.coordinator)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-p", "no:labgrid", *map(str, plans),
+        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-p", "no:labgrid", "-p", "no:hypothesispytest",
+         *map(str, plans),
          "--rig-radio", "labgrid:kind=ppmid", "--rig-bench", str(lab_bench_file(tmp_path)),
          "--rig-report", str(report), "--rig-record-dir", str(tmp_path / "records"), "--junitxml", str(junit)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)

@@ -25,6 +25,15 @@ REPO = Path(__file__).resolve().parents[2]
 EMULATED = "fixtures/benches/emulated.yaml"
 
 
+def running(pid: int) -> bool:
+    """Alive, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def plan_file(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -129,9 +138,14 @@ async def test_a_failing_or_hanging_power_command_is_a_bench_problem_with_its_ou
     failing = power_settings({"off": "echo relay board not found; exit 3", "on": "true", "off_for_s": 0}, "b")
     with pytest.raises(PowerError, match=r"power.off: `echo relay board not found; exit 3` exited 3: relay board"):
         await CommandPower(failing).cycle("dut", {})
-    hanging = power_settings({"off": "sleep 30", "on": "true", "command_timeout_s": 0.3}, "b")
+    # the shell forks what it runs: the whole command is ended, not only the shell (a relay script's child
+    # left behind kept the rig waiting for it, or went on switching after the bench gave up on it)
+    pid_file = tmp_path / "child.pid"
+    hanging = power_settings({"off": f"sleep 30 > /dev/null 2>&1 & echo $! > {pid_file}; wait", "on": "true",
+                              "command_timeout_s": 0.3}, "b")
     with pytest.raises(PowerError, match="did not finish within 0.3 s"):
         await CommandPower(hanging).cycle("dut", {})
+    assert not running(int(pid_file.read_text()))
     unknown = power_settings({"off": "switch {outlet} off", "on": "true"}, "b")
     with pytest.raises(PowerError, match=r"names 'outlet' which this device does not have"):
         await CommandPower(unknown).cycle("dut", {"ieee": "00:11"})
@@ -245,7 +259,7 @@ steps:
   - pair: dut
   - inject_fault: {fault: device_upgrade_end_status, device: dut, status: invalid_image}
   - service_request: {sr: "11.4", image: next, devices: [dut]}
-  - wait: 30s
+  - pass_time: 30s
   - expect_activation: {device: dut, within: 2h}
 """
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-INSTALL = "apt-get install -y chromium"
+INSTALL = "the Debian package chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
          "--disable-dev-shm-usage"]

@@ -4,7 +4,7 @@
 
 The run: the emulated bench (real bellows/zigpy, hub, back end), one PPMID that reboots half way through
 its download and is throttled with WAIT_FOR_DATA, then resumes, activates and is read back 15 minutes
-later. Needs `apt-get install -y chromium`; no network (see tests/report/browser.py).
+later. Needs the Debian package chromium; no network (see tests/report/browser.py).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-INSTALL = "apt-get install -y tshark"
+INSTALL = "the Debian package tshark"
 
 
 def tshark_or_skip() -> str:
