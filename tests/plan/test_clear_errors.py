@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from tests.plan.clirun import QUICK, REPO, environment, rig, rig_command, write_plan
+from tests.plan.clirun import QUICK, REPO, environment, rig, rig_command, rig_many, write_plan
 
 BAD_BENCH = "radio: emulated\nezsp:\n  version: 13\nhub:\n  max_concurent_downloads: 4\n"
 
@@ -33,10 +33,10 @@ def _closed_port() -> int:
 def test_a_bench_file_typo_is_one_line_for_run_predict_check_and_pytest(tmp_path):
     write_plan(tmp_path)
     (tmp_path / "bench.yaml").write_text(BAD_BENCH)
-    for args in (["run", "testplans", "--bench", "bench.yaml"],
-                 ["run", "testplans", "--bench", "bench.yaml", "--predict"],
-                 ["plans", "check", "testplans", "--bench", "bench.yaml"]):
-        proc = rig(tmp_path, *args)
+    commands = (["run", "testplans", "--bench", "bench.yaml"],
+                ["run", "testplans", "--bench", "bench.yaml", "--predict"],
+                ["plans", "check", "testplans", "--bench", "bench.yaml"])
+    for args, proc in zip(commands, rig_many(tmp_path, *commands)):
         assert proc.returncode == 2, (args, proc.stdout + proc.stderr)
         _one_clear_line(proc, "bench.yaml:5", "max_concurent_downloads")
     assert not (tmp_path / "runs").exists()  # nothing ran
@@ -50,11 +50,12 @@ def test_a_bench_file_typo_is_one_line_for_run_predict_check_and_pytest(tmp_path
 def test_report_onto_an_existing_file_is_refused_before_anything_runs(tmp_path):
     write_plan(tmp_path)
     (tmp_path / "taken").write_text("not a folder")
-    proc = rig(tmp_path, "run", "testplans", "--report", "taken")
+    proc, second = rig_many(tmp_path, ["run", "testplans", "--report", "taken"],
+                            ["run", "testplans", "--junitxml", "missing/folder/out.xml"])
     assert proc.returncode == 2
     _one_clear_line(proc, "--report taken", "is a file")
     assert not (tmp_path / "runs").exists()
-    proc = rig(tmp_path, "run", "testplans", "--junitxml", "missing/folder/out.xml")
+    proc = second
     assert proc.returncode == 2
     _one_clear_line(proc, "--junitxml", "missing/folder")
 
@@ -87,13 +88,14 @@ def test_a_radio_that_is_not_there_is_named_once_with_its_port_as_rig_doctor_wor
     (tmp_path / "bench.yaml").write_text((REPO / "fixtures/benches/hardware-example.yaml").read_text()
                                          + "devices:\n  ppmid1: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid}\n")
     port = _closed_port()
-    proc = rig(tmp_path, "run", "testplans", "--bench", "bench.yaml", "--radio", f"tcp://127.0.0.1:{port}")
+    proc, null = rig_many(tmp_path, ["run", "testplans", "--bench", "bench.yaml", "--radio", f"tcp://127.0.0.1:{port}"],
+                          ["run", "testplans", "--bench", "bench.yaml", "--radio", "/dev/null"])
     assert proc.returncode == 3, proc.stdout + proc.stderr
     out = _one_clear_line(proc, f"tcp://127.0.0.1:{port}: no EZSP stick answered", "nothing accepts connections",
                           "rig doctor --port")
     assert out.count("no EZSP stick answered") == 1
     assert "TransientConnectionError" not in out
-    proc = rig(tmp_path, "run", "testplans", "--bench", "bench.yaml", "--radio", "/dev/null")
+    proc = null
     assert proc.returncode == 3
     _one_clear_line(proc, "/dev/null: no EZSP stick answered", "not a serial port")
 
@@ -126,7 +128,8 @@ images:
 steps:
   - pair: a
 """)
-    proc = rig(tmp_path, "plans", "check", "testplans")
+    proc, good = rig_many(tmp_path, ["plans", "check", "testplans"],
+                          ["plans", "check", str(REPO / "testplans/scenarios/ec00-ppmid-happy-path.yaml")])
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "profiles.yaml:4:" in out and "device profile not found" in out and "ppmid" in out  # unknown
@@ -134,5 +137,4 @@ steps:
     assert "profiles.yaml:8:" in out and "junk.ota" in out  # corrupt image
     assert "profiles.yaml:9:" in out and "0x0999" in out and "not mapped" in out  # the hub cannot map it
     assert "Traceback" not in out
-    good = rig(tmp_path, "plans", "check", str(REPO / "testplans/scenarios/ec00-ppmid-happy-path.yaml"))
     assert good.returncode == 0, good.stdout + good.stderr
