@@ -51,7 +51,8 @@ import json, os, sys, time, traceback
 from rig.cli import main
 
 results = []
-for argv in json.loads(sys.argv[1]):
+for cwd, argv in json.loads(sys.argv[1]):
+    os.chdir(cwd)
     out, err = (os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600) for p in sys.argv[2:4])
     saved = os.dup(1), os.dup(2)
     sys.stdout.flush(); sys.stderr.flush()
@@ -82,17 +83,23 @@ print(json.dumps(results))
 
 
 def rig_many(cwd: Path, *commands: list[str], timeout: float = 240) -> list[subprocess.CompletedProcess]:
-    """`rig ARGS` for each of `commands`, in one process; a CompletedProcess each (`.seconds`: its time)."""
+    """`rig ARGS` for each of `commands` from `cwd`, in one process; a CompletedProcess each (`.seconds`:
+    its time)."""
+    return rig_many_in([(cwd, args) for args in commands], timeout=timeout)
+
+
+def rig_many_in(commands: list[tuple[Path, list[str]]], timeout: float = 240) -> list[subprocess.CompletedProcess]:
+    """As rig_many, each command from its own folder: (folder, ARGS) pairs."""
     import json
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, "-c", _MANY, json.dumps([list(c) for c in commands]),
-                               f"{tmp}/out", f"{tmp}/err"], cwd=cwd, capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-c", _MANY, json.dumps([(str(cwd), list(args)) for cwd, args in commands]),
+                               f"{tmp}/out", f"{tmp}/err"], cwd=tmp, capture_output=True, text=True,
                               timeout=timeout, env=environment())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     done = []
-    for args, (code, out, err, took) in zip(commands, json.loads(proc.stdout.splitlines()[-1])):
+    for (_, args), (code, out, err, took) in zip(commands, json.loads(proc.stdout.splitlines()[-1])):
         one = subprocess.CompletedProcess(rig_command(*args), code, out, err)
         one.seconds = took
         done.append(one)
