@@ -475,7 +475,7 @@ class PlanContext:
                 nxt = self.clock.next_deadline()
                 target = deadline if nxt is None else min(nxt, deadline)
                 if target > self.clock.now():
-                    await self.advance(target - self.clock.now(), quiet=True)  # quiet for `idle` s: checked above
+                    await self.advance(target - self.clock.now(), quiet_already=True)
                 quiet_since = loop.time()
 
     def _quiet_for(self, quiet_s: float, idle: float) -> bool:
@@ -489,15 +489,14 @@ class PlanContext:
         alerts = self.backend.alerts.last_seq() if self.backend is not None else 0
         return (len(self.hub.frames), alerts, *air)
 
-    async def advance(self, seconds: float, *, quiet: bool = False) -> None:
-        """Jump rig time; `quiet`: the caller has just seen the bench quiet, so no second quiet wait."""
+    async def advance(self, seconds: float, *, quiet_already: bool = False) -> None:
         if not isinstance(self.clock, VirtualClock):
             raise StepFailed("advance_clock needs an emulated bench (a real bench cannot jump time)")
 
         async def settle() -> None:  # let radio round trips started by a fired timer finish
             await asyncio.sleep(0.005)
 
-        if not quiet:
+        if not quiet_already:  # wait_until has just seen the bench quiet: a second wait costs each jump 0.1 s
             await self.quiesce()  # frames already on their way land before time jumps past them
         await self.clock.advance(seconds, settle=settle)
 
