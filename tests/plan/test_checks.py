@@ -94,7 +94,7 @@ needs: [emulated]
 devices:
   d: {profile: %s}
 images:
-  v2: {generate: {like: d, version: 2, size: 60kB}}
+  v2: {generate: {like: d, version: 2, size: 20kB}}
 steps:
   - pair: d
   - service_request: {sr: "11.4", image: v2, devices: [d]}

@@ -7,9 +7,10 @@ import json
 import socket
 import subprocess
 import sys
-import time
 
-from tests.plan.clirun import QUICK, REPO, environment, rig, rig_command, write_plan
+import pytest
+
+from tests.plan.clirun import QUICK, REPO, environment, rig_command, rig_many_in, write_plan
 
 BAD_BENCH = "radio: emulated\nezsp:\n  version: 13\nhub:\n  max_concurent_downloads: 4\n"
 
@@ -30,13 +31,71 @@ def _closed_port() -> int:
         return s.getsockname()[1]  # nothing listens here once the socket is closed
 
 
-def test_a_bench_file_typo_is_one_line_for_run_predict_check_and_pytest(tmp_path):
-    write_plan(tmp_path)
-    (tmp_path / "bench.yaml").write_text(BAD_BENCH)
-    for args in (["run", "testplans", "--bench", "bench.yaml"],
+TYPO_COMMANDS = (["run", "testplans", "--bench", "bench.yaml"],
                  ["run", "testplans", "--bench", "bench.yaml", "--predict"],
-                 ["plans", "check", "testplans", "--bench", "bench.yaml"]):
-        proc = rig(tmp_path, *args)
+                 ["plans", "check", "testplans", "--bench", "bench.yaml"])
+
+
+@pytest.fixture(scope="module")
+def stopped_early(tmp_path_factory):
+    """Every command here that stops before a plan runs, each from its own folder, in one process
+    (clirun.rig_many_in: the interpreter and imports paid once). Name -> (folder, CompletedProcess)."""
+    folders, commands = {}, []
+
+    def add(name: str, folder, args: list[str]) -> None:
+        folders[name] = folder
+        commands.append((name, folder, args))
+
+    typo = tmp_path_factory.mktemp("typo")
+    write_plan(typo)
+    (typo / "bench.yaml").write_text(BAD_BENCH)
+    for i, args in enumerate(TYPO_COMMANDS):
+        add(f"typo{i}", typo, args)
+
+    outputs = tmp_path_factory.mktemp("outputs")
+    write_plan(outputs)
+    (outputs / "taken").write_text("not a folder")
+    add("report", outputs, ["run", "testplans", "--report", "taken"])
+    add("junitxml", outputs, ["run", "testplans", "--junitxml", "missing/folder/out.xml"])
+
+    pair = tmp_path_factory.mktemp("pair")
+    add("pair", pair, ["pair", "--radio", str(pair / "ttyUSB9"), "--seconds", "1"])
+
+    radio = tmp_path_factory.mktemp("radio")
+    write_plan(radio, "one.yaml")
+    write_plan(radio, "two.yaml")
+    (radio / "bench.yaml").write_text((REPO / "fixtures/benches/hardware-example.yaml").read_text()
+                                      + "devices:\n  ppmid1: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid}\n")
+    port = _closed_port()
+    add("tcp", radio, ["run", "testplans", "--bench", "bench.yaml", "--radio", f"tcp://127.0.0.1:{port}"])
+    add("null", radio, ["run", "testplans", "--bench", "bench.yaml", "--radio", "/dev/null"])
+
+    needs = tmp_path_factory.mktemp("needs")
+    write_plan(needs, "emu.yaml", QUICK.replace("name: quick pairing", "name: emu\nneeds: [emulated]"))
+    add("needs", needs, ["run", "testplans", "--radio", f"tcp://127.0.0.1:{_closed_port()}"])
+
+    check = tmp_path_factory.mktemp("check")
+    profiles = check / "profiles"
+    profiles.mkdir()
+    ppmid = (REPO / "fixtures/devices/ppmid.yaml").read_text()
+    (profiles / "odd.yaml").write_text(ppmid.replace("image_type: 0x0101", "image_type: 0x0999"))
+    (profiles / "broken.yaml").write_text(ppmid.replace("manufacturer_code: 0x1234", "manufacturer_code: lots"))
+    (check / "junk.ota").write_bytes(b"\x00" * 200)
+    write_plan(check, "profiles.yaml", PROFILES_PLAN)
+    add("check", check, ["plans", "check", "testplans"])
+    add("check_good", check, ["plans", "check", str(REPO / "testplans/scenarios/ec00-ppmid-happy-path.yaml")])
+
+    done = rig_many_in([(folder, args) for _, folder, args in commands])
+    return {name: (folder, proc) for (name, folder, _), proc in zip(commands, done)}
+
+
+# one worker runs them all: the commands above run once
+pytestmark = pytest.mark.xdist_group("clear-errors")
+
+
+def test_a_bench_file_typo_is_one_line_for_run_predict_check_and_pytest(stopped_early):
+    for i, args in enumerate(TYPO_COMMANDS):
+        tmp_path, proc = stopped_early[f"typo{i}"]
         assert proc.returncode == 2, (args, proc.stdout + proc.stderr)
         _one_clear_line(proc, "bench.yaml:5", "max_concurent_downloads")
     assert not (tmp_path / "runs").exists()  # nothing ran
@@ -47,14 +106,12 @@ def test_a_bench_file_typo_is_one_line_for_run_predict_check_and_pytest(tmp_path
     assert "bench.yaml:5" in pytest_run.stderr and "Traceback" not in pytest_run.stdout + pytest_run.stderr
 
 
-def test_report_onto_an_existing_file_is_refused_before_anything_runs(tmp_path):
-    write_plan(tmp_path)
-    (tmp_path / "taken").write_text("not a folder")
-    proc = rig(tmp_path, "run", "testplans", "--report", "taken")
+def test_report_onto_an_existing_file_is_refused_before_anything_runs(stopped_early):
+    tmp_path, proc = stopped_early["report"]
     assert proc.returncode == 2
     _one_clear_line(proc, "--report taken", "is a file")
     assert not (tmp_path / "runs").exists()
-    proc = rig(tmp_path, "run", "testplans", "--junitxml", "missing/folder/out.xml")
+    _, proc = stopped_early["junitxml"]
     assert proc.returncode == 2
     _one_clear_line(proc, "--junitxml", "missing/folder")
 
@@ -73,47 +130,34 @@ def test_a_closed_pipe_is_not_a_traceback_and_the_run_still_keeps_its_record(tmp
     assert json.loads((folder / "quick.json").read_text())["verdict"] == "pass"
 
 
-def test_rig_pair_with_no_stick_says_so_and_exits(tmp_path):
-    started = time.monotonic()
-    proc = rig(tmp_path, "pair", "--radio", str(tmp_path / "ttyUSB9"), "--seconds", "1", timeout=90)
+def test_rig_pair_with_no_stick_says_so_and_exits(stopped_early):
+    tmp_path, proc = stopped_early["pair"]
     assert proc.returncode == 3, proc.stdout + proc.stderr
     _one_clear_line(proc, f"{tmp_path / 'ttyUSB9'}: no EZSP stick answered: no such port", "rig doctor")
-    assert time.monotonic() - started < 60
+    assert proc.seconds < 60
 
 
-def test_a_radio_that_is_not_there_is_named_once_with_its_port_as_rig_doctor_words_it(tmp_path):
-    write_plan(tmp_path, "one.yaml")
-    write_plan(tmp_path, "two.yaml")
-    (tmp_path / "bench.yaml").write_text((REPO / "fixtures/benches/hardware-example.yaml").read_text()
-                                         + "devices:\n  ppmid1: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid}\n")
-    port = _closed_port()
-    proc = rig(tmp_path, "run", "testplans", "--bench", "bench.yaml", "--radio", f"tcp://127.0.0.1:{port}")
+def test_a_radio_that_is_not_there_is_named_once_with_its_port_as_rig_doctor_words_it(stopped_early):
+    _, proc = stopped_early["tcp"]
+    port = proc.args[-1].rsplit(":", 1)[1]
     assert proc.returncode == 3, proc.stdout + proc.stderr
     out = _one_clear_line(proc, f"tcp://127.0.0.1:{port}: no EZSP stick answered", "nothing accepts connections",
                           "rig doctor --port")
     assert out.count("no EZSP stick answered") == 1
     assert "TransientConnectionError" not in out
-    proc = rig(tmp_path, "run", "testplans", "--bench", "bench.yaml", "--radio", "/dev/null")
+    _, proc = stopped_early["null"]
     assert proc.returncode == 3
     _one_clear_line(proc, "/dev/null: no EZSP stick answered", "not a serial port")
 
 
-def test_plans_the_bench_cannot_run_show_why_and_exit_5(tmp_path):
-    write_plan(tmp_path, "emu.yaml", QUICK.replace("name: quick pairing", "name: emu\nneeds: [emulated]"))
-    proc = rig(tmp_path, "run", "testplans", "--radio", f"tcp://127.0.0.1:{_closed_port()}")
+def test_plans_the_bench_cannot_run_show_why_and_exit_5(stopped_early):
+    _, proc = stopped_early["needs"]
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "emu: skipped: plan needs emulated" in proc.stdout + proc.stderr
     assert "no plan ran" in proc.stdout + proc.stderr
 
 
-def test_plans_check_finds_what_a_run_would_find_before_a_radio_is_touched(tmp_path):
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    ppmid = (REPO / "fixtures/devices/ppmid.yaml").read_text()
-    (profiles / "odd.yaml").write_text(ppmid.replace("image_type: 0x0101", "image_type: 0x0999"))
-    (profiles / "broken.yaml").write_text(ppmid.replace("manufacturer_code: 0x1234", "manufacturer_code: lots"))
-    (tmp_path / "junk.ota").write_bytes(b"\x00" * 200)
-    write_plan(tmp_path, "profiles.yaml", """\
+PROFILES_PLAN = """\
 plan: 1
 name: profiles
 devices:
@@ -125,8 +169,11 @@ images:
   unmapped: {generate: {like: c, version: 2}}
 steps:
   - pair: a
-""")
-    proc = rig(tmp_path, "plans", "check", "testplans")
+"""
+
+
+def test_plans_check_finds_what_a_run_would_find_before_a_radio_is_touched(stopped_early):
+    _, proc = stopped_early["check"]
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "profiles.yaml:4:" in out and "device profile not found" in out and "ppmid" in out  # unknown
@@ -134,5 +181,5 @@ steps:
     assert "profiles.yaml:8:" in out and "junk.ota" in out  # corrupt image
     assert "profiles.yaml:9:" in out and "0x0999" in out and "not mapped" in out  # the hub cannot map it
     assert "Traceback" not in out
-    good = rig(tmp_path, "plans", "check", str(REPO / "testplans/scenarios/ec00-ppmid-happy-path.yaml"))
+    _, good = stopped_early["check_good"]
     assert good.returncode == 0, good.stdout + good.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rig.cli import main
 from rig.report.runs import new_run_id, record_path, run_folder
-from tests.plan.clirun import rig, start, write_plan
+from tests.plan.clirun import rig_many, start, write_plan
 
 
 def _run_folders(base: Path) -> list[Path]:
@@ -34,10 +34,11 @@ def test_two_runs_at_once_keep_both_records_and_latest_points_at_the_newest(tmp_
 def test_two_runs_into_one_report_folder_give_a_report_listing_both(tmp_path):
     write_plan(tmp_path, "one.yaml")
     write_plan(tmp_path, "two.yaml")
-    assert rig(tmp_path, "run", "testplans/one.yaml", "--report", "shared").returncode == 0
-    assert rig(tmp_path, "run", "testplans/two.yaml", "--report", "shared").returncode == 0
-    again = rig(tmp_path, "run", "testplans/one.yaml", "--report", "shared")  # the same plan once more
-    assert again.returncode == 0, again.stdout + again.stderr
+    # three `rig run`s one after another (in one process: each is its own pytest session and run id)
+    runs = rig_many(tmp_path, ["run", "testplans/one.yaml", "--report", "shared"],
+                    ["run", "testplans/two.yaml", "--report", "shared"],
+                    ["run", "testplans/one.yaml", "--report", "shared"])  # the same plan once more
+    assert [r.returncode for r in runs] == [0, 0, 0], [r.stdout + r.stderr for r in runs]
     html = (tmp_path / "shared" / "report.html").read_text(encoding="utf-8")
     assert "3 plans: 3 pass" in html
     assert len(list((tmp_path / "shared").glob("one*.json"))) == 2  # neither run of `one` overwrote the other

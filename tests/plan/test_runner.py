@@ -5,6 +5,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 
 from rig.bench.config import load_bench
 from rig.plan.loader import load_plan
@@ -66,21 +67,32 @@ async def test_a_measurement_outside_its_limits_fails(tmp_path):
     assert record.verdict is Verdict.FAIL and "throughput" in record.message and "outside limits" in record.message
 
 
-def test_pytest_collects_plans_writes_junit_properties_and_rejects_broken_plans(tmp_path):
+@pytest.fixture(scope="module")
+def pytest_on_plans(tmp_path_factory):
+    """One pytest run over a folder with a good plan, a broken one and one needing hardware: the tests
+    below judge the same run (a pytest process costs seconds of start-up)."""
+    tmp_path = tmp_path_factory.mktemp("plans")
     write_plan(tmp_path, HAPPY, "good.yaml")
     write_plan(tmp_path, HAPPY.replace("  - advance_clock: 15m", "  - advance_clok: 15m"), "broken.yaml")
+    write_plan(tmp_path, HAPPY.replace("name: happy", "name: happy\nneeds: [hardware]"), "hw.yaml")
     junit = tmp_path / "out.xml"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(tmp_path / "testplans"), "--rig-radio", "emulated",
          "--rig-bench", str(REPO / "fixtures/benches/emulated.yaml"), f"--junitxml={junit}",
-         f"--rig-record-dir={tmp_path / 'records'}", "-p", "no:cacheprovider", "-q"],
+         f"--rig-record-dir={tmp_path / 'records'}", "-p", "no:cacheprovider", "-q", "-rs"],
         capture_output=True, text=True, cwd=REPO, timeout=300)
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")} if junit.is_file() else {}
+    return proc, cases, tmp_path
+
+
+@pytest.mark.xdist_group("pytest-on-plans")  # one worker runs both: pytest runs once
+def test_pytest_collects_plans_writes_junit_properties_and_rejects_broken_plans(pytest_on_plans):
+    proc, cases, tmp_path = pytest_on_plans
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "broken.yaml:11:5: steps[4].advance_clok: unknown step 'advance_clok'" in out
     assert "did you mean 'advance_clock'?" in out
     assert "Traceback" not in out
-    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
     good = cases["good"]
     props = {p.get("name"): p.get("value") for p in good.iter("property")}
     assert float(props["measurement.throughput"].split()[0]) > 0
@@ -90,11 +102,10 @@ def test_pytest_collects_plans_writes_junit_properties_and_rejects_broken_plans(
     assert (tmp_path / "records" / "good.json").is_file()
 
 
-def test_a_plan_needing_hardware_is_skipped_on_the_emulated_bench(tmp_path):
-    write_plan(tmp_path, HAPPY.replace("name: happy", "name: happy\nneeds: [hardware]"), "hw.yaml")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(tmp_path / "testplans"), "-p", "no:cacheprovider", "-q", "-rs",
-         "--rig-bench", str(REPO / "fixtures/benches/emulated.yaml")],
-        capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert proc.returncode == 0, proc.stdout
-    assert "1 skipped" in proc.stdout and "plan needs hardware" in proc.stdout
+@pytest.mark.xdist_group("pytest-on-plans")
+def test_a_plan_needing_hardware_is_skipped_on_the_emulated_bench(pytest_on_plans):
+    proc, cases, _ = pytest_on_plans
+    assert "1 skipped" in proc.stdout and "plan needs hardware" in proc.stdout, proc.stdout
+    # a skip, neither a failure nor an error (the run's exit code is the broken plan's)
+    [skipped] = list(cases["hw"])
+    assert skipped.tag == "skipped" and "plan needs hardware" in skipped.get("message"), ET.tostring(cases["hw"])

@@ -3,6 +3,8 @@ emulator's TCP port in the parent process.
 
     hub_child.py PORT WORKDIR IEEE start   -> SR 11.4 for the image in WORKDIR/image.ota, then serve
     hub_child.py PORT WORKDIR IEEE resume  -> reopen the same databases and serve
+    ... MODE wait                          -> the same, once a line arrives on stdin (the test starts the
+                                              successor early, so its interpreter and imports are ready)
 
 Prints READY once the hub is up (permit open), SR <accepted> after the request, and
 ALERTS <json> once the device's transfer alert (0x8F8A / 0x8F89) is in the log (or after 60 s).
@@ -79,4 +81,6 @@ async def main(port: str, workdir: Path, ieee: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[5:] == ["wait"]:
+        sys.stdin.readline()
     asyncio.run(main(sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]))

@@ -22,8 +22,10 @@ CHILD = Path(__file__).with_name("hub_child.py")
 IEEE = "00:0d:6f:00:0a:bc:de:01"
 
 
-async def _spawn(port: str, workdir: Path, mode: str) -> asyncio.subprocess.Process:
+async def _spawn(port: str, workdir: Path, mode: str, *, wait: bool = False) -> asyncio.subprocess.Process:
+    """The hub child; `wait`: it imports, then waits for a line on stdin before it opens anything."""
     return await asyncio.create_subprocess_exec(sys.executable, str(CHILD), port, str(workdir), IEEE, mode,
+                                                *(["wait"] if wait else []), stdin=asyncio.subprocess.PIPE,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
@@ -62,7 +64,8 @@ async def test_sigkill_hub_mid_transfer_then_restart(tmp_path, kill_at) -> None:
     async with Emulator(ezsp_version=13, transport="tcp", clock=RealClock(), seed=7) as emu:
         dev = emu.add_device(prof, ieee=IEEE)
         first = await _spawn(emu.port, tmp_path, "start")
-        second = None
+        # The successor starts now but touches nothing until the kill: only its start-up overlaps.
+        second = await _spawn(emu.port, tmp_path, "resume", wait=True)
         try:
             await _line(first, "READY", 60)
             await emu.join(dev, wait=30)
@@ -75,14 +78,14 @@ async def test_sigkill_hub_mid_transfer_then_restart(tmp_path, kill_at) -> None:
             killed_at = dev.flash.file_offset
             await _kill(first)
             assert 0 < killed_at < len(data), "the kill must land mid-transfer"
-            second = await _spawn(emu.port, tmp_path, "resume")
+            second.stdin.write(b"go\n")
+            await second.stdin.drain()
             alerts = json.loads(await _line(second, "ALERTS", 90))
             errors = json.loads(await _line(second, "ERRORS", 10))
             assert await asyncio.wait_for(second.wait(), 30) == 0
         finally:
             await _kill(first)
-            if second is not None:
-                await _kill(second)
+            await _kill(second)
         assert errors == []
         assert dev.flash.current_file_version == 2 and dev.flash.installed_image == data
         assert not dev.ota.events("download_aborted")

@@ -27,7 +27,7 @@ name: live progress demo
 devices:
   ppmid1: {profile: ppmid}
 images:
-  v2: {generate: {like: ppmid1, version: 2, size: 48kB}}
+  v2: {generate: {like: ppmid1, version: 2, size: 16kB}}
 steps:
   - pair: ppmid1
   - service_request: {sr: "11.4", image: v2, devices: [ppmid1]}
@@ -86,7 +86,7 @@ def test_rig_run_on_a_terminal_shows_live_progress_and_leaves_pytest_output_inta
     # While it ran: the plan, the step, the device with bytes, rate and ETA, redrawn in place.
     assert "live-demo" in text and "live progress demo" in text
     assert re.search(r"step 3/3.*expect_transfer", text), text
-    assert re.search(r"ppmid1.*\d[\d,]* */ *48,000 B", text), text
+    assert re.search(r"ppmid1.*\d[\d,]* */ *16,000 B", text), text
     assert re.search(r"\d+(\.\d)? (KiB|B)/s", text) and "ETA" in text, text
     assert "\x1b[" in text  # cursor movement: redrawn, not scrolled
     # What is left on the screen afterwards is pytest's output alone, as without the live display.
@@ -118,5 +118,5 @@ def test_rig_run_into_a_pipe_writes_plain_lines(tmp_path) -> None:
     assert any(re.fullmatch(r"live-demo: step 3/3 expect_transfer .*", line) for line in lines), lines
     progress = [line for line in lines if line.startswith("live-demo: ppmid1: ")]
     assert 3 <= len(progress) <= 15, progress  # about one line per 10 %, not one per block
-    assert re.search(r"100% \(48,000/48,000 B\).* done", progress[-1]), progress
+    assert re.search(r"100% \(16,000/16,000 B\).* done", progress[-1]), progress
     assert any(re.search(r"\b1 passed\b.* in ", line) for line in lines), lines
