@@ -12,31 +12,13 @@ from rig.bench.session import EmulatedRadio, Session
 from rig.clock import VirtualClock
 from rig.hub import Hub, HubConfig
 from rig.hub.events import HubEvent
+from tests.session_view import SessionView
 
 BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
 
 
-class Rig:
+class Rig(SessionView):
     """A rig.bench.session.Session on the emulated stick, seen as the hub tests use it."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    @property
-    def emu(self):
-        return self.session.emulator
-
-    @property
-    def hub(self) -> Hub:
-        return self.session.hub
-
-    @property
-    def clock(self) -> VirtualClock:
-        return self.session.clock
-
-    @property
-    def config(self) -> HubConfig:
-        return self.session.hub_config
 
     async def device(self, kind: str, *, allow: bool = True, profile: str | None = None):
         name = f"{kind}-{len(self.session.devices) + 1}"

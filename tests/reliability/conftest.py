@@ -19,6 +19,7 @@ from rig.clock import VirtualClock
 from rig.hub import Hub, HubConfig
 from rig.hub.events import TransferOutcome
 from tests.hub.images import firmware
+from tests.session_view import SessionView
 
 BENCH = Path(__file__).resolve().parents[2] / "fixtures" / "benches" / "emulated.yaml"
 IS_A = "90-B3-D5-1F-30-01-00-00"  # import supplier of every device here
@@ -48,27 +49,8 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class Stack:
+class Stack(SessionView):
     """A rig.bench.session.Session on the emulated stick (+ a back end), seen as these tests use it."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    @property
-    def emu(self):
-        return self.session.emulator
-
-    @property
-    def hub(self) -> Hub:
-        return self.session.hub
-
-    @property
-    def clock(self) -> VirtualClock:
-        return self.session.clock
-
-    @property
-    def config(self) -> HubConfig:
-        return self.session.hub_config
 
     @property
     def workdir(self) -> Path:
