@@ -23,6 +23,7 @@ venv: $(STAMP)
 WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 PYTEST_ARGS ?=
 test: $(STAMP)
+	$(BIN)/python -m tests.interop.node_env  # zigbee-herdsman for tests/interop (npm ci, once per lock file)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS) tests testplans
 
 demo: $(STAMP)
