@@ -19,7 +19,7 @@ venv: $(STAMP)
 # transfer) on one worker. `make test PYTEST_ARGS="-m 'not slow'"` leaves the slow ones out.
 # Bytecode is cached (__pycache__ is ignored by git) even where PYTHONDONTWRITEBYTECODE is set: the suite
 # starts well over a hundred Python processes, and each would compile the rig (and each worker rewrite
-# the tests) again: about an eighth of the suite's CPU.
+# the tests) again (tests/plan: 13 % of its CPU).
 WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 PYTEST_ARGS ?=
 test: $(STAMP)
