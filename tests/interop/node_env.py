@@ -1,8 +1,9 @@
 """The pinned zigbee-herdsman install the interop tests use (tests/interop/package*.json).
 
 `npm ci` runs once per package-lock.json content, into build/interop-node/<lock hash>/ (git-ignored,
-removed by `make clean`); a second run finds the stamp and reuses it. Without node/npm the tests
-skip with that reason, except under CI=true, where a missing tool is a failure.
+removed by `make clean`), from `make test` (`python -m tests.interop.node_env`), never from inside a test;
+a second run finds the stamp and reuses it. Without node/npm, or without the install, the tests skip with
+that reason, except under CI=true, where it is a failure.
 """
 
 from __future__ import annotations
@@ -36,17 +37,34 @@ def require_tool(name: str) -> str:
     return path
 
 
-def herdsman_root() -> Path:
-    """The folder whose node_modules holds the pinned zigbee-herdsman; installs it on first use."""
-    require_tool("node")
-    npm = require_tool("npm")
+def _target() -> Path:
     lock = (HERE / "package-lock.json").read_bytes()
     digest = hashlib.sha256(lock + (HERE / "package.json").read_bytes()).hexdigest()[:16]
-    target = CACHE / digest
+    return CACHE / digest
+
+
+def herdsman_root() -> Path:
+    """The folder whose node_modules holds the pinned zigbee-herdsman (installed by `make test`)."""
+    require_tool("node")
+    target = _target()
+    if not (target / STAMP).exists():
+        reason = "zigbee-herdsman is not installed: `make test` installs it (python -m tests.interop.node_env)"
+        if in_ci():
+            pytest.fail(f"{reason}; CI=true, so this is a failure, not a skip")
+        pytest.skip(reason)
+    return target
+
+
+def install() -> Path:
+    """`npm ci` of the pinned zigbee-herdsman into its cache folder, unless it is there already."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FileNotFoundError("npm is not installed")
+    target = _target()
     if (target / STAMP).exists():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{digest}.", dir=CACHE))
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=CACHE))
     for name in ("package.json", "package-lock.json"):
         shutil.copy2(HERE / name, staging / name)
     # --ignore-scripts: the serial-port bindings' native build is not needed for tcp://
@@ -56,7 +74,7 @@ def herdsman_root() -> Path:
     )
     if proc.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        pytest.fail(f"npm ci in tests/interop failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"npm ci in tests/interop failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     (staging / STAMP).write_text("ok\n")
     try:
         staging.rename(target)
@@ -67,3 +85,10 @@ def herdsman_root() -> Path:
 
 def herdsman_package(root: Path) -> Path:
     return root / "node_modules" / "zigbee-herdsman"
+
+
+if __name__ == "__main__":  # `make test`: the install, before pytest starts
+    try:
+        print(f"zigbee-herdsman for tests/interop: {install()}")
+    except FileNotFoundError as exc:  # the herdsman tests say so (skip; under CI=true, fail)
+        print(f"zigbee-herdsman for tests/interop not installed: {exc}")

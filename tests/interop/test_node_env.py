@@ -23,7 +23,19 @@ def test_missing_node_fails_in_ci(monkeypatch):
 
 def test_a_second_install_reuses_the_first(monkeypatch):
     """The npm ci result is cached per lock hash: no npm run when the stamp is there."""
-    node_env.herdsman_root()  # installs once if needed
+    root = node_env.herdsman_root()  # installed by `make test` (python -m tests.interop.node_env)
     monkeypatch.setattr(node_env.subprocess, "run", lambda *a, **k: pytest.fail("npm ci ran again"))
-    root = node_env.herdsman_root()
+    assert node_env.install() == root
     assert (root / node_env.STAMP).exists() and node_env.herdsman_package(root).is_dir()
+
+
+def test_a_test_never_installs_it(monkeypatch, tmp_path):
+    """Not installed: the tests skip (fail under CI=true) naming how to install it; no npm runs."""
+    monkeypatch.setattr(node_env, "CACHE", tmp_path / "empty")
+    monkeypatch.setattr(node_env.subprocess, "run", lambda *a, **k: pytest.fail("a test ran npm"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make test"):
+        node_env.herdsman_root()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        node_env.herdsman_root()
