@@ -32,7 +32,8 @@ def suite(root: Path = ROOT) -> list[str]:
     # the core suite (cf01-cf07, what a lab runs on every device) and the extended one (cf08-cf11: defects
     # the core suite cannot see, longer on a real bench)
     folders = [root / "testplans" / "conformance", root / "testplans" / "conformance-extended"]
-    return sorted(str(p.relative_to(root)) for folder in folders for p in folder.glob("cf*.yaml"))
+    found = [p for folder in folders for p in folder.glob("cf*.yaml")]
+    return [str(p.relative_to(root)) for p in sorted(found, key=lambda p: p.name)]  # cf01..cf11, as documented
 
 
 def dut_profile(plan: str, root: Path = ROOT) -> str:
