@@ -6,7 +6,8 @@ which plans failed, and the first failing plan's message (it should name what th
 A conforming device (no defect) must pass every plan. Exit 0 only if every defect is caught and the
 conforming device passes everything.
 
-    .venv/bin/python bench/dut_defects.py                       # the whole matrix (about 10 minutes)
+    .venv/bin/python bench/dut_defects.py                       # the whole matrix (about 16 minutes, 2 cores)
+    .venv/bin/python bench/dut_defects.py --only none --plans cf06,cf08   # one row, two plans
     .venv/bin/python bench/dut_defects.py --only stale_version,no_upgrade_end
     .venv/bin/python bench/dut_defects.py --markdown matrix.md  # the table for docs
 """
