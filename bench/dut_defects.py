@@ -6,7 +6,8 @@ which plans failed, and the first failing plan's message (it should name what th
 A conforming device (no defect) must pass every plan. Exit 0 only if every defect is caught and the
 conforming device passes everything.
 
-    .venv/bin/python bench/dut_defects.py                       # the whole matrix (about 10 minutes)
+    .venv/bin/python bench/dut_defects.py                       # the whole matrix (about 16 minutes, 2 cores)
+    .venv/bin/python bench/dut_defects.py --only none --plans cf06,cf08   # one row, two plans
     .venv/bin/python bench/dut_defects.py --only stale_version,no_upgrade_end
     .venv/bin/python bench/dut_defects.py --markdown matrix.md  # the table for docs
 """
@@ -32,7 +33,8 @@ def suite(root: Path = ROOT) -> list[str]:
     # the core suite (cf01-cf07, what a lab runs on every device) and the extended one (cf08-cf11: defects
     # the core suite cannot see, longer on a real bench)
     folders = [root / "testplans" / "conformance", root / "testplans" / "conformance-extended"]
-    return sorted(str(p.relative_to(root)) for folder in folders for p in folder.glob("cf*.yaml"))
+    found = [p for folder in folders for p in folder.glob("cf*.yaml")]
+    return [str(p.relative_to(root)) for p in sorted(found, key=lambda p: p.name)]  # cf01..cf11, as documented
 
 
 def dut_profile(plan: str, root: Path = ROOT) -> str:
@@ -44,29 +46,36 @@ def dut_profile(plan: str, root: Path = ROOT) -> str:
     return spec.get("profile", "ppmid") if isinstance(spec, dict) else str(spec)
 
 
-def run_defect(defect: str | None, plans: list[str], step_timeout: float) -> dict[str, tuple[str, str]]:
-    """plan -> (verdict, message) with the DUT carrying `defect` (None: a conforming device)."""
-    out: dict[str, tuple[str, str]] = {}
+def run_defect(defect: str | None, plans: list[str], step_timeout: float) -> dict[str, tuple[str, str, float]]:
+    """plan -> (verdict, message, real seconds) with the DUT carrying `defect` (None: a conforming device)."""
+    out: dict[str, tuple[str, str, float]] = {}
     by_base: dict[str, list[str]] = {}
     for plan in plans:  # one child process per DUT profile (ppmid, hcalcs, ...)
         by_base.setdefault(dut_profile(plan), []).append(plan)
     for base, group in by_base.items():
         profiles = {"dut": f"{base}+{defect}"} if defect else {}
         for v in run_plans(ROOT, group, profiles=profiles, step_timeout=step_timeout, timeout=3600):
-            out[v.plan] = (v.verdict, v.message)
+            out[v.plan] = (v.verdict, v.message, v.wall)
     for plan in plans:
-        out.setdefault(plan, ("error", "no verdict (the child process stopped)"))
+        out.setdefault(plan, ("error", "no verdict (the child process stopped)", 0.0))
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="Detection matrix: device defects x conformance plans.")
     ap.add_argument("--only", help="comma-separated defects (and 'none' for the conforming device)")
+    ap.add_argument("--plans", help="comma-separated plan ids (cf03,cf08): only these plans of the suite")
     ap.add_argument("--step-timeout", type=float, default=90.0, help="real seconds per step (a stuck DUT)")
     ap.add_argument("--markdown", help="also write the matrix as a Markdown table here")
     ap.add_argument("--json", help="also write every verdict and message here")
     args = ap.parse_args()
     plans = suite()
+    if args.plans:
+        picked = {p.strip() for p in args.plans.split(",")}
+        plans = [p for p in plans if Path(p).stem.split("-")[0] in picked]
+        if not plans:
+            print(f"no plan of the suite matches --plans {args.plans}")
+            return 2
     wanted = [d.strip() for d in args.only.split(",")] if args.only else ["none", *DUT_DEFECTS]
     unknown = [d for d in wanted if d != "none" and d not in DUT_DEFECTS]
     if unknown:
@@ -77,7 +86,9 @@ def main() -> int:
     rows, t0, ok = [], time.monotonic(), True
     everything: dict[str, dict] = {}
     for defect in wanted:
+        row_t0 = time.monotonic()
         results = run_defect(None if defect == "none" else defect, plans, args.step_timeout)
+        row_wall = time.monotonic() - row_t0
         cells = ["FAIL" if results[p][0] == "fail" else "ERR" if results[p][0] == "error"
                  else "skip" if results[p][0] == "skip" else "." for p in plans]
         failing = [p for p in plans if results[p][0] in ("fail", "error")]
@@ -89,8 +100,12 @@ def main() -> int:
             verdict = "caught" if failing else "MISSED"
             ok &= bool(failing)
         print(f"{defect:30} " + " ".join(f"{c:>4}" for c in cells) + f"  {verdict}. {first[:200]}", flush=True)
+        slow = sorted(((results[p][2], Path(p).stem.split("-")[0]) for p in plans), reverse=True)[:3]
+        print(f"{'':30} {row_wall:.0f} s; slowest plans: " + ", ".join(f"{n} {w:.0f} s" for w, n in slow), flush=True)
         rows.append((defect, cells, verdict, first))
-        everything[defect] = {Path(p).stem: {"verdict": results[p][0], "message": results[p][1]} for p in plans}
+        everything[defect] = {Path(p).stem: {"verdict": results[p][0], "message": results[p][1], "wall": results[p][2]}
+                              for p in plans}
+        everything[defect]["_row_wall"] = round(row_wall, 1)
     defects = [r for r in rows if r[0] != "none"]
     caught = sum(1 for r in defects if r[2] == "caught")
     false = sum(1 for r in rows if r[0] == "none" and r[2] != "no false failure")

@@ -150,6 +150,13 @@ CATALOGUE: list[Mutant] = [
     M("ch10-silence-success", "R-CH-10 4.7-15", "no answer to the version read counts as success", VER,
       'result, detail = ActivationResult.FAILURE, "no response"', 'result, detail = ActivationResult.SUCCESS, ""',
       "ec15-activation-failure.yaml", "tests/hub/test_hub_transfers.py"),
+    # No plan claims this one: a device re-downloading after a stale activation keeps the bench busy, so a
+    # plan waiting for the pushed-back check would sit through it in real time (bench/dut_defects.py, cf06).
+    M("ch10-redownload-rearms", "R-CH-10", "a re-download of the same offer pushes the version check back", SRV,
+      "            offer = self.store.offer(offer.id) or offer\n",
+      "            offer = self.store.offer(offer.id) or offer\n"
+      "        elif offer.activation_at is not None: self.checker.schedule(offer.id, now + self.config.version_check_delay_s)\n",
+      "", "tests/hub/test_version_check.py"),
     M("ch11-version-field", "R-CH-11 R-ALERT-02", "0x8F8A carries the wrong FirmwareVersion", OUT,
       '"FirmwareVersion": f"{e.file_version:08X}", "ResponseCode": int(e.result),',
       '"FirmwareVersion": "00000001", "ResponseCode": int(e.result),', "ec00-ppmid-happy-path.yaml", T_BE),

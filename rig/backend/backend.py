@@ -32,13 +32,14 @@ from rig.backend.codes import DEFAULT_CODES, Codes
 from rig.backend.controls import Capacity, InProgress, LongRetry
 from rig.backend.csp import CspStub, CspUnavailable, InboxItem
 from rig.backend.dispatcher import Dispatcher
-from rig.backend.fixtures import Device, Fixtures, duis_eui, normalise_eui
+from rig.backend.fixtures import CplEntry, Device, Fixtures, duis_eui, normalise_eui
 from rig.backend.intake import FirmwareAsk, Intake, Refusal
 from rig.backend.jobs import JobStore, Op
 from rig.backend.outcomes import Outcomes
 from rig.backend.register import VersionRegister
 from rig.backend.requests import (ActivateFirmware, ReadFirmwareVersion, ServiceRequest, ServiceResponse,
                                   UpdateFirmware, UpdatePPMIDFirmware, parse_version)
+from rig.backend.signing import Signer
 from rig.backend.store import Store
 from rig.clock import DAY, Clock
 from rig.hub.events import ActivationPlan, CommsHubPort
@@ -86,6 +87,18 @@ class Backend:
                                      give_up=self.outcomes.fail_job)
         self.dispatcher.resume()  # persisted retries and In Progress expiries, back on the rig clock
         self.csp.schedule_flush()  # and whatever the CSP inbox still holds
+
+    # ===================================================================== reference data ===
+    def list_on_cpl(self, model: str, manufacturer_code: int, image_type: int, firmware_version: int,
+                    sha256: str) -> None:
+        """Add one entry to the Central Products List the DSP checks requests against (a plan's own image)."""
+        self.fixtures.cpl.append(CplEntry(model, int(manufacturer_code), int(image_type), int(firmware_version),
+                                          sha256.lower()))
+
+    def trust_signer(self, manufacturer_code: int, public_key_pem: str) -> None:
+        """From now on this manufacturer's GB bare images must carry a signature this public key verifies
+        (it replaces any key listed before for that manufacturer)."""
+        self.fixtures.signers[int(manufacturer_code)] = Signer(int(manufacturer_code), public_key_pem)
 
     @property
     def errors(self) -> list[str]:

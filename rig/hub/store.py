@@ -179,6 +179,23 @@ class Store:
                    (when, reason, image_id))
         self._data_cache.pop(image_id, None)
 
+    def corrupt_stored_copy(self, sha256: str, offset: int) -> list[int]:
+        """Flip the byte at `offset` of every live stored copy of the image whose SHA-256 (as ingested) is
+        `sha256`, as a bad flash cell would after the ingest checks passed (the rig's 4.7-3 fault: a
+        deliberately corrupted copy is served). Returns the image ids changed; [] if none is held."""
+        rows = self._db.execute("SELECT id, data FROM images WHERE sha256 = ? AND discarded_at IS NULL",
+                                (sha256,)).fetchall()
+        changed = []
+        for image_id, stored in rows:
+            if not 0 <= offset < len(stored):
+                raise ValueError(f"offset {offset} is outside image {image_id} ({len(stored)} bytes)")
+            bad = bytearray(stored)
+            bad[offset] ^= 0xFF
+            self._db.execute("UPDATE images SET data = ? WHERE id = ?", (bytes(bad), image_id))
+            self._data_cache.pop(image_id, None)  # the next block is served from the corrupted bytes
+            changed.append(int(image_id))
+        return changed
+
     # -- devices -----------------------------------------------------------------------------
     def allow_device(self, ieee: str, kind: str | None, when: float) -> None:
         self._db.execute("INSERT INTO devices (ieee, kind, added_at) VALUES (?,?,?) "

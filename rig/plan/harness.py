@@ -6,7 +6,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from rig.backend.fixtures import CplEntry, Device, duis_eui
+from rig.backend.fixtures import Device, duis_eui
 from rig.bench.config import Bench
 from rig.bench.session import GAS_SUPPLIER, IMPORT_SUPPLIER, DeviceHandle, Session, seed_for
 from rig.image import parse_image
@@ -65,9 +65,8 @@ class RigHarness:
         """Put an image on the Central Products List for every device model on the bench."""
         image = parse_image(data)
         for handle in self.session.devices.values():
-            self.backend.fixtures.cpl.append(CplEntry(self.ctx.model_of(handle), image.manufacturer_code,
-                                                      image.image_type, image.file_version,
-                                                      hashlib.sha256(data).hexdigest()))
+            self.backend.list_on_cpl(self.ctx.model_of(handle), image.manufacturer_code, image.image_type,
+                                     image.file_version, hashlib.sha256(data).hexdigest())
 
     def device_id(self, name: str) -> str:
         """The DUIS form of a device's id (what service requests take)."""

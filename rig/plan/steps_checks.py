@@ -303,17 +303,9 @@ async def corrupt_served_image(ctx: PlanContext, a: dict[str, Any]) -> None:
 
     data = ctx.images[a["image"]]
     digest = hashlib.sha256(data).hexdigest()
-    store = ctx.hub.store
-    rows = store._db.execute("SELECT id, data FROM images WHERE sha256 = ? AND discarded_at IS NULL",
-                             (digest,)).fetchall()
-    if not rows:
+    at = min(len(data) - 1, int(len(data) * a.get("at", 50.0) / 100.0))
+    if not ctx.hub.store.corrupt_stored_copy(digest, at):
         raise StepFailed(f"the CH holds no copy of image {a['image']} (sha256 {digest[:16]}) to corrupt")
-    at = int(len(data) * a.get("at", 50.0) / 100.0)
-    for image_id, stored in rows:
-        bad = bytearray(stored)
-        bad[at] ^= 0xFF
-        store._db.execute("UPDATE images SET data = ? WHERE id = ?", (bytes(bad), image_id))
-        store._data_cache.pop(image_id, None)
     ctx.event("fault", None, detail=f"CH copy of {a['image']} corrupted at byte {at}", actor="rig", to="CH")
 
 
@@ -338,8 +330,6 @@ async def sign_image(ctx: PlanContext, a: dict[str, Any]) -> None:
     CPL entry gets the signed file's SHA-256, so only the signature decides."""
     import hashlib
 
-    from rig.backend.fixtures import CplEntry
-    from rig.backend.signing import Signer
     from rig.image.signature import generate_signing_key, public_key_pem, sign_bare_image
 
     keys = getattr(ctx, "signing_keys", None)
@@ -350,13 +340,11 @@ async def sign_image(ctx: PlanContext, a: dict[str, Any]) -> None:
     except ImageError as exc:
         raise StepFailed(f"sign_image: image {a['image']} is not a GB bare image, which alone carries this "
                          f"signature: {exc}") from None
-    fixtures = ctx.backend.fixtures
-    fixtures.signers[int(header.manufacturer_code)] = Signer(int(header.manufacturer_code),
-                                                             public_key_pem(keys["manufacturer"].public_key()))
+    ctx.backend.trust_signer(int(header.manufacturer_code), public_key_pem(keys["manufacturer"].public_key()))
     signed = sign_bare_image(ctx.images[a["image"]], keys[a["by"]])
     ctx.images[a["image"]] = signed
     digest = hashlib.sha256(signed).hexdigest()
     for handle in ctx.session.devices.values():
-        fixtures.cpl.append(CplEntry(ctx.model_of(handle), int(header.manufacturer_code), int(header.image_type),
-                                     int(header.file_version), digest))
+        ctx.backend.list_on_cpl(ctx.model_of(handle), int(header.manufacturer_code), int(header.image_type),
+                                int(header.file_version), digest)
     ctx.event("sign", None, detail=f"{a['image']} signed by the {a['by']} key", actor="rig", to="DSP")

@@ -113,3 +113,22 @@ async def test_resubmitted_request_id_is_answered_once(backend, hub):
     a = backend.update_ppmid_firmware(IS_A, PPMID_IMG, "01020304", [PPMID1], request_id=f"{IS_A}:X:7")
     b = backend.update_ppmid_firmware(IS_A, PPMID_IMG, "01020304", [PPMID1], request_id=f"{IS_A}:X:7")
     assert a == b and len(hub.offers) == 1
+
+
+async def test_a_plan_can_list_its_own_image_and_trust_a_signer(backend, hub):
+    from rig.image import build_image
+    from rig.image.signature import generate_signing_key, public_key_pem, sign_bare_image
+    from tests.backend.helpers import PPMID_MFR, PPMID_TYPE, sha
+
+    bare = build_image(bytes(range(200)), manufacturer_code=PPMID_MFR, image_type=PPMID_TYPE, file_version=0x0102030A,
+                       format="gb-bare")
+    key, forger = generate_signing_key(), generate_signing_key()
+    signed, forged = sign_bare_image(bare, key), sign_bare_image(bare, forger)
+    assert backend.update_ppmid_firmware(IS_A, signed, "0102030A", [PPMID1]).response_code == "E904"  # not listed
+    for image in (signed, forged):
+        backend.list_on_cpl("PPMID-1", PPMID_MFR, PPMID_TYPE, 0x0102030A, sha(image).upper())
+    backend.trust_signer(PPMID_MFR, public_key_pem(key.public_key()))
+    assert backend.update_ppmid_firmware(IS_A, forged, "0102030A", [PPMID1]).response_code == "E910"
+    ok = backend.update_ppmid_firmware(IS_A, signed, "0102030A", [PPMID1])
+    assert ok.accepted, ok
+

@@ -89,3 +89,28 @@ def test_an_unmapped_image_type_names_the_known_ones() -> None:
         _hub().store_image(rw.zigbee(image_type=0x0999))
     text = str(err.value) + " ".join(getattr(err.value, "problems", []) or [])
     assert "0x0999" in text and "0x0101=ppmid" in text
+
+
+def _image(store: Store, data: bytes, digest: str) -> int:
+    with store.transaction() as db:
+        return store.insert_image(db, slot="gsme_block", kind="ppmid", data=data, manufacturer_code=1, image_type=2,
+                                  file_version=3, min_hw=None, max_hw=None, sha256=digest, stored_at=0.0,
+                                  request_id=None)
+
+
+def test_corrupt_stored_copy_changes_what_is_served_and_nothing_else():
+    store = Store(None)
+    data = bytes(range(100))
+    held = _image(store, data, "aa")
+    other = _image(store, data, "bb")
+    assert store.image_data(held) == data  # now in the served-bytes cache
+    assert store.corrupt_stored_copy("aa", 40) == [held]
+    served = store.image_data(held)
+    assert served[40] == data[40] ^ 0xFF and served[:40] + served[41:] == data[:40] + data[41:]
+    assert store.image_data(other) == data
+    assert store.corrupt_stored_copy("cc", 40) == []  # not held: nothing to corrupt
+    with store.transaction() as db:
+        store.discard_image(db, other, "test", 1.0)
+    assert store.corrupt_stored_copy("bb", 40) == []  # a discarded copy has no bytes left
+    with pytest.raises(ValueError, match="outside image"):
+        store.corrupt_stored_copy("aa", 100)
