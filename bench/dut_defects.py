@@ -38,12 +38,11 @@ def suite(root: Path = ROOT) -> list[str]:
 
 
 def dut_profile(plan: str, root: Path = ROOT) -> str:
-    """The plan's own profile for `dut` (ppmid, hcalcs, ...), read without running it."""
-    import yaml
+    """The plan's own profile for `dut` (ppmid, hcalcs, ...), read by the plan loader without running it."""
+    from rig.plan.loader import load_plan
 
-    doc = yaml.safe_load((root / plan).read_text(encoding="utf-8"))
-    spec = (doc.get("devices") or {}).get("dut") or {}
-    return spec.get("profile", "ppmid") if isinstance(spec, dict) else str(spec)
+    device = load_plan(root / plan).devices.get("dut")
+    return device.profile if device is not None else "ppmid"
 
 
 def run_defect(defect: str | None, plans: list[str], step_timeout: float) -> dict[str, tuple[str, str, float]]:
