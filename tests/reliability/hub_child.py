@@ -1,5 +1,6 @@
-"""Child process for the hub SIGKILL test: Hub + Back end (real clock, SQLite files in WORKDIR) on the
-emulator's TCP port in the parent process.
+"""Child process for the hub SIGKILL test: a Session on the hardware strategy (the emulator's TCP port in
+the parent process is a stick this process does not control; real clock) with the hub and the back end,
+SQLite files in WORKDIR.
 
     hub_child.py PORT WORKDIR IEEE start   -> SR 11.4 for the image in WORKDIR/image.ota, then serve
     hub_child.py PORT WORKDIR IEEE resume  -> reopen the same databases and serve
@@ -22,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import zigpy.types  # noqa: E402
 
-from rig.backend import Backend, Fixtures  # noqa: E402
-from rig.clock import RealClock  # noqa: E402
-from rig.hub import Hub, HubConfig  # noqa: E402
+from rig.backend import Fixtures  # noqa: E402
+from rig.bench.config import load_bench  # noqa: E402
+from rig.bench.session import HardwareRadio, Session  # noqa: E402
 from rig.image import parse_image  # noqa: E402
 from tests.reliability.conftest import BENCH, GS_A, IS_A, duis  # noqa: E402
 
@@ -40,13 +41,14 @@ def fixtures(ieee: str, data: bytes) -> Fixtures:
 
 
 async def main(port: str, workdir: Path, ieee: str, mode: str) -> None:
-    clock = RealClock()
     data = (workdir / "image.ota").read_bytes()
-    config = HubConfig.load(BENCH).with_options(db_path=str(workdir / "hub.sqlite3"),
-                                                zigpy_database=str(workdir / "zigpy.sqlite3"))
-    hub = Hub(config, clock=clock)
-    await hub.start(port)
-    backend = Backend(workdir / "backend.sqlite3", clock, hub, fixtures(ieee, data))
+    bench = load_bench(BENCH)
+    config = bench.hub.with_options(db_path=str(workdir / "hub.sqlite3"),
+                                    zigpy_database=str(workdir / "zigpy.sqlite3"))
+    session = Session(HardwareRadio(bench, port), config, workdir)
+    await session.start()
+    hub = session.hub
+    backend = session.start_backend(fixtures(ieee, data))
     hub.replay_outcomes()  # an outcome committed by a killed predecessor but never handed over
     await hub.permit(120)
     print("READY", flush=True)
@@ -76,8 +78,7 @@ async def main(port: str, workdir: Path, ieee: str, mode: str) -> None:
            for a in backend.alerts.list()]
     print("ALERTS " + json.dumps(out), flush=True)
     print("ERRORS " + json.dumps(backend.errors), flush=True)
-    backend.close()
-    await hub.stop()
+    await session.stop()
 
 
 if __name__ == "__main__":
