@@ -172,7 +172,7 @@ CATALOGUE: list[Mutant] = [
       'if slot == "gsme_block" and held.kind == "gsme" and kind != "gsme":', "if False:",
       "store02-gsme-not-evicted.yaml", "tests/hub/test_store.py"),
     M("store03-13-days", "R-STORE-03 4.7-13", "images deleted after 13 days, not 14", CFG,
-      'kw["retention_s"] = float(days) * DAY', 'kw["retention_s"] = float(days - 1) * DAY',
+      'kw["retention_s"] = float(value) * DAY', 'kw["retention_s"] = float(value - 1) * DAY',
       "ec13-retention-expiry.yaml",
       "tests/hub/test_store.py"),
     M("store04-integrity", "R-STORE-04", "the CH stores an image that fails validation (integrity code, size, version)", INV,
