@@ -14,11 +14,12 @@ it wants; otherwise pydantic's message is used, lightly reworded.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from rig.config.source import Pos, PosDict, PosList
+from rig.config.source import Pos, PosDict, PosList, YamlError, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -209,10 +210,6 @@ def errors_of(model: type[BaseModel], exc: ValidationError, data: Any, *, origin
 
 # ------------------------------------------------------------------------------------------------
 # Reading a whole file, and data that never was one (shared by the bench, profile and fixture readers)
-
-from pathlib import Path  # noqa: E402 - appended section
-
-from rig.config.source import YamlError, load_yaml  # noqa: E402
 
 E = TypeVar("E", bound=ConfigFileError)
 

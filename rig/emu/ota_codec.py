@@ -15,10 +15,9 @@ import struct
 import zigpy.types as t
 from zigpy.zcl import foundation
 
-Status = foundation.Status
-
-# The cluster's numbers (command ids, wildcards) are the leaf rig.image's, the one copy in the rig.
-from rig.image.ota_cluster import (  # noqa: E402,F401 - re-exported: the client reads them as oc.*
+# The cluster's numbers (command ids, wildcards) are the leaf rig.image's, the one copy in the rig;
+# re-exported here because the client reads them as oc.*.
+from rig.image.ota_cluster import (  # noqa: F401
     SERVER_TO_CLIENT,
     UPGRADE_TIME_WAIT,
     WILDCARD_IMAGE_TYPE,
@@ -26,6 +25,8 @@ from rig.image.ota_cluster import (  # noqa: E402,F401 - re-exported: the client
     WILDCARD_VERSION,
     Cmd,
 )
+
+Status = foundation.Status
 
 
 class Malformed(ValueError):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import struct
 
-# The cluster's numbers live once, in the leaf rig.image (the emulator reads the same ones).
-from rig.image.ota_cluster import (  # noqa: E402,F401 - re-exported for the hub's modules
+# The cluster's numbers live once, in the leaf rig.image (the emulator reads the same ones); re-exported
+# for the hub's modules.
+from rig.image.ota_cluster import (  # noqa: F401
     DEFAULT_RESPONSE,
     OTA_CLUSTER,
     SE_PROFILE,
