@@ -33,10 +33,16 @@ class FixtureError(ConfigFileError):
 
 
 def normalise_eui(text: object) -> str | None:
-    """'00-DB-12-…' / '00:db:12:…' / '00DB12…' -> '00:db:12:…'; None if it is not an EUI-64."""
-    if not isinstance(text, str) or not _EUI_RE.match(text.strip()):
+    """'00-DB-12-…' / '00:db:12:…' / '00DB12…' / '0x00db12…' (zigbee2mqtt's and herdsman's notation) ->
+    '00:db:12:…'; None if it is not an EUI-64."""
+    if not isinstance(text, str):
         return None
-    digits = re.sub(r"[-:]", "", text.strip()).lower()
+    text = text.strip()
+    if text[:2] in ("0x", "0X") and len(text) == 18:
+        text = text[2:]
+    if not _EUI_RE.match(text):
+        return None
+    digits = re.sub(r"[-:]", "", text).lower()
     return ":".join(digits[i : i + 2] for i in range(0, 16, 2))
 
 

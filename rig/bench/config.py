@@ -5,12 +5,12 @@ commands. Read once, into one typed model (`BenchFile`, extending the hub's `Hub
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field
 
+from rig.backend.fixtures import normalise_eui
 from rig.bench.power import PowerSection, PowerSettings, ResetSection, ResetSettings
 from rig.config import ConfigFileError, FileModel, PosDict
 from rig.config.validate import close_key, renamed_keys
@@ -86,13 +86,12 @@ def resolve(path: str | Path) -> Path:
     return candidate if candidate.is_file() else path
 
 
-_EUI64 = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){7}$")
-
-
 def _eui64(text: str) -> str:
-    if not _EUI64.match(text):
-        raise ValueError("expected an EUI-64 such as '00:0d:6f:00:0a:bc:de:f0' (quoted)")
-    return text.replace("-", ":").lower()
+    ieee = normalise_eui(text)  # the back end's reading of an EUI-64: one notation rule in the rig
+    if ieee is None:
+        raise ValueError("expected an EUI-64 such as '00:0d:6f:00:0a:bc:de:f0' (quoted), 000D6F000ABCDEF0 "
+                         "or 0x000d6f000abcdef0")
+    return ieee
 
 
 U16 = Annotated[int, Field(ge=0, le=0xFFFF)]

@@ -47,3 +47,20 @@ def test_a_broken_bench_file_names_line_and_column(tmp_path, old, new, at, expec
     with pytest.raises(BenchError) as err:
         load_bench(bench)
     assert str(err.value).startswith(f"{bench}:{line}:{column + new.index(at)}: {expected}"), err.value
+
+
+@pytest.mark.parametrize("written", ["'00:0D:6F:00:0A:BC:DE:F0'", "00-0d-6f-00-0a-bc-de-f0", "000D6F000ABCDEF0",
+                                     "'0x000d6f000abcdef0'"])
+def test_a_device_ieee_in_another_tools_notation_is_read_as_zigpy_writes_it(tmp_path, written) -> None:
+    # zigbee2mqtt and herdsman write 0x-prefixed hex, Silabs tools bare hex, labels dashes: all one device.
+    bench = tmp_path / "lab.yaml"
+    bench.write_text((BENCHES / "hardware-example.yaml").read_text()
+                     + f"devices:\n  dut: {{ieee: {written}, kind: ppmid}}\n")
+    assert load_bench(bench).devices["dut"].ieee == "00:0d:6f:00:0a:bc:de:f0"
+
+
+def test_an_ieee_that_is_not_eight_bytes_is_refused_on_its_line(tmp_path) -> None:
+    bench = tmp_path / "lab.yaml"
+    bench.write_text((BENCHES / "hardware-example.yaml").read_text() + "devices:\n  dut: {ieee: '0x0d6f', kind: ppmid}\n")
+    with pytest.raises(BenchError, match=r"devices\.dut\.ieee: found '0x0d6f'; expected an EUI-64"):
+        load_bench(bench)
