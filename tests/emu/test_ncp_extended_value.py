@@ -16,7 +16,7 @@ def _ok(status) -> bool:
     return status in (bt.EzspStatus.SUCCESS, bt.sl_Status.OK)
 
 
-@pytest.mark.parametrize("version", [13, 14])
+@pytest.mark.parametrize("version", [13, 14, 19])
 async def test_endpoint_flags_as_emberznet_answers(version, make_emulator, make_app):
     emu = await make_emulator(ezsp_version=version)
     app, _ = await make_app(emu)
