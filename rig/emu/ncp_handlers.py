@@ -303,6 +303,48 @@ def _set_radio_power(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK}
 
 
+@handles("setLogicalAndRadioChannel")
+def _set_logical_and_radio_channel(ncp: NcpContext, req: dict) -> dict:
+    """Touchlink hops channels with this before its inter-PAN frames, then sets the network's back."""
+    channel = int(req["radioChannel"])
+    if not 11 <= channel <= 26:
+        return {"status": S.TRANSMIT_INVALID_CHANNEL}  # 7.x: EMBER_PHY_INVALID_CHANNEL
+    ncp.ram.radio_channel = channel
+    return {"status": S.OK}
+
+
+# IEEE 802.15.4 frame control: acknowledgment request (bit 5); destination addressing mode (bits 10-11)
+_MAC_ACK_REQUEST = 0x0020
+_MAC_DEST_SHORT = 0x0800
+
+
+@handles("sendRawMessageExtended")
+def _send_raw_message(ncp: NcpContext, req: dict) -> dict:
+    """A raw 802.15.4 frame (inter-PAN ZCL: touchlink scan, identify, reset) goes out on the radio channel.
+
+    The emulated air carries network-layer frames between the stick and its emulated devices, and no
+    emulated device is a ZLL/touchlink target, so nothing hears it: a broadcast completes with OK, a
+    frame asking for a MAC acknowledgment completes with MAC_NO_ACK_RECEIVED, as on a bench with no
+    touchlink device in range. A frame too short for a MAC header is refused as the firmware does.
+    """
+    message = bytes(req["message"])
+    if len(message) < 3:
+        return {"status": S.INVALID_PARAMETER}
+    channel = ncp.ram.radio_channel
+    if channel is None:
+        channel = int(ncp.nv.params.radioChannel) if ncp.nv.params is not None else 11
+    ncp.ram.raw_frames.append((channel, message))
+    LOGGER.info("raw 802.15.4 frame on channel %d (%d bytes): no emulated device listens for inter-PAN frames",
+                channel, len(message))
+    fc = int.from_bytes(message[:2], "little")
+    unicast = bool(fc & _MAC_ACK_REQUEST) and not (
+        fc & 0x0C00 == _MAC_DEST_SHORT and len(message) >= 7 and message[5:7] == b"\xff\xff")
+    status = S.MAC_NO_ACK_RECEIVED if unicast else S.OK
+    fields = {"status": status} if ncp.version < 14 else {"status": status, "messageContents": message}
+    ncp.callback("rawTransmitCompleteHandler", **fields)
+    return {"status": S.OK}
+
+
 @handles("setRadioIeee802154CcaMode")
 def _set_cca_mode(ncp: NcpContext, req: dict) -> dict:
     mode = int(req["ccaMode"])

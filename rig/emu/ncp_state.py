@@ -94,6 +94,10 @@ class RamState:
     transient_keys: dict[zt.EUI64, bytes] = dataclasses.field(default_factory=dict)
     manufacturer_code: int = 0x1049  # Silicon Labs
     radio_power: int = 8
+    # setLogicalAndRadioChannel (touchlink's inter-PAN channel hopping); None = the network's channel
+    radio_channel: int | None = None
+    # raw 802.15.4 frames the host sent (sendRawMessageExtended): (channel, frame); no emulated device hears them
+    raw_frames: list[tuple[int, bytes]] = dataclasses.field(default_factory=list)
     cca_mode: int = 0  # IEEE 802.15.4 CCA mode (0 = RSSI, EmberZNet's default)
     aps_counter: int = 0
 

@@ -43,8 +43,9 @@ def _ncp(version: int) -> tuple[EzspNcp, _Wire]:
 
 def _command(ncp: EzspNcp, wire: _Wire, frame_id: int, params: bytes) -> tuple[int, bytes]:
     """Send one command in the 2-byte-id frame format (EZSP 8+); return (frame id, parameters) answered."""
+    sent = len(wire.frames)
     ncp.ash_data_received(bytes([0x01, 0x00, 0x01]) + frame_id.to_bytes(2, "little") + params)
-    answer = wire.frames[-1]
+    answer = wire.frames[sent]  # the response; callbacks it started follow it
     assert answer[0] == 0x01 and answer[1] & 0x80, answer.hex()  # our sequence number, a response
     return int.from_bytes(answer[3:5], "little"), answer[5:]
 

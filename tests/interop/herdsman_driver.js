@@ -1,10 +1,10 @@
 // Drives an unmodified zigbee-herdsman (ember adapter) against the emulated stick over tcp://.
-// Usage: node herdsman_driver.js <herdsman package dir> <tcp://host:port> <work dir> [OTA file]
+// Usage: node herdsman_driver.js <herdsman package dir> <tcp://host:port> <work dir> [OTA file] [touchlink]
 // Prints one JSON line per step: {"step": ..., "ok": true|false, ...}; exits 0 when every step passed.
 "use strict";
 const path = require("node:path");
 
-const [herdsmanDir, port, workDir, otaFile] = process.argv.slice(2);
+const [herdsmanDir, port, workDir, otaFile, touchlink] = process.argv.slice(2);
 const {Controller, setLogger} = require(herdsmanDir);
 
 const logs = [];
@@ -100,6 +100,21 @@ async function main() {
             if (!to || to.fileVersion <= from.fileVersion) throw new Error(`no upgrade: ${JSON.stringify([from, to])}`);
             return {from: from.fileVersion, to: to.fileVersion, progress: percent};
         }, 60000);
+    }
+    if (touchlink === "touchlink") {
+        // inter-PAN: a scan request on each of 16 channels (setLogicalAndRadioChannel + raw frame), then
+        // the network's channel back; no emulated device is a touchlink target, so nothing answers
+        await step("touchlink scan", async () => {
+            const found = await controller.touchlink.scan();
+            if (found.length !== 0) throw new Error(`touchlink scan found ${JSON.stringify(found)}`);
+            const info = await controller.getNetworkParameters();
+            return {found: found.length, channelAfter: info.channel};
+        }, 40000);
+        await step("read after scan", async () => {
+            const attrs = await device.endpoints.find((ep) => ep.supportsInputCluster("genBasic"))
+                .read("genBasic", ["modelId"]);
+            return {modelId: attrs.modelId};
+        });
     }
     await step("stop", async () => {
         await controller.permitJoin(0);

@@ -107,11 +107,6 @@ def test_the_check_catches_a_changed_definition(host, monkeypatch):
 # Frames herdsman's ember adapter can send that the emulated stick does not answer (invalidCommand,
 # recorded as an emulator error), with the reason. Also listed in docs/ezsp-emulation.md.
 NOT_EMULATED: dict[str, str] = {
-    "SEND_RAW_MESSAGE":
-        "inter-PAN ZCL (touchlink scan/identify/factory reset, Controller.sendRaw with interPan): the "
-        "emulated air carries network-layer frames only, and no emulated device is a ZLL/touchlink target.",
-    "SET_LOGICAL_AND_RADIO_CHANNEL":
-        "touchlink's inter-PAN channel hopping (setChannelInterPAN/restoreChannelInterPAN): as above.",
     "GET_TOKEN_COUNT":
         "EmberTokensManager (NVM3 token save/restore) has no caller in herdsman 11.1.1; its backup uses "
         "exportKey / getNetworkKeyInfo / exportLinkKeyByIndex, all emulated. The stick keeps no NVM3 tokens.",

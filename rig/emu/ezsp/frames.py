@@ -124,6 +124,7 @@ FRAMES: tuple[Frame, ...] = (
     _cmd("setChildData", 0x00AC, [("index", u8), ("childData", bt.EmberChildDataV10)], [("status", STATUS)],
          since=10),
     _cmd("setRadioPower", 0x0099, [("power", i8)], [("status", STATUS)]),
+    _cmd("setLogicalAndRadioChannel", 0x00B9, [("radioChannel", u8)], [("status", STATUS)]),
     # EZSP 8-9 used 0x0095 for overrideCurrentChannel (not emulated)
     _cmd("setRadioIeee802154CcaMode", 0x0095, [("ccaMode", u8)], [("status", STATUS)], since=10),
     _cmd("setConcentrator", 0x0010,
@@ -183,6 +184,12 @@ FRAMES: tuple[Frame, ...] = (
          [("apsFrame", ApsFrame), ("hops", u8), ("broadcastAddr", NodeId), ("alias", NodeId),
           ("nwkSequence", u8), ("messageTag", u16), ("messageContents", LV)],
          [("status", STATUS), ("sequence", u8)], since=14),
+    # inter-PAN / touchlink: a raw 802.15.4 frame (MAC header included) on the current radio channel
+    _cmd("sendRawMessageExtended", 0x0051, [("message", LV), ("priority", u8), ("useCca", Bool)],
+         [("status", STATUS)], since=8),
+    _cb("rawTransmitCompleteHandler", 0x0098, [("status", STATUS)], until=13),
+    # 8.x hands the frame back with the outcome (sl_zigbee_raw_transmit_complete_handler(length, message, status))
+    _cb("rawTransmitCompleteHandler", 0x0098, [("messageContents", LV), ("status", SL_STATUS)], since=14),
     _cmd("sendReply", 0x0039, [("sender", NodeId), ("apsFrame", ApsFrame), ("messageContents", LV)],
          [("status", STATUS)]),
     _cb("messageSentHandler", 0x003F,
