@@ -476,25 +476,93 @@ def _get_key(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK, "keyStruct": ks}
 
 
-@handles("getKeyTableEntry", "exportLinkKeyByIndex")
-def _key_table_entry(ncp: NcpContext, req: dict) -> dict:
-    size = ncp.ram.config_value(bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
-    if int(req["index"]) >= size:
+# -- the APS link-key table: what a backup's device keys are restored into and read back from ------------
+def _key_table_size(ncp: NcpContext) -> int:
+    return ncp.ram.config_value(bt.EzspConfigId.CONFIG_KEY_TABLE_SIZE)
+
+
+_LINK_KEY_BITS = bt.EmberKeyStructBitmask.KEY_HAS_PARTNER_EUI64 | bt.EmberKeyStructBitmask.KEY_HAS_OUTGOING_FRAME_COUNTER
+
+
+@handles("getKeyTableEntry")
+def _get_key_table_entry(ncp: NcpContext, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= _key_table_size(ncp):
         return {"status": S.INVALID_INDEX}
-    return {"status": S.NOT_FOUND}  # the emulated TC keeps no per-device APS link keys
+    if index not in ncp.nv.link_keys:
+        return {"status": S.NOT_FOUND}  # 7.x: EMBER_TABLE_ENTRY_ERASED
+    eui64, key = ncp.nv.link_keys[index]
+    return {"status": S.OK, "keyStruct": bt.EmberKeyStruct(
+        bitmask=_LINK_KEY_BITS, type=bt.EmberKeyType.APPLICATION_LINK_KEY, key=bt.KeyData(key),
+        outgoingFrameCounter=0, incomingFrameCounter=0, sequenceNumber=0, partnerEUI64=eui64)}
+
+
+@handles("exportLinkKeyByIndex")
+def _export_link_key_by_index(ncp: NcpContext, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= _key_table_size(ncp):
+        return {"status": S.INVALID_INDEX}
+    if index not in ncp.nv.link_keys:
+        return {"status": S.NOT_FOUND}
+    eui64, key = ncp.nv.link_keys[index]
+    context = bt.SecurityManagerContextV13(
+        core_key_type=bt.SecurityManagerKeyType.APP_LINK, key_index=index,
+        derived_type=bt.SecurityManagerDerivedKeyTypeV13.NONE, eui64=eui64, multi_network_index=0,
+        flags=bt.SecurityManagerContextFlags.KEY_INDEX_IS_VALID, psa_key_alg_permission=0)
+    metadata = bt.SecurityManagerAPSKeyMetadata(
+        bitmask=_LINK_KEY_BITS, outgoing_frame_counter=0, incoming_frame_counter=0, ttl_in_seconds=0)
+    return {"status": S.OK, "eui64": eui64, "context": context, "plaintextKey": bt.KeyData(key),
+            "keyData": metadata}
+
+
+@handles("importLinkKey")
+def _import_link_key(ncp: NcpContext, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= _key_table_size(ncp):
+        return {"status": S.INVALID_INDEX}
+    ncp.nv.link_keys[index] = (zt.EUI64(req["address"]), bytes(req["plaintextKey"]))
+    return {"status": S.OK}
+
+
+@handles("addOrUpdateKeyTableEntry")
+def _add_or_update_key_table_entry(ncp: NcpContext, req: dict) -> dict:
+    eui64 = zt.EUI64(req["address"])
+    index = _find_link_key(ncp, eui64)
+    if index is None:
+        free = [i for i in range(_key_table_size(ncp)) if i not in ncp.nv.link_keys]
+        if not free:
+            return {"status": S.FULL}  # 7.x: EMBER_TABLE_FULL
+        index = free[0]
+    ncp.nv.link_keys[index] = (eui64, bytes(req["keyData"]))
+    return {"status": S.OK}
+
+
+def _find_link_key(ncp: NcpContext, eui64: zt.EUI64) -> int | None:
+    return next((i for i, (partner, _) in sorted(ncp.nv.link_keys.items()) if partner == eui64), None)
 
 
 @handles("findKeyTableEntry")
 def _find_key_table_entry(ncp: NcpContext, req: dict) -> dict:
-    return {"index": 0xFF}
+    index = _find_link_key(ncp, zt.EUI64(req["address"])) if req["linkKey"] else None
+    return {"index": 0xFF if index is None else index}
 
 
 @handles("eraseKeyTableEntry")
 def _erase_key_table_entry(ncp: NcpContext, req: dict) -> dict:
+    index = int(req["index"])
+    if index >= _key_table_size(ncp):
+        return {"status": S.INVALID_INDEX}
+    ncp.nv.link_keys.pop(index, None)
     return {"status": S.OK}
 
 
-@handles("clearKeyTable", "importLinkKey", "setChildData", "addOrUpdateKeyTableEntry")
+@handles("clearKeyTable")
+def _clear_key_table(ncp: NcpContext, req: dict) -> dict:
+    ncp.nv.link_keys.clear()
+    return {"status": S.OK}
+
+
+@handles("setChildData")
 def _accept(ncp: NcpContext, req: dict) -> dict:
     return {"status": S.OK}
 

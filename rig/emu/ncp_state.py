@@ -56,6 +56,8 @@ class NvState:
     nwk_frame_counter: int = 0
     aps_frame_counter: int = 0
     alternate_network_key: bytes | None = None  # sent by broadcastNextNetworkKey, current after the switch
+    # the APS link-key table (a token in EmberZNet): index -> (partner EUI64, key); a backup's device keys
+    link_keys: dict[int, tuple[zt.EUI64, bytes]] = dataclasses.field(default_factory=dict)
 
     def factory_reset(self) -> None:
         self.alternate_network_key = None
@@ -65,6 +67,7 @@ class NvState:
         self.network_key_seq = 0
         self.tc_link_key = bytes(16)
         self.security_bitmask = 0
+        self.link_keys.clear()
 
 
 @dataclasses.dataclass
