@@ -16,24 +16,24 @@ from typing import Any, NamedTuple
 import bellows.types as bt
 import zigpy.types as zt
 
-# sl_Status -> EmberStatus, for versions < 14 whose fields are EmberStatus.
-_SL_TO_EMBER: dict[bt.sl_Status, bt.EmberStatus] = {}
-for (_typ, _ember), _sl in bt.named.SL_STATUS_MAP.items():
-    if _typ is bt.EmberStatus:
-        _SL_TO_EMBER.setdefault(_sl, _ember)
-_SL_TO_EMBER.update(
-    {
-        bt.sl_Status.OK: bt.EmberStatus.SUCCESS,
-        bt.sl_Status.FAIL: bt.EmberStatus.ERR_FATAL,
-        bt.sl_Status.NOT_FOUND: bt.EmberStatus.NOT_FOUND,
-        bt.sl_Status.NOT_JOINED: bt.EmberStatus.NOT_JOINED,
-        bt.sl_Status.NETWORK_UP: bt.EmberStatus.NETWORK_UP,
-        bt.sl_Status.NETWORK_DOWN: bt.EmberStatus.NETWORK_DOWN,
-        bt.sl_Status.ZIGBEE_DELIVERY_FAILED: bt.EmberStatus.DELIVERY_FAILED,
-        bt.sl_Status.NOT_AVAILABLE: bt.EmberStatus.LIBRARY_NOT_PRESENT,
-        bt.sl_Status.INVALID_INDEX: bt.EmberStatus.INDEX_OUT_OF_RANGE,
-    }
-)
+# sl_Status -> EmberStatus, for versions < 14 whose fields are EmberStatus: each status a handler returns,
+# paired with the EmberStatus EmberZNet 7.x returns in the same situation (8.x renamed, 7.x numbered them)
+_SL_TO_EMBER: dict[bt.sl_Status, bt.EmberStatus] = {
+    bt.sl_Status.OK: bt.EmberStatus.SUCCESS,
+    bt.sl_Status.FAIL: bt.EmberStatus.ERR_FATAL,
+    bt.sl_Status.INVALID_PARAMETER: bt.EmberStatus.BAD_ARGUMENT,
+    bt.sl_Status.INVALID_STATE: bt.EmberStatus.INVALID_CALL,
+    bt.sl_Status.INVALID_INDEX: bt.EmberStatus.INDEX_OUT_OF_RANGE,
+    bt.sl_Status.NOT_FOUND: bt.EmberStatus.NOT_FOUND,
+    bt.sl_Status.FULL: bt.EmberStatus.TABLE_FULL,
+    bt.sl_Status.NOT_JOINED: bt.EmberStatus.NOT_JOINED,
+    bt.sl_Status.NETWORK_UP: bt.EmberStatus.NETWORK_UP,
+    bt.sl_Status.NETWORK_DOWN: bt.EmberStatus.NETWORK_DOWN,
+    bt.sl_Status.ZIGBEE_DELIVERY_FAILED: bt.EmberStatus.DELIVERY_FAILED,
+    bt.sl_Status.NOT_AVAILABLE: bt.EmberStatus.LIBRARY_NOT_PRESENT,
+    bt.sl_Status.MAC_NO_ACK_RECEIVED: bt.EmberStatus.MAC_NO_ACK_RECEIVED,
+    bt.sl_Status.TRANSMIT_INVALID_CHANNEL: bt.EmberStatus.PHY_INVALID_CHANNEL,
+}
 
 _SL_TO_EZSP: dict[bt.sl_Status, bt.EzspStatus] = {
     bt.sl_Status.OK: bt.EzspStatus.SUCCESS,
@@ -41,13 +41,19 @@ _SL_TO_EZSP: dict[bt.sl_Status, bt.EzspStatus] = {
     bt.sl_Status.INVALID_STATE: bt.EzspStatus.ERROR_INVALID_CALL,
 }
 
+# the other way, for a handler that answers in 7.x terms in a version whose field is sl_status_t
+# (two tables: EmberStatus and EzspStatus members compare equal by number)
+_EMBER_TO_SL = {ember: sl for sl, ember in _SL_TO_EMBER.items()}
+_EZSP_TO_SL = {ezsp: sl for sl, ezsp in _SL_TO_EZSP.items()}
+
 
 def convert(typ: type, value: Any) -> Any:
     """Coerce a handler value into the schema's type (statuses translated between families)."""
     if isinstance(value, typ):
         return value
     if typ is bt.sl_Status and isinstance(value, (bt.EmberStatus, bt.EzspStatus)):
-        return bt.sl_Status.from_ember_status(value)
+        table = _EMBER_TO_SL if isinstance(value, bt.EmberStatus) else _EZSP_TO_SL
+        return table.get(value, bt.sl_Status.FAIL)
     if typ is bt.EmberStatus and isinstance(value, bt.sl_Status):
         return _SL_TO_EMBER.get(value, bt.EmberStatus.ERR_FATAL)
     if typ is bt.EzspStatus and isinstance(value, bt.sl_Status):
@@ -122,7 +128,9 @@ def encode_generic(schema: Any, values: dict[str, Any]) -> bytes:
 def decode_generic(schema: Any, data: bytes) -> dict[str, Any]:
     """The reference decoder (what `decode` must match)."""
     if isinstance(schema, dict):
-        result, rest = bt.deserialize_dict(data, schema)
+        result, rest = {}, data
+        for key, typ in schema.items():
+            result[key], rest = typ.deserialize(rest)
     else:
         obj, rest = schema.deserialize(data)
         result = obj.as_dict() if hasattr(obj, "as_dict") else {"value": obj}

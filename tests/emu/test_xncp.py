@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import bellows.types as bt
 import pytest
 from bellows.ezsp import xncp
@@ -43,9 +45,34 @@ async def test_stock_stick_refuses_custom_frames(make_emulator, make_app, make_n
     assert "getExtendedTimeout" in sent and "sendUnicast" in sent
 
 
-@pytest.mark.parametrize("payload", [b"", b"\x00", b"\x09\x00\x00", b"\x34\x12\x00", b"\xff" * 40])
-def test_garbage_xncp_requests_get_unknown_not_a_crash(payload: bytes) -> None:
-    rsp = ncp_xncp.answer(None, payload, send_unicast=None)  # nothing to send: must not be reached
+# what the firmware answers (xncp_core.c): too short for the header -> UNKNOWN + BAD_ARGUMENT; a command
+# it has no handler for -> UNKNOWN + NOT_FOUND; a known command with a short payload -> its response id +
+# BAD_ARGUMENT. Statuses are the low octet of sl_status_t on an 8.x build (EZSP 14+), EmberStatus before.
+GARBAGE = [
+    (b"", xncp.XncpCommandId.UNKNOWN, {14: 0x21, 13: 0x02}),
+    (b"\x00", xncp.XncpCommandId.UNKNOWN, {14: 0x21, 13: 0x02}),
+    (b"\x09\x00\x00", xncp.XncpCommandId.SEND_UNICAST_RSP, {14: 0x21, 13: 0x02}),
+    (b"\x09\x00\x00" + bytes(14), xncp.XncpCommandId.SEND_UNICAST_RSP, {14: 0x21, 13: 0x02}),
+    (b"\x34\x12\x00", xncp.XncpCommandId.UNKNOWN, {14: 0x2D, 13: 0x03}),
+    (b"\xff" * 40, xncp.XncpCommandId.UNKNOWN, {14: 0x2D, 13: 0x03}),
+]
+
+
+@pytest.mark.parametrize("version", [13, 14])
+@pytest.mark.parametrize(("payload", "command_id", "status"), GARBAGE)
+def test_garbage_xncp_requests_are_refused_as_the_firmware_does(payload, command_id, status, version) -> None:
+    ncp = types.SimpleNamespace(version=version)
+    rsp = ncp_xncp.answer(ncp, payload, send_unicast=None)  # nothing to send: must not be reached
     assert rsp["status"] == bt.sl_Status.OK
-    frame = xncp.XncpCommand.from_bytes(rsp["reply"])
-    assert frame.command_id == xncp.XncpCommandId.UNKNOWN
+    reply = rsp["reply"]
+    assert int.from_bytes(reply[:2], "little") == command_id and reply[2] == status[version], reply.hex()
+
+
+def test_bellows_reads_the_emulators_xncp_frames() -> None:
+    """The host's parser (bellows' XNCP types) agrees with the emulator's own definitions."""
+    ncp = types.SimpleNamespace(version=14)
+    features = xncp.XncpCommand.from_bytes(ncp_xncp.answer(ncp, b"\x00\x00\x00", None)["reply"])
+    assert features.status == xncp.XncpStatus.OK
+    assert features.payload.features == xncp.FirmwareFeatures.COMBINED_SEND | xncp.FirmwareFeatures.BUILD_STRING
+    build = xncp.XncpCommand.from_bytes(ncp_xncp.answer(ncp, b"\x03\x00\x00", None)["reply"])
+    assert build.payload.build_string.decode() == ncp_xncp.BUILD_STRING
