@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import bellows.types as bt
 import zigpy.types as zt
 
+from rig.emu.ezsp import structs
+
 # sl_Status -> EmberStatus, for versions < 14 whose fields are EmberStatus: each status a handler returns,
 # paired with the EmberStatus EmberZNet 7.x returns in the same situation (8.x renamed, 7.x numbered them)
 _SL_TO_EMBER: dict[bt.sl_Status, bt.EmberStatus] = {
@@ -275,7 +277,7 @@ def _field_coders(typ: type) -> tuple[Packer, Unpacker]:
     if isinstance(typ, type) and issubclass(typ, zt.Struct):
         fast = _struct_packer(typ)
         if fast is not None:
-            unpack = _aps_unpacker() if typ is bt.EmberApsFrame else generic_unpack
+            unpack = _aps_unpacker() if typ is structs.ApsFrame else generic_unpack
             return (lambda value: fast(value) if not isinstance(value, dict) else generic_pack(value)), unpack
     return generic_pack, generic_unpack
 

@@ -15,6 +15,7 @@ from typing import Any
 import bellows.types as bt
 import zigpy.types as zt
 
+from rig.emu.ezsp import structs
 from rig.emu import ncp_codec, ncp_xncp
 from rig.emu.air import AirFrame
 from rig.emu.ncp_context import Handler, NcpContext
@@ -253,7 +254,7 @@ def _network_init(ncp: NcpContext, req: dict) -> dict:
 def _form_network(ncp: NcpContext, req: dict) -> dict:
     if ncp.ram.network_up:
         return {"status": S.INVALID_STATE}
-    params: bt.EmberNetworkParameters = req["parameters"]
+    params: structs.NetworkParameters = req["parameters"]
     ncp.nv.params = params.replace(nwkManagerId=0x0000, joinMethod=bt.EmberJoinMethod.USE_MAC_ASSOCIATION)
     ncp.nv.formed = True
     _bring_up(ncp)
@@ -384,7 +385,7 @@ def _start_scan(ncp: NcpContext, req: dict) -> dict:
 def _set_initial_security_state(ncp: NcpContext, req: dict) -> dict:
     if ncp.ram.network_up:
         return {"status": S.INVALID_STATE}
-    state: bt.EmberInitialSecurityState = req["state"]
+    state: structs.InitialSecurityState = req["state"]
     ncp.nv.security_bitmask = int(state.bitmask)
     ncp.nv.network_key = bytes(state.networkKey)
     ncp.nv.tc_link_key = bytes(state.preconfiguredKey)
@@ -397,7 +398,7 @@ def _get_current_security_state(ncp: NcpContext, req: dict) -> dict:
     if not ncp.ram.network_up:
         return {"status": S.NOT_JOINED}
     bits = 0x10 | (ncp.nv.security_bitmask & 0x84)  # HAVE_TC_LINK_KEY + global/hashed link key bits
-    state = bt.EmberCurrentSecurityState(
+    state = structs.CurrentSecurityState(
         bitmask=bt.EmberCurrentSecurityBitmask(bits),
         trustCenterLongAddress=ncp.nv.eui64,  # we are the trust centre
     )
@@ -445,7 +446,7 @@ def _broadcast_network_key_switch(ncp: NcpContext, req: dict) -> dict:
 
 @handles("getNetworkKeyInfo")
 def _get_network_key_info(ncp: NcpContext, req: dict) -> dict:
-    info = bt.SecurityManagerNetworkKeyInfo(
+    info = structs.SecManNetworkKeyInfo(
         network_key_set=ncp.nv.formed,
         alternate_network_key_set=ncp.nv.alternate_network_key is not None,
         network_key_sequence_number=ncp.nv.network_key_seq,
@@ -464,7 +465,7 @@ def _get_key(ncp: NcpContext, req: dict) -> dict:
         key, seq = ncp.nv.tc_link_key, 0
     else:
         return {"status": S.NOT_FOUND}
-    ks = bt.EmberKeyStruct(
+    ks = structs.KeyStruct(
         bitmask=bt.EmberKeyStructBitmask.KEY_HAS_SEQUENCE_NUMBER | bt.EmberKeyStructBitmask.KEY_HAS_OUTGOING_FRAME_COUNTER,
         type=kt,
         key=bt.KeyData(key),
@@ -492,7 +493,7 @@ def _get_key_table_entry(ncp: NcpContext, req: dict) -> dict:
     if index not in ncp.nv.link_keys:
         return {"status": S.NOT_FOUND}  # 7.x: EMBER_TABLE_ENTRY_ERASED
     eui64, key = ncp.nv.link_keys[index]
-    return {"status": S.OK, "keyStruct": bt.EmberKeyStruct(
+    return {"status": S.OK, "keyStruct": structs.KeyStruct(
         bitmask=_LINK_KEY_BITS, type=bt.EmberKeyType.APPLICATION_LINK_KEY, key=bt.KeyData(key),
         outgoingFrameCounter=0, incomingFrameCounter=0, sequenceNumber=0, partnerEUI64=eui64)}
 
@@ -505,11 +506,11 @@ def _export_link_key_by_index(ncp: NcpContext, req: dict) -> dict:
     if index not in ncp.nv.link_keys:
         return {"status": S.NOT_FOUND}
     eui64, key = ncp.nv.link_keys[index]
-    context = bt.SecurityManagerContextV13(
+    context = structs.SecManContextV13(
         core_key_type=bt.SecurityManagerKeyType.APP_LINK, key_index=index,
         derived_type=bt.SecurityManagerDerivedKeyTypeV13.NONE, eui64=eui64, multi_network_index=0,
         flags=bt.SecurityManagerContextFlags.KEY_INDEX_IS_VALID, psa_key_alg_permission=0)
-    metadata = bt.SecurityManagerAPSKeyMetadata(
+    metadata = structs.SecManApsKeyMetadata(
         bitmask=_LINK_KEY_BITS, outgoing_frame_counter=0, incoming_frame_counter=0, ttl_in_seconds=0)
     return {"status": S.OK, "eui64": eui64, "context": context, "plaintextKey": bt.KeyData(key),
             "keyData": metadata}
@@ -591,7 +592,7 @@ def _get_child_data(ncp: NcpContext, req: dict) -> dict:
         return {"status": S.NOT_JOINED}
     ieee, nwk = children[index]
     v7 = {"eui64": ieee, "type": bt.EmberNodeType.SLEEPY_END_DEVICE, "id": nwk, "phy": 0, "power": 0, "timeout": 8}
-    child = bt.EmberChildDataV7(**v7) if ncp.version < 10 else bt.EmberChildDataV10(**v7, timeout_remaining=0)
+    child = structs.ChildDataV7(**v7) if ncp.version < 10 else structs.ChildDataV10(**v7, timeout_remaining=0)
     return {
         "status": S.OK,
         "childId": nwk,
@@ -674,7 +675,7 @@ def _get_multicast(ncp: NcpContext, req: dict) -> dict:
     index = int(req["index"])
     if index >= MULTICAST_TABLE_SIZE:
         return {"status": S.INVALID_INDEX}
-    entry = ncp.ram.multicast.get(index) or bt.EmberMulticastTableEntry(multicastId=0, endpoint=0, networkIndex=0)
+    entry = ncp.ram.multicast.get(index) or structs.MulticastTableEntry(multicastId=0, endpoint=0, networkIndex=0)
     return {"status": S.OK, "value": entry}
 
 
@@ -698,7 +699,7 @@ def _permit_joining(ncp: NcpContext, req: dict) -> dict:
 
 
 # -- messaging -----------------------------------------------------------------------------------------
-def _air_frame(ncp: NcpContext, aps: bt.EmberApsFrame, dst: int, payload: bytes, counter: int,
+def _air_frame(ncp: NcpContext, aps: structs.ApsFrame, dst: int, payload: bytes, counter: int,
                group: int | None = None) -> AirFrame:
     return AirFrame(
         src_nwk=0x0000,
@@ -719,7 +720,7 @@ _CONTENTS_POLICY = int(bt.EzspPolicyId.MESSAGE_CONTENTS_IN_CALLBACK_POLICY)
 _TAG_AND_CONTENTS = 0x31
 
 
-def _sent_callback(ncp: NcpContext, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: bt.EmberApsFrame,
+def _sent_callback(ncp: NcpContext, msg_type: bt.EmberOutgoingMessageType, dst: int, aps: structs.ApsFrame,
                    tag: int, payload: bytes) -> Callable[[bt.sl_Status], None]:
     if ncp.ram.policies.get(_CONTENTS_POLICY) != _TAG_AND_CONTENTS:
         payload = b""
@@ -748,7 +749,7 @@ def _count_nwk_frame(ncp: NcpContext) -> None:
 def _send_unicast(ncp: NcpContext, req: dict) -> dict:
     msg_type = _get(req, "type", "message_type")
     dst = int(_get(req, "indexOrDestination", "nwk"))
-    aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
+    aps: structs.ApsFrame = _get(req, "apsFrame", "aps_frame")
     tag = int(_get(req, "messageTag", "message_tag"))
     payload = bytes(_get(req, "messageContents", "message"))
     if _not_up(ncp):
@@ -769,7 +770,7 @@ def _send_unicast(ncp: NcpContext, req: dict) -> dict:
 @handles("sendBroadcast")
 def _send_broadcast(ncp: NcpContext, req: dict) -> dict:
     dst = int(req["destination"])
-    aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
+    aps: structs.ApsFrame = _get(req, "apsFrame", "aps_frame")
     tag = int(_get(req, "messageTag", "message_tag"))
     payload = bytes(_get(req, "messageContents", "message"))
     if _not_up(ncp):
@@ -785,7 +786,7 @@ def _send_broadcast(ncp: NcpContext, req: dict) -> dict:
 
 @handles("sendMulticast")
 def _send_multicast(ncp: NcpContext, req: dict) -> dict:
-    aps: bt.EmberApsFrame = _get(req, "apsFrame", "aps_frame")
+    aps: structs.ApsFrame = _get(req, "apsFrame", "aps_frame")
     tag = int(_get(req, "messageTag", "message_tag"))
     payload = bytes(_get(req, "messageContents", "message"))
     if _not_up(ncp):

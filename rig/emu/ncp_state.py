@@ -8,6 +8,8 @@ from typing import Any
 import bellows.types as bt
 import zigpy.types as zt
 
+from rig.emu.ezsp import structs
+
 # Values a freshly booted EmberZNet 7.x NCP reports before the host configures it. Table sizes
 # drive bellows' read loops (key table, address table, multicast table).
 DEFAULT_CONFIG: dict[str, int] = {
@@ -48,7 +50,7 @@ class NvState:
 
     eui64: zt.EUI64
     formed: bool = False
-    params: bt.EmberNetworkParameters | None = None
+    params: structs.NetworkParameters | None = None
     network_key: bytes = bytes(16)
     network_key_seq: int = 0
     tc_link_key: bytes = bytes(16)

@@ -15,7 +15,7 @@ import pytest
 import zigpy.types as zt
 
 from rig.emu import ncp_codec
-from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for
+from rig.emu.ezsp import SUPPORTED_VERSIONS, frames_for, structs
 
 
 def _random_value(typ: type, rng: random.Random):
@@ -65,7 +65,7 @@ def test_compiled_decode_matches_bellows_types_for_every_request(version):
             data = ncp_codec.encode_generic(tx, values) + (b"\x01\x02" if rng.random() < 0.2 else b"")
             fast, generic = ncp_codec.decode(tx, data), ncp_codec.decode_generic(tx, data)
             for key, value in generic.items():
-                if isinstance(value, bt.EmberApsFrame):  # handed to the send handlers as ApsFields
+                if isinstance(value, structs.ApsFrame):  # handed to the send handlers as ApsFields
                     assert fast[key] == ncp_codec.ApsFields.of(value), (version, name)
                 else:
                     assert fast[key] == value and type(fast[key]) is type(value), (version, name, key)
@@ -75,7 +75,7 @@ def test_compiled_decode_matches_bellows_types_for_every_request(version):
 def test_aps_frame_packs_from_any_object_with_its_fields():
     """The emulator passes light records (not zigpy Structs) as apsFrame; the bytes are the same."""
     schema = frames_for(13).by_name["incomingMessageHandler"].response
-    aps = bt.EmberApsFrame(profileId=0x0109, clusterId=0x0019, sourceEndpoint=1, destinationEndpoint=1,
+    aps = structs.ApsFrame(profileId=0x0109, clusterId=0x0019, sourceEndpoint=1, destinationEndpoint=1,
                            options=bt.EmberApsOption.APS_OPTION_RETRY, groupId=0, sequence=7)
     light = ncp_codec.ApsFields(0x0109, 0x0019, 1, 1, int(bt.EmberApsOption.APS_OPTION_RETRY), 0, 7)
     values = {"type": bt.EmberIncomingMessageType.INCOMING_UNICAST, "lastHopLqi": 200, "lastHopRssi": -40,

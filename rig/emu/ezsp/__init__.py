@@ -4,7 +4,8 @@ Written from Silicon Labs' EZSP reference (UG100 for EmberZNet 6.x/7.x, the Embe
 reference and its command handlers) rather than taken from a host's tables, so a mistake in a
 host (bellows, zigbee-herdsman) shows up as a difference instead of hiding behind a shared schema.
 tests/interop/test_frame_definitions.py lists every difference from bellows and herdsman, with the
-reason. Primitive and struct types come from zigpy.types / bellows.types (types, not frame tables).
+reason. Structs are the emulator's own too (rig.emu.ezsp.structs); the named integer types their
+fields and parameters use (enums, bitmaps, EUI64, KeyData) come from zigpy.types / bellows.types.
 """
 
 from rig.emu.ezsp.frames import SUPPORTED_VERSIONS, Frame, FrameTable, frames_for

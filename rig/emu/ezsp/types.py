@@ -1,4 +1,4 @@
-"""The wire types the frame definitions use: zigpy/bellows primitives and structs, named once here.
+"""The wire types the frame definitions use: zigpy/bellows primitives and the emulator's own structs.
 
 STATUS and EZSP_STATUS are placeholders resolved per protocol version: EmberZNet 8.x (EZSP 14 and
 up) returns a 4-byte sl_status_t wherever 7.x returned a 1-byte EmberStatus or EzspStatus.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bellows.types as bt
 import zigpy.types as zt
+
+from rig.emu.ezsp import structs
 
 u8 = zt.uint8_t
 u16 = zt.uint16_t
@@ -21,7 +23,7 @@ LV = zt.LVBytes  # uint8_t length + bytes
 LV32 = bt.LVBytes32  # uint32_t length + bytes (EmberTokenData)
 U16List = zt.List[zt.uint16_t]  # a run of uint16_t whose count another field gives
 U16LVList = zt.LVList[zt.uint16_t]  # uint8_t count + uint16_t[count]
-ApsFrame = bt.EmberApsFrame
+ApsFrame = structs.ApsFrame
 
 
 class _VersionedStatus:

@@ -13,6 +13,8 @@ import dataclasses
 
 import bellows.types as bt
 
+from rig.emu.ezsp import structs
+
 GET_SUPPORTED_FEATURES = 0x0000
 GET_BUILD_STRING = 0x0003
 SEND_UNICAST = 0x0009
@@ -67,7 +69,7 @@ class SendUnicast:
 
     flags: int
     destination: int
-    aps_frame: bt.EmberApsFrame
+    aps_frame: structs.ApsFrame
     message_tag: int
     eui64: bytes | None
     extended_timeout: bool | None
@@ -84,7 +86,7 @@ def parse_send_unicast(payload: bytes) -> SendUnicast | None:
         return None
     flags = payload[0]
     destination = int.from_bytes(payload[1:3], "little")
-    aps, _ = bt.EmberApsFrame.deserialize(payload[3:14])
+    aps, _ = structs.ApsFrame.deserialize(payload[3:14])
     tag = payload[14]
     at = _FIXED
     eui64 = extended = None
