@@ -19,7 +19,7 @@ from rig.emu.ezsp import structs
 from rig.emu import ncp_codec, ncp_xncp
 from rig.emu.air import AirFrame
 from rig.emu.ncp_context import Handler, NcpContext
-from rig.emu.ncp_state import MULTICAST_TABLE_SIZE, Endpoint
+from rig.emu.ncp_state import MAX_CHILDREN_SLOTS, MULTICAST_TABLE_SIZE, Endpoint
 
 LOGGER = logging.getLogger(__name__)
 S = bt.sl_Status
@@ -564,7 +564,12 @@ def _clear_key_table(ncp: NcpContext, req: dict) -> dict:
 
 
 @handles("setChildData")
-def _accept(ncp: NcpContext, req: dict) -> dict:
+def _set_child_data(ncp: NcpContext, req: dict) -> dict:
+    """A host restoring a backup writes its children back into the child table."""
+    index, child = int(req["index"]), req["childData"]
+    if index >= MAX_CHILDREN_SLOTS:
+        return {"status": S.INVALID_INDEX}
+    ncp.nv.child_table[index] = (zt.EUI64(child.eui64), int(child.id), int(child.type))
     return {"status": S.OK}
 
 
@@ -586,20 +591,33 @@ def _clear_transient_keys(ncp: NcpContext, req: dict) -> dict:
 # -- tables --------------------------------------------------------------------------------------------
 @handles("getChildData")
 def _get_child_data(ncp: NcpContext, req: dict) -> dict:
-    children = ncp.network.children() if ncp.network is not None else []
-    index = int(req["index"])
-    if index >= len(children):
-        return {"status": S.NOT_JOINED}
-    ieee, nwk = children[index]
-    v7 = {"eui64": ieee, "type": bt.EmberNodeType.SLEEPY_END_DEVICE, "id": nwk, "phy": 0, "power": 0, "timeout": 8}
+    entry = _child_table(ncp).get(int(req["index"]))
+    if entry is None:
+        return {"status": S.NOT_JOINED}  # an empty slot
+    ieee, nwk, node_type = entry
+    v7 = {"eui64": ieee, "type": bt.EmberNodeType(node_type), "id": nwk, "phy": 0, "power": 0, "timeout": 8}
     child = structs.ChildDataV7(**v7) if ncp.version < 10 else structs.ChildDataV10(**v7, timeout_remaining=0)
     return {
         "status": S.OK,
         "childId": nwk,
         "childEui64": ieee,
-        "childType": bt.EmberNodeType.SLEEPY_END_DEVICE,
+        "childType": bt.EmberNodeType(node_type),
         "childData": child,
     }
+
+
+def _child_table(ncp: NcpContext) -> dict[int, tuple[zt.EUI64, int, int]]:
+    """The entries a host wrote, then each emulated end device that joined, in the first free slot."""
+    table = dict(ncp.nv.child_table)
+    slot_of = {ieee: index for index, (ieee, _, _) in table.items()}
+    free = (i for i in range(MAX_CHILDREN_SLOTS) if i not in table)
+    for ieee, nwk in ncp.network.children() if ncp.network is not None else []:
+        if ieee in slot_of:  # a restored child that is here again: its id is the one it has now
+            index = slot_of[ieee]
+            table[index] = (ieee, nwk, table[index][2])
+        else:
+            table[next(free)] = (ieee, nwk, int(bt.EmberNodeType.SLEEPY_END_DEVICE))
+    return table
 
 
 @handles("getAddressTableRemoteNodeId")

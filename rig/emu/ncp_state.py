@@ -60,6 +60,8 @@ class NvState:
     alternate_network_key: bytes | None = None  # sent by broadcastNextNetworkKey, current after the switch
     # the APS link-key table (a token in EmberZNet): index -> (partner EUI64, key); a backup's device keys
     link_keys: dict[int, tuple[zt.EUI64, bytes]] = dataclasses.field(default_factory=dict)
+    # child-table entries a host wrote (setChildData: a restored backup's children): index -> (EUI64, id, type)
+    child_table: dict[int, tuple[zt.EUI64, int, int]] = dataclasses.field(default_factory=dict)
 
     def factory_reset(self) -> None:
         self.alternate_network_key = None
@@ -70,6 +72,7 @@ class NvState:
         self.tc_link_key = bytes(16)
         self.security_bitmask = 0
         self.link_keys.clear()
+        self.child_table.clear()
 
 
 @dataclasses.dataclass

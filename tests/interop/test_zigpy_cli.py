@@ -25,6 +25,8 @@ NEW_KEY = "0f0e0d0c0b0a09080706050403020100"
 # a device the edited backup adds, with its APS link key (restored into the stick's key table)
 DEVICE = {"nwk_address": "5a3c", "ieee_address": "0011223344556677", "is_child": False,
           "link_key": {"key": "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", "tx_counter": 0, "rx_counter": 0}}
+# and a child of the coordinator (restored into the stick's child table)
+CHILD = {"nwk_address": "7a11", "ieee_address": "00112233445566a1", "is_child": True}
 
 
 def zigpy(port: str, *args: str) -> str:
@@ -62,7 +64,7 @@ def test_zigpy_cli_form_backup_restore_info_scan(version, tmp_path):
         with steps.step("restore edited") as detail:
             edited = dict(backup, pan_id=f"{NEW_PAN:04x}", channel=new_channel,
                           channel_mask=[new_channel], network_key=dict(backup["network_key"], key=NEW_KEY),
-                          devices=[DEVICE])
+                          devices=[DEVICE, CHILD])
             edited_path = tmp_path / "edited.json"
             edited_path.write_text(json.dumps(edited))
             zigpy(port, "restore", str(edited_path))
@@ -77,9 +79,12 @@ def test_zigpy_cli_form_backup_restore_info_scan(version, tmp_path):
                 assert keys.get(DEVICE["ieee_address"]) == DEVICE["link_key"]["key"], again["devices"]
             else:  # bellows 1.2.1 reads 8.x's exportLinkKeyByIndex in 7.x's field order: it never sees a key
                 assert DEVICE["ieee_address"] not in keys, "bellows now reads link keys at 14+: assert them here"
+            child = next((d for d in again["devices"] if d["ieee_address"] == CHILD["ieee_address"]), None)
+            assert child is not None and (child["nwk_address"], child["is_child"]) == ("7a11", True), again["devices"]
             assert (again["pan_id"], again["channel"], again["network_key"]["key"]) == (f"{NEW_PAN:04x}", new_channel,
                                                                                        NEW_KEY)
-            detail.update(pan_id=again["pan_id"], channel=again["channel"], link_keys=len([k for k in keys.values() if k]))
+            detail.update(pan_id=again["pan_id"], channel=again["channel"],
+                          link_keys=len([k for k in keys.values() if k]), children=sum(d["is_child"] for d in again["devices"]))
 
         with steps.step("info") as detail:
             info = zigpy(port, "info")

@@ -1,4 +1,4 @@
-"""The emulated trust centre's APS link-key table: what a backup's device keys are restored into.
+"""The tables a restored backup fills: the trust centre's APS link keys and the child table.
 
 An unmodified bellows writes keys the way its restore does (importLinkKey from EZSP 13,
 addOrUpdateKeyTableEntry before) and reads them back the way its backup does (exportLinkKeyByIndex /
@@ -50,4 +50,19 @@ async def test_link_keys_written_by_a_restore_come_back_in_a_backup(version, mak
 
     await ezsp.clearKeyTable()
     assert await _read(ezsp) == []
+    assert emu.errors == []
+
+
+CHILDREN = {zt.EUI64.convert("00:11:22:33:44:55:66:01"): zt.NWK(0x1234),
+            zt.EUI64.convert("00:11:22:33:44:55:66:02"): zt.NWK(0x5678)}
+
+
+@pytest.mark.parametrize("version", [9, 13, 14, 19])
+async def test_children_written_by_a_restore_come_back_in_a_backup(version, make_emulator, make_app):
+    """bellows' restore writes the backup's children with setChildData; its backup reads getChildData."""
+    emu = await make_emulator(ezsp_version=version)
+    app, _ = await make_app(emu)
+    await app._ezsp.write_child_data(CHILDREN)
+    read = {ieee: nwk async for nwk, ieee, _type in app._ezsp.read_child_data()}
+    assert read == CHILDREN
     assert emu.errors == []
