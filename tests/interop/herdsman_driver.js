@@ -54,18 +54,22 @@ async function step(name, fn, ms = 20000) {
     }
 }
 
+const T0 = Date.now();
+const since = () => (Date.now() - T0) / 1000; // events fire while an earlier step runs: say when
+
 async function main() {
     let controller = makeController();
+    let joinedAt, interviewedAt;
     const interviewed = new Promise((resolve, reject) => {
         controller.on("deviceInterview", (e) => {
-            if (e.status === "successful") resolve(e.device);
+            if (e.status === "successful") { interviewedAt = since(); resolve(e.device); }
             if (e.status === "failed") reject(new Error(`interview of ${e.device.ieeeAddr} failed`));
         });
     });
-    const joined = new Promise((resolve) => controller.on("deviceJoined", (e) => resolve(e.device)));
+    const joined = new Promise((resolve) => controller.on("deviceJoined", (e) => { joinedAt = since(); resolve(e.device); }));
     let device;
 
-    await step("start", async () => ({result: await controller.start()}), 30000);
+    await step("start", async () => ({result: await controller.start(), doneAt: since()}), 30000);
     await step("form", async () => {
         const info = await controller.getNetworkParameters();
         if (info.panID !== 0x1a62 || info.channel !== 15) throw new Error(`formed ${JSON.stringify(info)}`);
@@ -77,11 +81,12 @@ async function main() {
     });
     await step("join", async () => {
         device = await joined;
-        return {ieee: device.ieeeAddr, nwk: device.networkAddress};
+        return {ieee: device.ieeeAddr, nwk: device.networkAddress, eventAt: joinedAt};
     });
     await step("interview", async () => {
         device = await interviewed;
-        return {model: device.modelID, manufacturer: device.manufacturerName, type: device.type};
+        return {model: device.modelID, manufacturer: device.manufacturerName, type: device.type,
+                eventAt: interviewedAt};
     }, 40000);
     await step("read Basic", async () => {
         const endpoint = device.endpoints.find((ep) => ep.supportsInputCluster("genBasic"));
