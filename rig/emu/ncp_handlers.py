@@ -352,6 +352,7 @@ def _set_cca_mode(ncp: NcpContext, req: dict) -> dict:
     if mode > 4:  # RSSI, SIGNAL, SIGNAL_OR_RSSI, SIGNAL_AND_RSSI, ALWAYS_TRANSMIT
         return {"status": S.INVALID_PARAMETER}
     ncp.ram.cca_mode = mode
+    LOGGER.info("IEEE 802.15.4 CCA mode set to %d", mode)
     return {"status": S.OK}
 
 
