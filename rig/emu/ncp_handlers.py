@@ -523,6 +523,7 @@ def _import_link_key(ncp: NcpContext, req: dict) -> dict:
     if index >= _key_table_size(ncp):
         return {"status": S.INVALID_INDEX}
     ncp.nv.link_keys[index] = (zt.EUI64(req["address"]), bytes(req["plaintextKey"]))
+    LOGGER.info("APS link key for %s imported at key-table index %d", ncp.nv.link_keys[index][0], index)
     return {"status": S.OK}
 
 

@@ -1,5 +1,6 @@
 // Drives an unmodified zigbee-herdsman (ember adapter) against the emulated stick over tcp://.
 // Usage: node herdsman_driver.js <herdsman package dir> <tcp://host:port> <work dir> [OTA file] [touchlink]
+// With RESTORE=1 in the environment it restores the work dir's backup onto a blank stick instead (restore()).
 // Prints one JSON line per step: {"step": ..., "ok": true|false, ...}; exits 0 when every step passed.
 "use strict";
 const path = require("node:path");
@@ -136,7 +137,20 @@ async function main() {
     await step("stop again", async () => controller.stop());
 }
 
-main().then(
+// RESTORE=1: the stick is a blank one and the work dir holds herdsman's backup of the network: herdsman
+// must form it again from the backup (keys, frame counter, PAN, channel) and resume its devices.
+async function restore() {
+    const controller = makeController();
+    await step("restore start", async () => {
+        const result = await controller.start();
+        if (result !== "restored") throw new Error(`start on a blank stick gave '${result}', not 'restored'`);
+        const info = await controller.getNetworkParameters();
+        return {result, panID: info.panID, channel: info.channel, devices: controller.getDevices().length};
+    }, 30000);
+    await step("restore stop", async () => controller.stop());
+}
+
+(process.env.RESTORE === "1" ? restore() : main()).then(
     () => process.exit(0),
     () => process.exit(1),
 );

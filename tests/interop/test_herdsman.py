@@ -3,12 +3,15 @@
 A host the rig did not write, pinned by tests/interop/package-lock.json: start (form), permit, the
 emulated PPMID joins, interview, read Basic (manufacturer, model), an OTA upgrade with herdsman's own
 OTA server (Device.updateOta from a local file), stop, start again (the network is resumed, not
-formed anew), at EZSP 13, 14 and 19 (the newest herdsman 11 speaks).
+formed anew), at EZSP 13, 14 and 19 (the newest herdsman 11 speaks); at 13 and 19 also a touchlink
+scan and a CCA mode from herdsman's stack config. Then herdsman's own backup, with a device's link
+key added, onto a new blank stick: herdsman restores it (keys, NWK frame counter, PAN, channel).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,6 +23,8 @@ from tests.interop.node_env import HERE, herdsman_package, herdsman_root, requir
 from tests.interop.test_zigpy_app import small_image
 
 NETWORK_KEY = "01030507090b0d0f00020406080a0c0d"  # what herdsman_driver.js configures
+# a device added to herdsman's backup before it is restored, with its APS link key
+DEVICE_IEEE, DEVICE_KEY = "00112233445566a7", "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
 STEPS = ["start", "form", "permit", "join", "interview", "read Basic", "ota", "stop", "restart", "stop again"]
 
 
@@ -33,10 +38,11 @@ def herdsman() -> str:
     return str(herdsman_package(herdsman_root()))
 
 
-def run_herdsman(herdsman: str, port: str, workdir, ota_file, *extra: str) -> list[dict]:
+def run_herdsman(herdsman: str, port: str, workdir, ota_file, *extra: str, restore: bool = False) -> list[dict]:
     node = require_tool("node")
+    env = dict(os.environ, RESTORE="1" if restore else "0")
     proc = subprocess.run([node, str(HERE / "herdsman_driver.js"), herdsman, port, str(workdir), str(ota_file), *extra],
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=240, env=env)
     steps = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     for s in steps:
         print(f"  {s['step']:<15} {'ok' if s['ok'] else 'FAILED'} {s.get('seconds', 0):.2f} s "
@@ -85,3 +91,27 @@ def test_herdsman_ember_adapter(version, herdsman, tmp_path):
     assert backup["network_key"]["key"] == NETWORK_KEY
     assert backup["network_key"]["frame_counter"] > 0  # the stick counted the frames it sent
     assert errors == [], "the emulated NCP recorded errors:\n" + "\n".join(errors)
+
+    # -- the backup onto a new, blank stick, with a device's link key added to it ----------------------
+    backup["devices"].append({"ieee_address": DEVICE_IEEE, "nwk_address": "5a3c", "is_child": False,
+                              "link_key": {"key": DEVICE_KEY, "tx_counter": 0, "rx_counter": 0}})
+    (tmp_path / "coordinator_backup.json").write_text(json.dumps(backup))
+    (tmp_path / "blank").mkdir()
+    blank = EmulateProcess("--transport", "tcp", "--ezsp-version", str(version), workdir=tmp_path / "blank")
+    try:
+        steps = run_herdsman(herdsman, blank.port, tmp_path, ota_file, restore=True)
+    finally:
+        errors = blank.stop()
+    print(f"  restore onto a blank stick, EZSP v{version}: emulator errors {len(errors)}")
+    by_step = {s["step"]: s for s in steps}
+    assert [s["step"] for s in steps] == ["restore start", "restore stop"]
+    assert (by_step["restore start"]["panID"], by_step["restore start"]["channel"]) == (0x1A62, 15)
+    again = json.loads((tmp_path / "coordinator_backup.json").read_text())
+    assert (again["pan_id"], again["extended_pan_id"], again["network_key"]["key"]) == ("1a62", "dd" * 8, NETWORK_KEY)
+    assert again["network_key"]["frame_counter"] >= backup["network_key"]["frame_counter"]
+    # herdsman imported the device's key before forming (its backups never carry keys back: 11.1.1 builds
+    # the key list only when ALLOW_APP_KEY_REQUESTS, a constant false), so the stick's log says so
+    ieee = ":".join(DEVICE_IEEE[i:i + 2] for i in range(0, 16, 2))
+    assert f"APS link key for {ieee} imported at key-table index 0" in (tmp_path / "blank" / "emulate.err").read_text()
+    assert errors == [], "the emulated NCP recorded errors:\n" + "\n".join(errors)
+
