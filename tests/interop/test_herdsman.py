@@ -55,7 +55,16 @@ def run_herdsman(herdsman: str, port: str, workdir, ota_file, *extra: str, resto
     return steps
 
 
-@pytest.mark.parametrize("version", [13, 14, 19])
+VERSIONS = [13, 14, 19]
+
+
+def test_the_newest_ezsp_version_herdsman_speaks_is_tested(herdsman):
+    consts = (Path(herdsman) / "dist" / "adapter" / "ember" / "ezsp" / "consts.js").read_text()
+    newest = int(re.search(r"EZSP_PROTOCOL_VERSION = (0x[0-9a-fA-F]+|\d+);", consts).group(1), 0)
+    assert newest == max(VERSIONS), f"herdsman now speaks EZSP {newest}: test it"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_herdsman_ember_adapter(version, herdsman, tmp_path):
     emulator = EmulateProcess("--transport", "tcp", "--devices", "ppmid", "--ezsp-version", str(version),
                               workdir=tmp_path)
