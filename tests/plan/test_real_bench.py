@@ -107,21 +107,30 @@ async def test_the_operator_prompt_is_written_to_the_terminal_at_once():
 
 
 def test_with_stdin_closed_there_is_no_operator(monkeypatch):
+    """A terminal the prompt could be written to is not enough: with stdin closed (CI, `rig run < /dev/null`)
+    nobody is there to act on it, so there is no operator."""
     import rig.bench.power as power
 
+    master, slave = pty.openpty()
+    terminal = os.ttyname(slave)  # a terminal that opens, standing in for /dev/tty
     read, write = os.pipe()
     os.close(write)
     saved = os.dup(0)
     try:
-        os.dup2(read, 0)  # stdin: a closed pipe, as under CI or `rig run < /dev/null`
+        os.dup2(read, 0)  # stdin: a closed pipe
         monkeypatch.setattr(power, "_stdin_was_tty", None)
         power.note_stdin()
         assert power._stdin_was_tty is False
-        assert controlling_terminal() is None
+        assert controlling_terminal(terminal) is None
+        os.dup2(slave, 0)  # stdin the terminal: the prompt goes to it
+        power.note_stdin()
+        term = controlling_terminal(terminal)
+        assert term is not None
+        term.close()
     finally:
         os.dup2(saved, 0)
-        os.close(saved)
-        os.close(read)
+        for fd in (saved, read, master, slave):
+            os.close(fd)
 
 
 # ---- 4. automatic power control ------------------------------------------------------------------
@@ -149,6 +158,27 @@ async def test_a_failing_or_hanging_power_command_is_a_bench_problem_with_its_ou
     unknown = power_settings({"off": "switch {outlet} off", "on": "true"}, "b")
     with pytest.raises(PowerError, match=r"names 'outlet' which this device does not have"):
         await CommandPower(unknown).cycle("dut", {"ieee": "00:11"})
+
+
+async def test_a_real_device_is_switched_by_the_bench_power_commands_not_the_operator(tmp_path):
+    """The bench file's power: section is what power_cycle uses for a real device (no terminal needed);
+    without one it falls back to the operator."""
+    log = tmp_path / "switch.log"
+    text = (REPO / "fixtures/benches/hardware-example.yaml").read_text()
+    devices = "devices:\n  meter-ppmid: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid, stands_for: dut, port: 3}\n"
+    power = (f'power:\n  off: "echo off {{device}} {{port}} {{ieee}} >> {log}"\n'
+             f'  on: "echo on {{plan_device}} >> {log}"\n  off_for_s: 0\n')
+    (tmp_path / "lab.yaml").write_text(text + devices + power)
+    session = Session.for_bench(load_bench(tmp_path / "lab.yaml"), tmp_path)
+    handle = session.radio.add_device("dut", "ppmid")  # mapped to the bench file's device; nothing opened
+    control = handle.power(session.bench.power)
+    assert isinstance(control, CommandPower)
+    done = await control.cycle("dut", handle.power_fields())
+    assert log.read_text().splitlines() == ["off meter-ppmid 3 00:0d:6f:00:00:00:00:01", "on dut"]
+    assert "by the bench's power control" in done
+    (tmp_path / "manual.yaml").write_text(text + devices)
+    manual = Session.for_bench(load_bench(tmp_path / "manual.yaml"), tmp_path)
+    assert isinstance(manual.radio.add_device("dut", "ppmid").power(manual.bench.power), OperatorPower)
 
 
 def test_a_bench_file_power_section_is_read_and_checked(tmp_path):
