@@ -226,6 +226,20 @@ async def test_images_and_expected_versions_follow_the_version_the_device_starts
     assert wrong.verdict is Verdict.FAIL and "expected 0x00000004" in wrong.message
 
 
+async def test_a_device_that_starts_on_v5_is_offered_v6_and_checked_against_v5(tmp_path):
+    """A kept device is wherever the plan before left it: here an emulated PPMID running v5. The plan's
+    `current` and `current+1` are read from it, not a fresh v1 device's 1 and 2."""
+    profile = (REPO / "fixtures/devices/ppmid.yaml").read_text()
+    assert "current_file_version: 0x00000001" in profile
+    (tmp_path / "ppmid-v5.yaml").write_text(profile.replace("name: ppmid", "name: ppmid-v5").replace(
+        "current_file_version: 0x00000001", "current_file_version: 0x00000005"))
+    text = RELATIVE.replace("{profile: ppmid}", f"{{profile: {tmp_path / 'ppmid-v5.yaml'}}}")
+    record = await run_plan(load_plan(plan_file(tmp_path, text)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    assert record.images["next"]["file_version"] == 6
+    assert record.devices["dut"]["start_version"] == 5 and record.devices["dut"]["end_version"] == 6
+
+
 def test_a_version_is_a_number_or_current_plus_n(tmp_path):
     with pytest.raises(PlanErrors, match=r"version: found 'latest'; expected a version: a number .* current\+N"):
         load_plan(plan_file(tmp_path, RELATIVE.replace("version: current+1}}", "version: latest}}")))
