@@ -318,6 +318,19 @@ async def test_a_wait_ends_at_once_when_the_transfer_cannot_start_saying_why(tmp
     assert "within 7200" not in step.message
 
 
+async def test_a_transfer_wait_ends_at_once_when_the_offer_is_refused_saying_why(tmp_path):
+    """A kept device already runs the offered version: the hub answers its query NO_IMAGE_AVAILABLE and no
+    transfer will ever start, so expect_transfer ends on that answer, not on its 2-hour window."""
+    text = ALREADY_THERE.replace("wait_download: {device: dut, progress: 40%, within: 2h}",
+                                 "expect_transfer: {device: dut, result: success, within: 2h}")
+    record = await run_plan(load_plan(plan_file(tmp_path, text)), load_bench(EMULATED))
+    step = record.steps[-1]
+    assert step.verdict is Verdict.FAIL and step.kind == "expect_transfer"
+    assert step.message.startswith("no transfer can come for dut: the transfer cannot start"), step.message
+    assert "NO_IMAGE_AVAILABLE (0x98): device already runs the offered version" in step.message
+    assert "v=0x00000001" in step.message
+
+
 async def test_an_activation_wait_ends_at_once_when_the_transfer_failed_with_the_status(tmp_path):
     record = await run_plan(load_plan(plan_file(tmp_path, FAILED_TRANSFER)), load_bench(EMULATED))
     step = record.steps[-1]
