@@ -88,6 +88,55 @@ steps:
     assert limit[2] == 7
 
 
+# ---- 2. a power cycle needs evidence of a restart ------------------------------------------------
+NOBODY_SWITCHES = """\
+plan: 1
+name: a power cycle that switches nothing
+settings:
+  hub:  # 250 blocks at least 30 ms apart: still downloading when a 3 s power-cycle window ends
+    min_block_period: {ppmid: {value: 30, units: ms}}
+devices:
+  dut: {profile: ppmid}
+images:
+  next: {generate: {like: dut, version: current+1, size: 10kB}}
+steps:
+  - pair: dut
+  - service_request: {sr: "11.4", image: next, devices: [dut]}
+  - wait_download: {device: dut, progress: 20%}
+  - power_cycle: {device: dut, within: 3s}
+"""
+
+
+async def test_a_power_cycle_that_switches_nothing_fails_and_names_what_was_heard(tmp_path, monkeypatch):
+    """The download's next block request is no restart (it ended the step in 0.0 s before)."""
+    from rig.bench.power import EmulatedPower
+
+    async def switches_nothing(self, device, fields):
+        return "switched nothing"
+
+    monkeypatch.setattr(EmulatedPower, "cycle", switches_nothing)
+    record = await run_plan(load_plan(plan_file(tmp_path, NOBODY_SWITCHES)), load_bench(EMULATED))
+    step = record.steps[-1]
+    assert step.kind == "power_cycle" and step.verdict is Verdict.FAIL, step.message
+    assert "dut showed no restart within 3 s of the power cycle (switched nothing)" in step.message
+    assert "IMAGE_BLOCK" in step.message and "no Device_annce, no rejoin" in step.message
+
+    # given longer, the device finishes, is told to activate and reboots by itself: that restart is
+    # taken, and the record says it may be the activation's, not the power cycle's
+    longer = NOBODY_SWITCHES.replace("within: 3s", "within: 10m")
+    record = await run_plan(load_plan(plan_file(tmp_path, longer)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    seen = [e["detail"] for e in record.events if e["kind"] == "restart_seen"]
+    assert seen and "may be its activation reboot rather than the power cycle" in seen[0], seen
+
+
+async def test_a_real_power_cycle_names_its_evidence_without_an_activation_note(tmp_path):
+    record = await run_plan(load_plan(plan_file(tmp_path, NOBODY_SWITCHES)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    seen = [e["detail"] for e in record.events if e["kind"] == "restart_seen"]
+    assert seen == ["it sent a Device_annce (announced itself on power-up)"]
+
+
 # ---- 3. the operator prompt ----------------------------------------------------------------------
 async def test_without_a_terminal_the_operator_prompt_fails_at_once_saying_why():
     with pytest.raises(NoOperator, match="needs an operator or a power control"):
