@@ -70,6 +70,39 @@ async def test_a_steps_real_time_limit_is_its_own_window_not_a_hidden_300_s_cap(
     assert 300.0 not in limits
 
 
+POWER_CYCLES = """\
+plan: 1
+name: power cycles with and without a window of their own
+devices:
+  dut: {profile: ppmid}
+steps:
+  - pair: dut
+  - power_cycle: dut
+  - power_cycle: {device: dut, within: 10m}
+"""
+
+
+async def test_a_power_cycles_limit_is_the_benchs_restart_window_or_its_own(tmp_path, monkeypatch):
+    """A device may take the bench's restart_within_s (600 s by default) to come back, or the step's own
+    10 minutes: neither is cut short (a 10-minute power_cycle wait became 300 s)."""
+    from rig.plan.limits import plan_limit
+
+    limits: list[float] = []
+    real_wait_for = asyncio.wait_for
+
+    async def spy(aw, timeout):
+        limits.append(timeout)
+        return await real_wait_for(aw, timeout)
+
+    monkeypatch.setattr(asyncio, "wait_for", spy)
+    plan = load_plan(plan_file(tmp_path, POWER_CYCLES))
+    record = await run_plan(plan, load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    # each power cycle's limit: the bench's restart window / its own 10 minutes, plus a margin
+    assert len([x for x in limits if 600 < x <= 600 + 300]) == 2, limits
+    assert plan_limit(plan.steps) >= 600 + 600  # the whole plan's guard (pytest-timeout) allows both
+
+
 def test_step_limits_come_from_the_plan_with_a_default_per_kind(tmp_path):
     plan = load_plan(plan_file(tmp_path, """\
 plan: 1
