@@ -69,13 +69,34 @@ class RestartWatch:
 
     def evidence(self) -> str | None:
         """What shows the device restarted, or None (yet)."""
-        came_back = [what for when, what in self.seen if what != "left"]
+        found = self._restart()
+        if found is None:
+            return None
+        when, text = found
+        return text + self._activation_note(when)
+
+    def _restart(self) -> tuple[float, str] | None:
+        came_back = [(when, what) for when, what in self.seen if what != "left"]
         if came_back:
             left = any(what == "left" for _, what in self.seen)
-            return ("it left and " if left else "") + came_back[0]
+            return came_back[0][0], ("it left and " if left else "") + came_back[0][1]
         return self._fresh_query()
 
-    def _fresh_query(self) -> str | None:
+    def _activation_note(self, when: float) -> str:
+        """A device told to activate its new image during the cycle reboots by itself: a restart after
+        that time may be that reboot, not the power cycle. The record says so (the restart still counts:
+        a real power cycle may land there too)."""
+        try:
+            offer = self.hub.store.latest_offer(self.ieee)
+        except Exception:  # noqa: BLE001 - the hub may have restarted under us: no note then
+            return ""
+        at = getattr(offer, "activation_at", None)
+        if at is None or not self.since <= at <= when:
+            return ""
+        return (f"; note: the hub told it to activate its new image {at - self.since:.1f} s into the power "
+                "cycle, so this may be its activation reboot rather than the power cycle")
+
+    def _fresh_query(self) -> tuple[float, str] | None:
         frames: list[FrameRecord] = self.hub.frames
         own = [f for f in frames if f.ieee == self.ieee and f.direction == "rx"]
         recent = self.hub.frames_since(self.frames_mark)
@@ -85,7 +106,7 @@ class RestartWatch:
             if id(f) in recent_ids and f.command == "QUERY_NEXT_IMAGE":
                 gap = f.time - max(previous if previous is not None else self.since, self.since)
                 if gap >= self.silence_s:
-                    return f"it went silent for {gap:.1f} s, then sent a fresh Query Next Image ({f.detail})"
+                    return f.time, f"it went silent for {gap:.1f} s, then sent a fresh Query Next Image ({f.detail})"
             previous = f.time
         return None
 

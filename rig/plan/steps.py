@@ -142,7 +142,9 @@ def _hex(v: int | None) -> str:
 # ---- hub outcomes ------------------------------------------------------------------------------
 async def _outcome(ctx: PlanContext, a: dict[str, Any], kind: type, what: str):
     """The device's first outcome of this kind (transfer or activation), waited for on the rig clock.
-    An activation that cannot come any more (the transfer failed) ends the wait at once."""
+    An outcome that cannot come any more ends the wait at once: an activation after a failed transfer,
+    a transfer the hub refused to start (the device already runs the offered version, or another
+    manufacturer, image type or hardware: on a real bench the window would be sat through in real time)."""
     ieee = ctx.session.devices[a["device"]].ieee
     found: list = []
     hopeless: list[str] = []
@@ -150,7 +152,7 @@ async def _outcome(ctx: PlanContext, a: dict[str, Any], kind: type, what: str):
     def done() -> bool:
         if not found:
             found.extend(e for e in ctx.hub_events if isinstance(e, kind) and e.ieee == ieee)
-        if not found and kind is ActivationOutcome and (why := ctx.transfer_failure(a["device"])):
+        if not found and (why := ctx.transfer_failure(a["device"])):
             hopeless.append(why)
             return True
         return bool(found)

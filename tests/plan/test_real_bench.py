@@ -65,8 +65,42 @@ async def test_a_steps_real_time_limit_is_its_own_window_not_a_hidden_300_s_cap(
     record = await run_plan(load_plan(plan_file(tmp_path, LONG_WAITS)), load_bench(EMULATED))
     assert record.verdict is Verdict.PASS, record.message
     # each step's limit is its own window plus a margin, whatever it is
-    assert any(20 * 60 < x <= 20 * 60 + 300 for x in limits) and any(3600 < x <= 3600 + 300 for x in limits)
+    assert any(20 * 60 < x <= 20 * 60 + 300 for x in limits), limits
+    assert any(3600 < x <= 3600 + 300 for x in limits), limits
     assert 300.0 not in limits
+
+
+POWER_CYCLES = """\
+plan: 1
+name: power cycles with and without a window of their own
+devices:
+  dut: {profile: ppmid}
+steps:
+  - pair: dut
+  - power_cycle: dut
+  - power_cycle: {device: dut, within: 10m}
+"""
+
+
+async def test_a_power_cycles_limit_is_the_benchs_restart_window_or_its_own(tmp_path, monkeypatch):
+    """A device may take the bench's restart_within_s (600 s by default) to come back, or the step's own
+    10 minutes: neither is cut short (a 10-minute power_cycle wait became 300 s)."""
+    from rig.plan.limits import plan_limit
+
+    limits: list[float] = []
+    real_wait_for = asyncio.wait_for
+
+    async def spy(aw, timeout):
+        limits.append(timeout)
+        return await real_wait_for(aw, timeout)
+
+    monkeypatch.setattr(asyncio, "wait_for", spy)
+    plan = load_plan(plan_file(tmp_path, POWER_CYCLES))
+    record = await run_plan(plan, load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    # each power cycle's limit: the bench's restart window / its own 10 minutes, plus a margin
+    assert len([x for x in limits if 600 < x <= 600 + 300]) == 2, limits
+    assert plan_limit(plan.steps) >= 600 + 600  # the whole plan's guard (pytest-timeout) allows both
 
 
 def test_step_limits_come_from_the_plan_with_a_default_per_kind(tmp_path):
@@ -88,6 +122,55 @@ steps:
     assert limit[2] == 7
 
 
+# ---- 2. a power cycle needs evidence of a restart ------------------------------------------------
+NOBODY_SWITCHES = """\
+plan: 1
+name: a power cycle that switches nothing
+settings:
+  hub:  # 250 blocks at least 30 ms apart: still downloading when a 3 s power-cycle window ends
+    min_block_period: {ppmid: {value: 30, units: ms}}
+devices:
+  dut: {profile: ppmid}
+images:
+  next: {generate: {like: dut, version: current+1, size: 10kB}}
+steps:
+  - pair: dut
+  - service_request: {sr: "11.4", image: next, devices: [dut]}
+  - wait_download: {device: dut, progress: 20%}
+  - power_cycle: {device: dut, within: 3s}
+"""
+
+
+async def test_a_power_cycle_that_switches_nothing_fails_and_names_what_was_heard(tmp_path, monkeypatch):
+    """The download's next block request is no restart (it ended the step in 0.0 s before)."""
+    from rig.bench.power import EmulatedPower
+
+    async def switches_nothing(self, device, fields):
+        return "switched nothing"
+
+    monkeypatch.setattr(EmulatedPower, "cycle", switches_nothing)
+    record = await run_plan(load_plan(plan_file(tmp_path, NOBODY_SWITCHES)), load_bench(EMULATED))
+    step = record.steps[-1]
+    assert step.kind == "power_cycle" and step.verdict is Verdict.FAIL, step.message
+    assert "dut showed no restart within 3 s of the power cycle (switched nothing)" in step.message
+    assert "IMAGE_BLOCK" in step.message and "no Device_annce, no rejoin" in step.message
+
+    # given longer, the device finishes, is told to activate and reboots by itself: that restart is
+    # taken, and the record says it may be the activation's, not the power cycle's
+    longer = NOBODY_SWITCHES.replace("within: 3s", "within: 10m")
+    record = await run_plan(load_plan(plan_file(tmp_path, longer)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    seen = [e["detail"] for e in record.events if e["kind"] == "restart_seen"]
+    assert seen and "may be its activation reboot rather than the power cycle" in seen[0], seen
+
+
+async def test_a_real_power_cycle_names_its_evidence_without_an_activation_note(tmp_path):
+    record = await run_plan(load_plan(plan_file(tmp_path, NOBODY_SWITCHES)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    seen = [e["detail"] for e in record.events if e["kind"] == "restart_seen"]
+    assert seen == ["it sent a Device_annce (announced itself on power-up)"]
+
+
 # ---- 3. the operator prompt ----------------------------------------------------------------------
 async def test_without_a_terminal_the_operator_prompt_fails_at_once_saying_why():
     with pytest.raises(NoOperator, match="needs an operator or a power control"):
@@ -107,21 +190,30 @@ async def test_the_operator_prompt_is_written_to_the_terminal_at_once():
 
 
 def test_with_stdin_closed_there_is_no_operator(monkeypatch):
+    """A terminal the prompt could be written to is not enough: with stdin closed (CI, `rig run < /dev/null`)
+    nobody is there to act on it, so there is no operator."""
     import rig.bench.power as power
 
+    master, slave = pty.openpty()
+    terminal = os.ttyname(slave)  # a terminal that opens, standing in for /dev/tty
     read, write = os.pipe()
     os.close(write)
     saved = os.dup(0)
     try:
-        os.dup2(read, 0)  # stdin: a closed pipe, as under CI or `rig run < /dev/null`
+        os.dup2(read, 0)  # stdin: a closed pipe
         monkeypatch.setattr(power, "_stdin_was_tty", None)
         power.note_stdin()
         assert power._stdin_was_tty is False
-        assert controlling_terminal() is None
+        assert controlling_terminal(terminal) is None
+        os.dup2(slave, 0)  # stdin the terminal: the prompt goes to it
+        power.note_stdin()
+        term = controlling_terminal(terminal)
+        assert term is not None
+        term.close()
     finally:
         os.dup2(saved, 0)
-        os.close(saved)
-        os.close(read)
+        for fd in (saved, read, master, slave):
+            os.close(fd)
 
 
 # ---- 4. automatic power control ------------------------------------------------------------------
@@ -149,6 +241,27 @@ async def test_a_failing_or_hanging_power_command_is_a_bench_problem_with_its_ou
     unknown = power_settings({"off": "switch {outlet} off", "on": "true"}, "b")
     with pytest.raises(PowerError, match=r"names 'outlet' which this device does not have"):
         await CommandPower(unknown).cycle("dut", {"ieee": "00:11"})
+
+
+async def test_a_real_device_is_switched_by_the_bench_power_commands_not_the_operator(tmp_path):
+    """The bench file's power: section is what power_cycle uses for a real device (no terminal needed);
+    without one it falls back to the operator."""
+    log = tmp_path / "switch.log"
+    text = (REPO / "fixtures/benches/hardware-example.yaml").read_text()
+    devices = "devices:\n  meter-ppmid: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid, stands_for: dut, port: 3}\n"
+    power = (f'power:\n  off: "echo off {{device}} {{port}} {{ieee}} >> {log}"\n'
+             f'  on: "echo on {{plan_device}} >> {log}"\n  off_for_s: 0\n')
+    (tmp_path / "lab.yaml").write_text(text + devices + power)
+    session = Session.for_bench(load_bench(tmp_path / "lab.yaml"), tmp_path)
+    handle = session.radio.add_device("dut", "ppmid")  # mapped to the bench file's device; nothing opened
+    control = handle.power(session.bench.power)
+    assert isinstance(control, CommandPower)
+    done = await control.cycle("dut", handle.power_fields())
+    assert log.read_text().splitlines() == ["off meter-ppmid 3 00:0d:6f:00:00:00:00:01", "on dut"]
+    assert "by the bench's power control" in done
+    (tmp_path / "manual.yaml").write_text(text + devices)
+    manual = Session.for_bench(load_bench(tmp_path / "manual.yaml"), tmp_path)
+    assert isinstance(manual.radio.add_device("dut", "ppmid").power(manual.bench.power), OperatorPower)
 
 
 def test_a_bench_file_power_section_is_read_and_checked(tmp_path):
@@ -194,6 +307,20 @@ async def test_images_and_expected_versions_follow_the_version_the_device_starts
     wrong = await run_plan(load_plan(plan_file(tmp_path, RELATIVE.replace("version: current}", "version: current+3}"))),
                            load_bench(EMULATED))
     assert wrong.verdict is Verdict.FAIL and "expected 0x00000004" in wrong.message
+
+
+async def test_a_device_that_starts_on_v5_is_offered_v6_and_checked_against_v5(tmp_path):
+    """A kept device is wherever the plan before left it: here an emulated PPMID running v5. The plan's
+    `current` and `current+1` are read from it, not a fresh v1 device's 1 and 2."""
+    profile = (REPO / "fixtures/devices/ppmid.yaml").read_text()
+    assert "current_file_version: 0x00000001" in profile
+    (tmp_path / "ppmid-v5.yaml").write_text(profile.replace("name: ppmid", "name: ppmid-v5").replace(
+        "current_file_version: 0x00000001", "current_file_version: 0x00000005"))
+    text = RELATIVE.replace("{profile: ppmid}", f"{{profile: {tmp_path / 'ppmid-v5.yaml'}}}")
+    record = await run_plan(load_plan(plan_file(tmp_path, text)), load_bench(EMULATED))
+    assert record.verdict is Verdict.PASS, record.message
+    assert record.images["next"]["file_version"] == 6
+    assert record.devices["dut"]["start_version"] == 5 and record.devices["dut"]["end_version"] == 6
 
 
 def test_a_version_is_a_number_or_current_plus_n(tmp_path):
@@ -270,7 +397,21 @@ async def test_a_wait_ends_at_once_when_the_transfer_cannot_start_saying_why(tmp
     assert step.verdict is Verdict.FAIL
     assert "the transfer cannot start" in step.message and "already runs the offered version" in step.message
     assert "v=0x00000001" in step.message  # what the device sent
-    assert record.steps[-1].started + 3600 > 0 and record.wall_seconds < 60
+    # the wait ended on the failure, not on its 2-hour window (that ends with "did not reach 40 % within")
+    assert "within 7200" not in step.message
+
+
+async def test_a_transfer_wait_ends_at_once_when_the_offer_is_refused_saying_why(tmp_path):
+    """A kept device already runs the offered version: the hub answers its query NO_IMAGE_AVAILABLE and no
+    transfer will ever start, so expect_transfer ends on that answer, not on its 2-hour window."""
+    text = ALREADY_THERE.replace("wait_download: {device: dut, progress: 40%, within: 2h}",
+                                 "expect_transfer: {device: dut, result: success, within: 2h}")
+    record = await run_plan(load_plan(plan_file(tmp_path, text)), load_bench(EMULATED))
+    step = record.steps[-1]
+    assert step.verdict is Verdict.FAIL and step.kind == "expect_transfer"
+    assert step.message.startswith("no transfer can come for dut: the transfer cannot start"), step.message
+    assert "NO_IMAGE_AVAILABLE (0x98): device already runs the offered version" in step.message
+    assert "v=0x00000001" in step.message
 
 
 async def test_an_activation_wait_ends_at_once_when_the_transfer_failed_with_the_status(tmp_path):
@@ -293,15 +434,20 @@ steps:
 """
 
 
+@pytest.mark.parametrize("runner", ["pytest", "rig run"])
 @pytest.mark.parametrize("given", ["file", "folder"])
-def test_a_plan_outside_a_testplans_folder_runs(tmp_path, given):
+def test_a_plan_outside_a_testplans_folder_runs(tmp_path, given, runner):
     folder = tmp_path / "my-copies"
     folder.mkdir()
     plan_file(folder, HAPPY, "copied.yaml")
     (folder / "notes.yaml").write_text("just: some yaml\n")  # not a plan: not collected
     target = folder / "copied.yaml" if given == "file" else folder
-    proc = subprocess.run([sys.executable, "-m", "pytest", str(target), "--rig-bench", str(REPO / EMULATED),
-                           "-p", "no:cacheprovider", "-q", f"--rig-record-dir={tmp_path / 'rec'}"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    if runner == "pytest":
+        args = ["-m", "pytest", str(target), "--rig-bench", str(REPO / EMULATED), "-p", "no:cacheprovider", "-q",
+                f"--rig-record-dir={tmp_path / 'rec'}"]
+    else:
+        args = ["-m", "rig.cli", "run", str(target), "--bench", str(REPO / EMULATED), "--report", str(tmp_path / "rep")]
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
