@@ -104,3 +104,20 @@ def test_rig_run_passes_image_options_to_pytest(tmp_path: Path) -> None:
 
     out = _pytest_args(args)
     assert out[out.index("--rig-image") + 1] == "v2=a.ota" and out.count("--rig-image") == 2
+
+
+def test_plans_check_takes_the_plans_own_mapping_and_names_an_unmapped_type(tmp_path: Path, capsys) -> None:
+    from rig.cli import main
+
+    folder = tmp_path / "testplans"
+    folder.mkdir()
+    path = folder / "own.yaml"
+    text = ("plan: 1\nname: own\ndevices:\n  dut: {profile: ppmid}\nimages:\n"
+            f"  v2: {{file: {own_file(tmp_path, image_type=0x0999)}}}\n%ssteps:\n  - pair: dut\n")
+    path.write_text(text % "")
+    assert main(["plans", "check", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "own.yaml:6:3: images.v2.file: image type 0x0999 is not mapped" in out.out + out.err
+    assert "known: 0x0101=ppmid, 0x0102=hcalcs, 0x0103=gsme" in out.out + out.err
+    path.write_text(text % "settings:\n  hub:\n    image_types: {0x0999: ppmid}\n")
+    assert main(["plans", "check", str(path)]) == 0, capsys.readouterr()
