@@ -104,12 +104,25 @@ def test_binary_header_string_shows_text_and_bytes(tmp_path: Path, capsys) -> No
     path.write_bytes(rw.binary_header_string(raw))
     assert main(["image", "inspect", "--json", str(path)]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["header_string"] == "FW" and info["header_string_hex"] == raw.hex()
+    # The text goes on past the first zero byte (up to the zero padding); the JSON has every raw byte too.
+    assert info["header_string"] == r"FW\x00\x01\xfe\x80" and info["header_string_hex"] == raw.hex()
     assert info["header_string_binary"] is True
     assert main(["image", "inspect", str(path)]) == 0
-    assert "'FW' (binary; bytes: 46 57 00 01 fe 80 00" in capsys.readouterr().out
+    assert r"'FW\x00\x01\xfe\x80' (binary; bytes: 46 57 00 01 fe 80 00" in capsys.readouterr().out
     image = parse_image(path.read_bytes())
     assert image.header.serialize()[20:52] == raw and image.integrity_coverage == "to-value"  # kept byte for byte
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    (b"plain text", "plain text"),  # not binary: the text as it is
+    (b"I am a GFI PPMID firmware image ", "I am a GFI PPMID firmware image "),  # space padded, no zero
+    (bytes.fromhex("537b7d3640") + b"\x00`>@\x00\x13p@\\" + bytes(4) + b"\xff\xff", r"S{}6@\x00`>@\x00\x13p@\\\x00\x00\x00\x00\xff\xff"),
+    (b"caf\xc3\xa9\x00\x07", "café" + r"\x00\x07"),  # UTF-8 kept, control escaped
+])
+def test_header_string_text_is_the_whole_field(raw: bytes, text: str) -> None:
+    header = parse_image(rw.binary_header_string(raw)).header
+    assert header.header_string_text == text
+    assert header.header_string_bytes == raw.ljust(32, b"\x00")
 
 
 def test_inspect_json_names_container_coverage_and_trailing_bytes(tmp_path: Path, capsys) -> None:
