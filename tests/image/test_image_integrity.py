@@ -101,6 +101,21 @@ def test_the_c_loop_and_the_python_loop_agree(size: int) -> None:
         integrity._c_compress(start, b"x" * 17)
 
 
+def test_the_python_loop_says_once_that_it_is_slow(monkeypatch, caplog) -> None:
+    from rig.image import integrity
+
+    monkeypatch.setattr(integrity, "_c_compress", None)
+    monkeypatch.setattr(integrity, "_slow_loop_noticed", False)
+    assert integrity.backend() == "python"
+    integrity.aes_mmo_hash(bytes(1000))  # small: nothing to say
+    assert not caplog.records
+    big = bytes(300 * 1024)
+    integrity.aes_mmo_hash(big)
+    integrity.aes_mmo_hash(big)
+    [record] = caplog.records
+    assert record.levelname == "WARNING" and "libssl-dev" in record.getMessage()
+
+
 def test_incremental_hashing_forks() -> None:
     from rig.image.integrity import AesMmo
 
