@@ -98,6 +98,24 @@ def test_hue_sbl_and_unknown_bodies_are_named_not_called_gb() -> None:
     assert parse_image(signed_gb).format == "gb-bare"
 
 
+def test_a_body_that_stops_being_sub_elements_is_served_as_it_is_and_says_where() -> None:
+    data = rw.combined()
+    image = parse_image(data)
+    assert (image.format, image.raw, image.body) == ("unknown-body", data, data[60:])
+    [warning] = image.warnings
+    assert warning.kind == "elements" and warning.offset == 60 + 6 + 600 + 2  # the length that breaks the chain
+    assert "1 sub-element(s): UPGRADE_IMAGE (600 bytes)" in warning.found
+    assert "starts as sub-elements but is not one to its end" in warning.message
+    with pytest.raises(ValueError):
+        parse_ota_image(data)  # zigpy refuses it; the rig serves it
+    # Bodies that never were sub-elements have nothing to say: GB bare, Hue SBL, a vendor's opaque body.
+    from tests.image.image_vectors import SR114_FILE
+
+    vendor_body = rw._header_then(b"\x34\x12" + (10).to_bytes(4, "little") + bytes(10) + b"\xff" * 40, version=2)
+    for other in (SR114_FILE, rw.hue_sbl(), vendor_body):  # the vendor's first 16 bytes read as a tag 0x1234
+        assert parse_image(other).warnings == []
+
+
 def test_binary_header_string_shows_text_and_bytes(tmp_path: Path, capsys) -> None:
     raw = b"FW\x00" + bytes([0x01, 0xFE, 0x80]) + bytes(26)
     path = tmp_path / "binary.ota"
