@@ -168,3 +168,13 @@ def test_verify_strict_makes_chosen_warnings_fatal(tmp_path: Path, capsys) -> No
     assert main(["image", "verify", "--strict", "trailing-bytes", str(path)]) == 1
     assert main(["image", "verify", "--strict", "all", str(path)]) == 1
     assert main(["image", "verify", "--strict", "nonsense", str(path)]) == 2
+    capsys.readouterr()
+    neither = bytearray(rw.zigbee("to-element"))
+    neither[-1] ^= 0x01
+    path.write_bytes(bytes(neither))
+    assert main(["image", "verify", str(path)]) == 0  # a warning by default: real devices take such files
+    assert "warning: " in capsys.readouterr().out
+    assert main(["image", "verify", "--strict", "integrity", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "integrity code matches neither coverage" in out and "INVALID" in out
+    assert aes_mmo_hash(bytes(neither[:-22])).hex() in out and aes_mmo_hash(bytes(neither[:-16])).hex() in out
