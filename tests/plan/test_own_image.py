@@ -121,3 +121,18 @@ def test_plans_check_takes_the_plans_own_mapping_and_names_an_unmapped_type(tmp_
     assert "known: 0x0101=ppmid, 0x0102=hcalcs, 0x0103=gsme" in out.out + out.err
     path.write_text(text % "settings:\n  hub:\n    image_types: {0x0999: ppmid}\n")
     assert main(["plans", "check", str(path)]) == 0, capsys.readouterr()
+
+
+async def test_assert_device_image_compares_the_declared_image_not_the_vendors_wrapping(tmp_path: Path) -> None:
+    """An own file in a vendor container: the device installs the image inside it, and the plan's
+    assert_device_image says so (it compared with the whole file, container included, and failed)."""
+    from tests.image import real_world as rw
+
+    inner = build_image(bytes(range(256)) * 40, manufacturer_code=0x10F2, image_type=0x7B01, file_version=0x0192020D,
+                        min_hw_version=0x0200, max_hw_version=0x0210, integrity_code=True,
+                        integrity_coverage="to-element")
+    path = tmp_path / "ikea.ota"
+    path.write_bytes(rw.in_ikea_container(inner))
+    plan = with_own_images(load_plan(REPO / "testplans" / "scenarios" / "ec02-resume-after-reboot.yaml"), {"v2": path})
+    record = await run_plan(plan, load_bench("fixtures/benches/emulated.yaml"))
+    assert record.verdict is Verdict.PASS, record.message
