@@ -30,6 +30,10 @@ class DeviceRef:
     install_code: str | None = None  # pair with this install code's link key only (hex, with its CRC)
 
 
+# A generated image without `size:` has this many bytes (plan_images builds it, predict and own_image count with it).
+DEFAULT_GENERATED_SIZE = 4096
+
+
 @dataclasses.dataclass
 class ImageRef:
     name: str

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from rig.bench.session import BenchProblem, DeviceHandle, Session
 from rig.image import parse_image
 from rig.image.samples import make_large_image
-from rig.plan.loader import ImageRef, Plan
+from rig.plan.loader import DEFAULT_GENERATED_SIZE, ImageRef, Plan
 from rig.plan.versions import IDENTITY_QUERY_S, DeviceVersions
 from rig.report.record import RunRecord
 
@@ -76,7 +76,7 @@ class PlanImages:
                    min_hw_version=hw_min, max_hw_version=hw_max, format=fmt)
         if fmt == "zigbee":
             ids["integrity_code"] = True
-        size = spec.get("size") or 4096
+        size = spec.get("size") or DEFAULT_GENERATED_SIZE
         data = make_large_image(size, seed=f"{self.plan.id}:{spec}", **ids)
         if spec.get("corrupt_integrity"):
             data = data[:-1] + bytes([data[-1] ^ 0xFF])  # the integrity code no longer matches

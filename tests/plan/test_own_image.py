@@ -136,3 +136,18 @@ async def test_assert_device_image_compares_the_declared_image_not_the_vendors_w
     plan = with_own_images(load_plan(REPO / "testplans" / "scenarios" / "ec02-resume-after-reboot.yaml"), {"v2": path})
     record = await run_plan(plan, load_bench("fixtures/benches/emulated.yaml"))
     assert record.verdict is Verdict.PASS, record.message
+
+
+def test_limits_that_grow_with_the_image_follow_the_files_size(tmp_path: Path) -> None:
+    """cf04 allows 333 blocks for its 10 kB image (resumed, not restarted): for a file 5x as large, 5x."""
+    cf04 = load_plan(REPO / "testplans" / "conformance" / "cf04-resume.yaml")
+    [before] = [s.args for s in cf04.steps if s.kind == "measure"]
+    path = tmp_path / "big.ota"
+    path.write_bytes(build_image(bytes(50_000 - 60 - 6), manufacturer_code=0x10F2, image_type=0x7B01,
+                                 file_version=5, min_hw_version=0x0200, max_hw_version=0x0210))
+    [after] = [s.args for s in with_own_images(cf04, {"v2": path}).steps if s.kind == "measure"]
+    assert (before["metric"], before["max"]) == ("blocks_served", 333)
+    assert after["max"] == pytest.approx(333 * 50_000 / 10_000)
+    cf02 = with_own_images(load_plan(REPO / "testplans" / "conformance" / "cf02-download-and-verify.yaml"), {"v2": path})
+    throughput = [s.args for s in cf02.steps if s.kind == "measure" and s.args["metric"] == "transfer_bytes_per_s"]
+    assert throughput[0]["min"] == 20  # a rate does not grow with the size
