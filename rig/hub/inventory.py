@@ -82,12 +82,14 @@ class Inventory:
         return image_id
 
     @staticmethod
-    def read_image(data: bytes, config: HubConfig, expected_version: int | None = None) -> rig.image.OtaImage:
+    def read_image(data: bytes, config: HubConfig, expected_version: int | None = None, *,
+                   quiet: bool = False) -> rig.image.OtaImage:
         """The image as the CH reads a file it is asked to store, or ImageRejected naming every problem
         (bench/image_corpus.py reads vendors' files through this too).
 
         One reading of the file: structure, content and the integrity code (AES-MMO) computed once.
-        Warnings are logged, or refused when the bench makes their kind fatal (hub.fatal_image_warnings)."""
+        Warnings are logged (unless `quiet`: a check before the run), or refused when the bench makes their
+        kind fatal (hub.fatal_image_warnings)."""
         image, findings = rig.image.analyse(bytes(data))
         if image is None or findings.fatal:
             raise ImageRejected("invalid OTA image", [str(p) for p in findings.all()] or ["unreadable"])
@@ -95,9 +97,9 @@ class Inventory:
         for warning in image.warnings:
             if warning.kind in config.fatal_image_warnings:
                 problems.append(f"{warning} (hub.fatal_image_warnings: {warning.kind})")
-            else:
+            elif not quiet:
                 LOGGER.warning("image 0x%04X v0x%08X: %s", image.image_type, image.file_version, warning)
-        if image.container is not None:
+        if image.container is not None and not quiet:
             LOGGER.info("image unwrapped from a %s container (at offset %d)", image.container, image.offset)
         if expected_version is not None and image.file_version != expected_version:
             problems.append(f"file version 0x{image.file_version:08x} != requested 0x{expected_version:08x}")

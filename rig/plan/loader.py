@@ -40,6 +40,7 @@ class ImageRef:
     pos: Pos
     file: Path | None = None  # a file on disk
     generate: dict[str, Any] | None = None  # like/version/size/format: built at run time
+    own: bool = False  # the user's own file, given with --image (rig.plan.own_image)
 
 
 @dataclasses.dataclass

@@ -73,7 +73,7 @@ def with_own_images(plan: Plan, images: dict[str, Path]) -> Plan:
             renumber.setdefault(profile.current_file_version, running)
             image_types[own.image_type] = profile.kind
             size_ratio[device_name] = max(size_ratio.get(device_name, 0.0), len(own.raw) / original[3])
-        plan_images[name] = ImageRef(name, ref.pos, file=path)
+        plan_images[name] = ImageRef(name, ref.pos, file=path, own=True)
     hub["image_types"] = image_types
     settings = dict(plan.settings) | {"hub": hub}
     steps = [dataclasses.replace(step, args=_renumbered(step.args, renumber)) for step in plan.steps]
@@ -107,6 +107,24 @@ def _scaled(args: Any, size_ratio: dict[str, float]) -> Any:
         return args
     ratio = size_ratio[args["device"]]
     return {**args, **{k: round(args[k] * ratio, 3) for k in ("min", "max") if isinstance(args.get(k), (int, float))}}
+
+
+def hub_refusal(data: bytes, hub_config: Any) -> str | None:
+    """Why the CH, with these settings, would refuse to store an own file, or None. Checked when the plan
+    starts (and by rig run before any plan), so that a file the bench refuses (an integrity code matching
+    neither coverage, with the shipped benches' fatal_image_warnings) is named then, not seen later as a
+    download that never starts."""
+    from rig.hub.errors import ImageRejected
+    from rig.hub.inventory import Inventory
+
+    try:
+        Inventory.read_image(data, hub_config, quiet=True)
+    except ImageRejected as exc:
+        why = "; ".join(p.removeprefix("<bytes>: ") for p in exc.problems) or exc.reason
+        if "hub.fatal_image_warnings" in why:
+            why += "; the bench file's hub.fatal_image_warnings makes this warning fatal (without it the hub stores the file)"
+        return why
+    return None
 
 
 def _read(path: Path, ref: ImageRef) -> OtaImage:

@@ -47,6 +47,13 @@ class PlanImages:
                 f"0x{image.image_type:04X}, which the hub maps to no device kind (known: "
                 f"{hub_config.known_image_types()}); map it under hub.image_types in the "
                 "bench file or the plan's settings.hub")
+        if ref.own:
+            from rig.plan.own_image import hub_refusal
+
+            why = hub_refusal(data, hub_config)
+            if why:
+                raise BenchProblem(f"{self.plan.path}: image '{name}' ({ref.file}, given with --image): the hub "
+                                   f"would refuse it: {why}")
         self.record.images[name] = {"file": str(ref.file) if ref.file else "generated", "size": len(data),
                                     "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
                                     "file_version": image.file_version, "sha256": image.sha256,

@@ -91,6 +91,9 @@ def check_plan_resources(plan: Plan, bench: Bench | None) -> list[str]:
         if ref.file is not None:
             image_type, problem = _image_file(ref.file)
             where = f"{ref.pos}: images.{name}.file"
+            if ref.own and not problem and hub is not None:
+                where = f"{ref.pos}: images.{name} (--image {ref.file})"
+                problem = _own_file_refused(ref.file, hub)
         else:
             where = f"{ref.pos}: images.{name}.generate"
             like = (ref.generate or {}).get("like")
@@ -117,6 +120,13 @@ def _hub_config(plan: Plan, bench: Bench | None):
         return bench.hub.with_hub_settings(plan.settings.get("hub") or {}, f"{plan.path} settings.hub")
     except Exception:  # noqa: BLE001 - reported by the plan loader on its line
         return bench.hub
+
+
+def _own_file_refused(path: Path, hub: Any) -> str | None:
+    from rig.plan.own_image import hub_refusal
+
+    why = hub_refusal(path.read_bytes(), hub)
+    return f"the hub would refuse it: {why}" if why else None
 
 
 def _profile(name: str) -> tuple[Any, str | None]:

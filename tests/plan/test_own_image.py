@@ -151,3 +151,33 @@ def test_limits_that_grow_with_the_image_follow_the_files_size(tmp_path: Path) -
     cf02 = with_own_images(load_plan(REPO / "testplans" / "conformance" / "cf02-download-and-verify.yaml"), {"v2": path})
     throughput = [s.args for s in cf02.steps if s.kind == "measure" and s.args["metric"] == "transfer_bytes_per_s"]
     assert throughput[0]["min"] == 20  # a rate does not grow with the size
+
+
+def _neither_file(tmp_path: Path) -> Path:
+    """An own file whose integrity code matches neither coverage (as Develco's): the shipped benches refuse it."""
+    image = bytearray(build_image(bytes(range(256)) * 8, manufacturer_code=0x1015, image_type=0x0300, file_version=5,
+                                  integrity_code=True))
+    image[-1] ^= 0x01
+    path = tmp_path / "develco-like.ota"
+    path.write_bytes(bytes(image))
+    return path
+
+
+async def test_an_own_file_the_hub_would_refuse_is_named_when_the_plan_starts(tmp_path: Path) -> None:
+    plan = with_own_images(load_plan(CF05), {"v2": _neither_file(tmp_path)})
+    record = await run_plan(plan, load_bench("fixtures/benches/emulated.yaml"))
+    assert record.verdict is Verdict.ERROR
+    assert "image 'v2'" in record.message and "develco-like.ota, given with --image" in record.message
+    assert "integrity code matches neither coverage" in record.message
+    assert "hub.fatal_image_warnings makes this warning fatal" in record.message
+    assert "download at 0 %" not in record.message and "<bytes>" not in record.message
+
+
+def test_rig_run_refuses_an_own_file_the_hub_would_refuse_before_any_plan(tmp_path: Path, capsys) -> None:
+    from rig.cli import main
+
+    code = main(["run", str(CF05), "--image", f"v2={_neither_file(tmp_path)}", "--report", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "images.v2 (--image" in err and "the hub would refuse it" in err
+    assert "integrity code matches neither coverage" in err and "nothing ran" in err
