@@ -159,6 +159,8 @@ def counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "escaped (not ImageError)": len([r for r in rows if "escaped" in r]),
         "verdicts": dict(collections.Counter(r["verdict"] for r in rows)),
         "formats": dict(collections.Counter(r["format"] for r in rig_reads)),
+        "rig format / zigpy's reading": dict(collections.Counter(
+            f"{r.get('format') or 'refused'} / {r['zigpy']}" for r in rows).most_common()),
         "containers": dict(collections.Counter(r["container"] for r in rig_reads if r["container"])),
         "integrity coverage": dict(collections.Counter(r["coverage"] for r in rig_reads if r["coverage"])),
         "trailing bytes": len([r for r in rig_reads if r["trailing"]]),

@@ -28,6 +28,9 @@ def test_the_corpus_bench_reads_each_variant_and_counts_agreement_with_zigpy(tmp
     assert counts["files"] == 10 and counts["zigpy reads"] == 8 and counts["rig reads"] == 9
     assert counts["zigpy reads, rig refuses"] == 0 and counts["a field disagrees"] == 0
     assert counts["formats"] == {"zigbee": 6, "telink": 1, "hue-sbl": 1, "unknown-body": 1}
+    assert counts["rig format / zigpy's reading"] == {"zigbee / zigbee": 6, "telink / telink": 1,
+                                                       "hue-sbl / hue-sbl": 1, "unknown-body / refused": 1,
+                                                       "refused / refused": 1}
     assert counts["containers"] == {"ikea": 1, "legrand": 1}
     assert counts["integrity coverage"] == {"to-element": 1, "to-value": 4, "neither": 1}
     assert counts["trailing bytes"] == 1 and counts["neither reads"] == 1
