@@ -36,7 +36,7 @@ class Inventory:
     # -- ingest ------------------------------------------------------------------------------
     def store_image(self, data: bytes, *, request_id: str | None = None, expected_version: int | None = None,
                     expected_kind: str | None = None) -> int:
-        image = self._validate(data, expected_version)
+        image = self.read_image(data, self.config, expected_version)
         data = image.raw  # exactly the declared image: no container, no trailing bytes
         kind = self.config.kind_of_image_type(image.image_type)
         if kind is None:
@@ -81,18 +81,25 @@ class Inventory:
         LOGGER.info("stored %s image %d (0x%08x, %d bytes) in %s", kind, image_id, image.file_version, len(data), slot)
         return image_id
 
-    def _validate(self, data: bytes, expected_version: int | None) -> rig.image.OtaImage:
-        # One reading of the file: structure, content and the integrity code (AES-MMO) computed once.
+    @staticmethod
+    def read_image(data: bytes, config: HubConfig, expected_version: int | None = None, *,
+                   quiet: bool = False) -> rig.image.OtaImage:
+        """The image as the CH reads a file it is asked to store, or ImageRejected naming every problem
+        (bench/image_corpus.py reads vendors' files through this too).
+
+        One reading of the file: structure, content and the integrity code (AES-MMO) computed once.
+        Warnings are logged (unless `quiet`: a check before the run), or refused when the bench makes their
+        kind fatal (hub.fatal_image_warnings)."""
         image, findings = rig.image.analyse(bytes(data))
         if image is None or findings.fatal:
             raise ImageRejected("invalid OTA image", [str(p) for p in findings.all()] or ["unreadable"])
         problems = [str(p) for p in findings.all()]
         for warning in image.warnings:
-            if warning.kind in self.config.fatal_image_warnings:
+            if warning.kind in config.fatal_image_warnings:
                 problems.append(f"{warning} (hub.fatal_image_warnings: {warning.kind})")
-            else:
+            elif not quiet:
                 LOGGER.warning("image 0x%04X v0x%08X: %s", image.image_type, image.file_version, warning)
-        if image.container is not None:
+        if image.container is not None and not quiet:
             LOGGER.info("image unwrapped from a %s container (at offset %d)", image.container, image.offset)
         if expected_version is not None and image.file_version != expected_version:
             problems.append(f"file version 0x{image.file_version:08x} != requested 0x{expected_version:08x}")

@@ -208,7 +208,7 @@ def describe(image: OtaImage, file: str | None = None) -> dict[str, Any]:
         "image_type": h.image_type,
         "file_version": h.file_version,
         "stack_version": h.stack_version,
-        "header_string": h.header_string,  # the text up to the first zero byte
+        "header_string": h.header_string_text,  # the whole field as text (binary bytes as \xNN), not cut at a zero
         "header_string_hex": h.header_string_bytes.hex(),  # all 32 bytes as in the file
         "header_string_binary": h.header_string_binary,
         "total_image_size": h.total_image_size,
@@ -243,7 +243,8 @@ def _table(image: OtaImage, file: str) -> str:
     flags = [name for bit, name in ((1, "security credential version"), (2, "device specific file"),
                                     (4, "hardware versions")) if h.field_control & bit]
     string = repr(h.header_string)
-    if h.header_string_binary:
+    if h.header_string_binary:  # the whole field, not cut at its first zero byte, and the raw bytes
+        string = f"'{h.header_string_text}'"
         string += f" (binary; bytes: {h.header_string_bytes.hex(' ')})"
     rows = [
         ("file", file),

@@ -70,6 +70,21 @@ def _decode_header_string(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace")
 
 
+def _escaped(raw: bytes) -> str:
+    out = []
+    for char in raw.decode("utf-8", errors="surrogateescape"):
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape keeps its value)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif char == "\\":
+            out.append("\\\\")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def encode_header_string(text: str | bytes) -> bytes:
     """The 32-byte field: UTF-8 text, or bytes as given (binary strings exist in the field), zero padded."""
     encoded = bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode("utf-8")
@@ -115,6 +130,15 @@ class OtaHeader:
         except UnicodeDecodeError:
             return True
         return any(rest)
+
+    @property
+    def header_string_text(self) -> str:
+        """The whole field as text, not cut at the first zero byte: `header_string` when that tells all;
+        otherwise every byte up to the zero padding at the end, with NULs, control characters and bytes
+        that are not UTF-8 written as \\xNN (and a backslash as \\\\), e.g. 'FW\\x00\\x01\\xfe'."""
+        if not self.header_string_binary:
+            return self.header_string
+        return _escaped(self.header_string_bytes.rstrip(b"\x00"))
 
     @property
     def hardware_versions_present(self) -> bool:

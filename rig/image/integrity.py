@@ -13,6 +13,8 @@ block as both nonce and plaintext yields E(M_i) XOR M_i in one call, which saves
 
 from __future__ import annotations
 
+import logging
+
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 try:  # the C loop; optional (see the module docstring)
@@ -20,7 +22,10 @@ try:  # the C loop; optional (see the module docstring)
 except ImportError:  # pragma: no cover - depends on the build machine
     _c_compress = None
 
+LOGGER = logging.getLogger(__name__)
 BLOCK = 16
+_SLOW_LOOP_NOTICE_BYTES = 256 * 1024  # from here on the Python loop takes a noticeable fraction of a second
+_slow_loop_noticed = False
 INTEGRITY_CODE_LENGTH = 16
 _SHORT_FORM_LIMIT_BITS = 1 << 16  # below this, the bit length is appended as 16 bits
 _LONG_FORM_LIMIT_BITS = 1 << 32  # B.6 defines no form beyond this
@@ -53,6 +58,11 @@ def _compress(h: bytes, blocks: bytes) -> bytes:
     """Run the MMO chain from state `h` over `blocks` (a multiple of 16 bytes)."""
     if _c_compress is not None:
         return _c_compress(h, blocks)
+    global _slow_loop_noticed
+    if len(blocks) >= _SLOW_LOOP_NOTICE_BYTES and not _slow_loop_noticed:
+        _slow_loop_noticed = True
+        LOGGER.warning("AES-MMO runs its Python loop (about 0.3 s a MB): rig.image._mmo was not built; install a "
+                       "C compiler and the OpenSSL headers (Debian: gcc python3-dev libssl-dev), then reinstall")
     return _py_compress(h, blocks)
 
 

@@ -138,6 +138,8 @@ def analyse(data: bytes, *, format: str = FORMAT_AUTO, signature: bool | None = 
         ok = None if coverage is None else coverage != COVERAGE_NEITHER
         return OtaImage(header, chosen, chain.elements, inner[start:end], None, raw, ok, coverage, **common), findings
 
+    if chosen == FORMAT_UNKNOWN_BODY:
+        _note_broken_chain(walk, findings)
     manufacturer_image, sig = _bare_body(inner, start, end, chosen, signature, findings)
     return OtaImage(header, chosen, [], manufacturer_image, sig, raw, **common), findings
 
@@ -156,6 +158,23 @@ def _walk_body(inner: bytes, start: int, end: int, declared_end: int, format: st
             if whole.tiles and (not telink or _has_telink_element(whole)):
                 return whole, (whole if telink else None), len(inner), True
     return walk, telink_walk, end, size_is_wrong
+
+
+def _note_broken_chain(walk: ElementWalk, findings: Findings) -> None:
+    """An opaque body that starts with whole Zigbee sub-elements and then stops being one (Datek's
+    "combined" files: an UPGRADE_IMAGE element, then a second MCU's raw firmware inside Total Image Size).
+    The rig serves it as it is, as a device that knows its layout takes it, but says where the chain
+    breaks: zigpy refuses such a file, and a broken element length reads the same."""
+    whole = walk.elements[:-1] if walk.last_is_partial else walk.elements
+    if not whole or not walk.problems or whole[0].tag not in ElementTag._value2member_map_:
+        return  # no standard element first: a body of its own kind (GB bare, vendor), nothing to say
+    broken = walk.problems[0]
+    names = ", ".join(f"{tag_name(e.tag)} ({len(e.data)} bytes)" for e in whole)
+    findings.warnings.append(Problem(
+        broken.offset, "elements", f"{len(whole)} sub-element(s): {names}; then {broken.field}: found {broken.found}",
+        f"sub-elements up to Total Image Size ({broken.expected})",
+        f"the body starts as sub-elements but is not one to its end ({broken.message}); read as an opaque "
+        "body and served as it is", WARN_ELEMENTS))
 
 
 def _check_total_size(total: int, size: int, size_is_wrong: bool, findings: Findings) -> None:

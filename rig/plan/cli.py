@@ -286,7 +286,16 @@ def _preflight(files: list[Path], bench, args: argparse.Namespace) -> None:
 def plan_for_preflight(file: Path, args: argparse.Namespace):
     """The plan as the run will see it. Hook: options that change a plan's inputs before it runs (such as
     images given on the command line) apply them here, so the checks see what the run will use."""
-    return load_plan(file)
+    plan = load_plan(file)
+    if getattr(args, "image", None):
+        from rig.plan.own_image import parse_option, with_own_images
+
+        try:
+            own = dict(parse_option(text) for text in args.image)
+        except ValueError as exc:
+            raise Problem(str(exc)) from None
+        plan = with_own_images(plan, own)
+    return plan
 
 
 class _Outcomes:

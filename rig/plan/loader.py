@@ -30,12 +30,17 @@ class DeviceRef:
     install_code: str | None = None  # pair with this install code's link key only (hex, with its CRC)
 
 
+# A generated image without `size:` has this many bytes (plan_images builds it, predict and own_image count with it).
+DEFAULT_GENERATED_SIZE = 4096
+
+
 @dataclasses.dataclass
 class ImageRef:
     name: str
     pos: Pos
     file: Path | None = None  # a file on disk
     generate: dict[str, Any] | None = None  # like/version/size/format: built at run time
+    own: bool = False  # the user's own file, given with --image (rig.plan.own_image)
 
 
 @dataclasses.dataclass

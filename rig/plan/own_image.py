@@ -7,7 +7,10 @@ For each plan that has an image called NAME:
   file, a running version below the file's, a hardware version inside the file's range. This is done
   with a profile variant (`extends:` the device's profile, rig.emu.profiles) written to a temporary folder,
   so the plan's other images generated `like:` that device follow the same identity;
-* the plan's `settings.hub.image_types` maps the file's image type to those devices' kind.
+* the plan's `settings.hub.image_types` maps the file's image type to those devices' kind;
+* limits that grow with the image's size (`measure` of blocks_served or transfer_seconds on those
+  devices: cf04's "resumed, not restarted" is at most 333 blocks for its 10 kB image) are scaled by the
+  file's size over the plan's image size, so that they mean for the file what they meant for the plan.
 Plans without an image NAME run unchanged. On a hardware bench the profile variants only describe the
 real device, which already carries its firmware's identity.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.image import ImageError, OtaImage, parse_image
-from rig.plan.loader import DeviceRef, ImageRef, Plan
+from rig.plan.loader import DEFAULT_GENERATED_SIZE, DeviceRef, ImageRef, Plan
 from rig.plan.schema import PlanError, PlanErrors
 
 _VARIANTS: Path | None = None
@@ -49,6 +52,7 @@ def with_own_images(plan: Plan, images: dict[str, Path]) -> Plan:
     hub = dict(plan.settings.get("hub") or {})
     image_types = dict(hub.get("image_types") or {})
     renumber: dict[int | str, int] = {}  # the plan's versions (2, or 'current+1') -> the file's
+    size_ratio: dict[str, float] = {}  # device -> the file's size over the size of the plan's image for it
     for name, path in wanted.items():
         ref = plan.images[name]
         own = _read(path, ref)
@@ -68,10 +72,13 @@ def with_own_images(plan: Plan, images: dict[str, Path]) -> Plan:
             devices[device_name] = dataclasses.replace(device, profile=str(variant))
             renumber.setdefault(profile.current_file_version, running)
             image_types[own.image_type] = profile.kind
-        plan_images[name] = ImageRef(name, ref.pos, file=path)
+            size_ratio[device_name] = max(size_ratio.get(device_name, 0.0), len(own.raw) / original[3])
+        plan_images[name] = ImageRef(name, ref.pos, file=path, own=True)
     hub["image_types"] = image_types
     settings = dict(plan.settings) | {"hub": hub}
     steps = [dataclasses.replace(step, args=_renumbered(step.args, renumber)) for step in plan.steps]
+    steps = [dataclasses.replace(step, args=_scaled(step.args, size_ratio)) if step.kind == "measure" else step
+             for step in steps]
     return dataclasses.replace(plan, devices=devices, images=plan_images, settings=settings, steps=steps)
 
 
@@ -91,6 +98,35 @@ def _renumbered(args: Any, renumber: dict[int, int]) -> Any:
     return out
 
 
+SIZE_BOUND_METRICS = ("blocks_served", "transfer_seconds")  # both grow with the bytes to transfer
+
+
+def _scaled(args: Any, size_ratio: dict[str, float]) -> Any:
+    """A measure's limits on a device that takes the file, scaled by the file's size over the plan's image's."""
+    if not isinstance(args, dict) or args.get("metric") not in SIZE_BOUND_METRICS or args.get("device") not in size_ratio:
+        return args
+    ratio = size_ratio[args["device"]]
+    return {**args, **{k: round(args[k] * ratio, 3) for k in ("min", "max") if isinstance(args.get(k), (int, float))}}
+
+
+def hub_refusal(data: bytes, hub_config: Any) -> str | None:
+    """Why the CH, with these settings, would refuse to store an own file, or None. Checked when the plan
+    starts (and by rig run before any plan), so that a file the bench refuses (an integrity code matching
+    neither coverage, with the shipped benches' fatal_image_warnings) is named then, not seen later as a
+    download that never starts."""
+    from rig.hub.errors import ImageRejected
+    from rig.hub.inventory import Inventory
+
+    try:
+        Inventory.read_image(data, hub_config, quiet=True)
+    except ImageRejected as exc:
+        why = "; ".join(p.removeprefix("<bytes>: ") for p in exc.problems) or exc.reason
+        if "hub.fatal_image_warnings" in why:
+            why += "; the bench file's hub.fatal_image_warnings makes this warning fatal (without it the hub stores the file)"
+        return why
+    return None
+
+
 def _read(path: Path, ref: ImageRef) -> OtaImage:
     try:
         return parse_image(path.read_bytes(), source=str(path))
@@ -99,24 +135,26 @@ def _read(path: Path, ref: ImageRef) -> OtaImage:
                                           str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]) from None
 
 
-def _identity_of(plan: Plan, ref: ImageRef) -> tuple[int, int, int] | None:
-    """(manufacturer code, image type, file version) the plan's own image NAME had: its file's, or, for a
-    generated image, its `like:` device's identity and the version it asks for."""
+def _identity_of(plan: Plan, ref: ImageRef) -> tuple[int, int, int, int] | None:
+    """(manufacturer code, image type, file version, size in bytes) the plan's own image NAME had: its
+    file's, or, for a generated image, its `like:` device's identity and the version and size it asks for."""
     if ref.file is not None:
         try:
             image = parse_image(ref.file.read_bytes())
         except (OSError, ImageError):
             return None
-        return image.manufacturer_code, image.image_type, image.file_version
+        return image.manufacturer_code, image.image_type, image.file_version, len(image.raw)
     spec = ref.generate or {}
     like = plan.devices.get(str(spec.get("like")))
     found = _profile(like.profile) if like is not None else None
     if found is None:
         return None
     profile = found[0]
+    size = int(spec.get("size") or DEFAULT_GENERATED_SIZE)
     if spec.get("version_from_current") is not None:  # 'current+N': the device's running version + N
-        return profile.manufacturer_code, profile.image_type, profile.current_file_version + spec["version_from_current"]
-    return profile.manufacturer_code, profile.image_type, int(spec.get("version", profile.current_file_version + 1))
+        return (profile.manufacturer_code, profile.image_type,
+                profile.current_file_version + spec["version_from_current"], size)
+    return profile.manufacturer_code, profile.image_type, int(spec.get("version", profile.current_file_version + 1)), size
 
 
 def _profile(name: str) -> tuple[Any, Path] | None:

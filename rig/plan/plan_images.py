@@ -8,7 +8,7 @@ from typing import Any, Callable
 from rig.bench.session import BenchProblem, DeviceHandle, Session
 from rig.image import parse_image
 from rig.image.samples import make_large_image
-from rig.plan.loader import ImageRef, Plan
+from rig.plan.loader import DEFAULT_GENERATED_SIZE, ImageRef, Plan
 from rig.plan.versions import IDENTITY_QUERY_S, DeviceVersions
 from rig.report.record import RunRecord
 
@@ -47,6 +47,13 @@ class PlanImages:
                 f"0x{image.image_type:04X}, which the hub maps to no device kind (known: "
                 f"{hub_config.known_image_types()}); map it under hub.image_types in the "
                 "bench file or the plan's settings.hub")
+        if ref.own:
+            from rig.plan.own_image import hub_refusal
+
+            why = hub_refusal(data, hub_config)
+            if why:
+                raise BenchProblem(f"{self.plan.path}: image '{name}' ({ref.file}, given with --image): the hub "
+                                   f"would refuse it: {why}")
         self.record.images[name] = {"file": str(ref.file) if ref.file else "generated", "size": len(data),
                                     "manufacturer_code": image.manufacturer_code, "image_type": image.image_type,
                                     "file_version": image.file_version, "sha256": image.sha256,
@@ -76,7 +83,7 @@ class PlanImages:
                    min_hw_version=hw_min, max_hw_version=hw_max, format=fmt)
         if fmt == "zigbee":
             ids["integrity_code"] = True
-        size = spec.get("size") or 4096
+        size = spec.get("size") or DEFAULT_GENERATED_SIZE
         data = make_large_image(size, seed=f"{self.plan.id}:{spec}", **ids)
         if spec.get("corrupt_integrity"):
             data = data[:-1] + bytes([data[-1] ^ 0xFF])  # the integrity code no longer matches

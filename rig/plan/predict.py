@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from rig.bench.config import Bench
-from rig.plan.loader import Plan
+from rig.plan.loader import DEFAULT_GENERATED_SIZE, Plan
 
 BLOCK_SIZE = 40  # the hub's default cap (R-PLAT-07)
 BOOT_SECONDS = 10.0  # a device's boot to its Device_annce and first query (a typical SE device; yours may differ)
@@ -63,7 +63,7 @@ def predict_plan(plan: Plan, bench: Bench) -> Prediction:
 def _image_size(ref) -> int:
     if ref.file is not None:
         return ref.file.stat().st_size
-    return int(ref.generate.get("size") or 4096)
+    return int(ref.generate.get("size") or DEFAULT_GENERATED_SIZE)
 
 
 def hms(seconds: float) -> str:

@@ -76,6 +76,7 @@ def check_plan_resources(plan: Plan, bench: Bench | None) -> list[str]:
     """Profiles, images and image types the plan names: what the run would fail on at start-up."""
     problems: list[str] = []
     profiles: dict[str, Any] = {}
+    hub = _hub_config(plan, bench)
     for name, ref in plan.devices.items():
         if bench is not None and not bench.emulated and name not in bench.devices:
             problems.append(f"{ref.pos}: devices.{name}: bench {bench.path} has no device '{name}' "
@@ -90,6 +91,9 @@ def check_plan_resources(plan: Plan, bench: Bench | None) -> list[str]:
         if ref.file is not None:
             image_type, problem = _image_file(ref.file)
             where = f"{ref.pos}: images.{name}.file"
+            if ref.own and not problem and hub is not None:
+                where = f"{ref.pos}: images.{name} (--image {ref.file})"
+                problem = _own_file_refused(ref.file, hub)
         else:
             where = f"{ref.pos}: images.{name}.generate"
             like = (ref.generate or {}).get("like")
@@ -99,11 +103,30 @@ def check_plan_resources(plan: Plan, bench: Bench | None) -> list[str]:
                 image_type = profiles[like].image_type
         if problem:
             problems.append(f"{where}: {problem}")
-        elif image_type is not None and bench is not None and bench.hub.kind_of_image_type(image_type) is None:
-            known = ", ".join(f"0x{t:04x}={k}" for t, k in sorted(bench.hub.image_types.items()))
-            problems.append(f"{where}: image type 0x{image_type:04x} is not mapped to a device kind by the "
-                            f"bench {bench.path} (hub: image_types: {known}); the hub would refuse the image")
+        elif image_type is not None and hub is not None and hub.kind_of_image_type(image_type) is None:
+            problems.append(f"{where}: image type 0x{image_type:04X} is not mapped to a device kind by the "
+                            f"bench {bench.path} or the plan's settings.hub (known: {hub.known_image_types()}); "
+                            "the hub would refuse the image")
     return problems
+
+
+def _hub_config(plan: Plan, bench: Bench | None):
+    """The hub's settings the run would use: the bench's, with the plan's settings.hub on top (its
+    image_types add to the bench's), as rig.bench.session applies them. None without a bench; the
+    bench's alone when the plan's settings are broken (the plan loader names that problem)."""
+    if bench is None:
+        return None
+    try:
+        return bench.hub.with_hub_settings(plan.settings.get("hub") or {}, f"{plan.path} settings.hub")
+    except Exception:  # noqa: BLE001 - reported by the plan loader on its line
+        return bench.hub
+
+
+def _own_file_refused(path: Path, hub: Any) -> str | None:
+    from rig.plan.own_image import hub_refusal
+
+    why = hub_refusal(path.read_bytes(), hub)
+    return f"the hub would refuse it: {why}" if why else None
 
 
 def _profile(name: str) -> tuple[Any, str | None]:

@@ -392,7 +392,9 @@ async def assert_device_image(ctx: PlanContext, a: dict[str, Any]) -> None:
     import hashlib
 
     dev = _emulated(ctx, a["device"], "assert_device_image")
-    want = ctx.images[a["image"]]
+    # What a device downloads is the declared image: a vendor's container or trailing bytes (an own file
+    # given with --image) are not part of it; the hub stores and serves exactly these bytes.
+    want = parse_image(ctx.images[a["image"]]).raw
     # Installed once activated; until then the downloaded copy waits in the device's flash.
     have = bytes(dev.flash.installed_image or b"")
     if have != want and bytes(dev.flash.data) == want:

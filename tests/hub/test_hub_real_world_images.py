@@ -18,10 +18,12 @@ VARIANTS = {
     "padding + CRC-32 (SDevices)": (lambda v: rw.zigbee(version=v), rw.with_padding_and_raw_crc),
     "IKEA container": (lambda v: rw.zigbee("to-element", version=v), rw.in_ikea_container),
     "size prefix (Legrand)": (lambda v: rw.zigbee(version=v), rw.with_size_prefix),
+    "Third Reality header": (lambda v: rw.zigbee("to-element", version=v), rw.in_third_reality_header),
     "Telink element": (lambda v: rw.telink(version=v), None),
     "opaque body": (lambda v: rw.hue_sbl(version=v)[:10] + (rw.MFR).to_bytes(2, "little") + rw.hue_sbl(version=v)[12:],
                     None),
     "binary header string": (lambda v: rw.binary_header_string(BINARY_STRING, version=v), None),
+    "an element, then raw bytes (Datek combined)": (lambda v: rw.combined(version=v), None),
 }
 
 

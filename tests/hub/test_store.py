@@ -81,6 +81,21 @@ def test_an_integrity_warning_is_fatal_only_when_the_bench_says_so() -> None:
         _hub(fatal_image_warnings=("integrity",)).store_image(bytes(data))
 
 
+def test_the_hub_hashes_each_stored_image_once(monkeypatch) -> None:
+    """AES-MMO over the image runs once per stored image: both coverages come from one pass, and the
+    file is read once (issue 21: the hub computed it twice)."""
+    from rig.image import build_image, integrity
+
+    data = build_image(bytes(range(256)) * 800, manufacturer_code=0x1234, image_type=0x0101, file_version=2,
+                       integrity_code=True, integrity_coverage="to-element")
+    hub = _hub()
+    hashed: list[int] = []
+    real = integrity._compress
+    monkeypatch.setattr(integrity, "_compress", lambda h, blocks: hashed.append(len(blocks)) or real(h, blocks))
+    assert hub.store_image(data)
+    assert len(data) - 22 <= sum(hashed) <= len(data) + 3 * 16  # the bytes before the code, plus padding blocks
+
+
 def test_an_unmapped_image_type_names_the_known_ones() -> None:
     from rig.hub import ImageRejected
     from tests.image import real_world as rw

@@ -3,7 +3,8 @@
 Each reproduces what the Koenkk/zigbee-OTA corpus showed (see bench/image_corpus.py): the two integrity
 code coverages (Ubisys/Innr/Bosch vs NodOn), a trailing CRC-32 (Salus), padding + CRC-32 without final
 inversion (SDevices), IKEA's "NGIS" container, Legrand's size prefix, a Telink 0xF000 element with its
-2-byte tag info, a Hue SBL body, and a header string with bytes after its first zero.
+2-byte tag info, a Hue SBL body, a header string with bytes after its first zero, and Datek's "combined"
+body (an element, then raw bytes).
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def telink(*, version: int = 2, size: int = 600, tag_info: int = 0x0C01) -> byte
 
 def hue_sbl(*, version: int = 2, size: int = 600) -> bytes:
     return _header_then(b"\x2a\x00\x01" + firmware(size, seed=4), version=version, mfr=0x100B)
+
+
+def combined(*, version: int = 2, tail: int = 4000) -> bytes:
+    """Datek's "combined" files: an UPGRADE_IMAGE element, then a second MCU's raw firmware (AVR jump
+    vectors here), both inside Total Image Size; no sub-element header before the raw part."""
+    element = SubElement(0x0000, firmware(600, seed=5)).serialize()
+    return _header_then(element + b"\x0c\x94\x00\x00" * (tail // 4), version=version)
 
 
 def binary_header_string(raw: bytes, *, version: int = 2) -> bytes:

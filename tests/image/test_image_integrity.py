@@ -88,6 +88,23 @@ def test_zigpy_short_form_is_wrong_for_long_inputs() -> None:
     assert bytes(zigpy.util.aes_mmo_hash(message)) != aes_mmo_hash(message)
 
 
+def test_the_c_loop_is_built() -> None:
+    """The 4 MB-in-100 ms figure needs the C loop; without a compiler and the OpenSSL headers the install
+    falls back to the Python loop (1 s a 4 MB). Locally that is a skip saying what to install; under CI=true
+    a failure (the CI machine needs gcc, python3-dev and libssl-dev before `make venv`)."""
+    import os
+
+    from rig.image import integrity
+
+    if integrity.backend() != "c":
+        reason = ("rig.image._mmo is not built: install gcc, python3-dev and libssl-dev (Debian), then "
+                  "`pip install -e .` again; AES-MMO runs its Python loop")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{reason}; CI=true, so this is a failure, not a skip")
+        pytest.skip(reason)
+    assert integrity._compress is not integrity._py_compress and integrity._c_compress is not None
+
+
 @pytest.mark.parametrize("size", [0, 16, 17, 8191, 8192, 40_000])
 def test_the_c_loop_and_the_python_loop_agree(size: int) -> None:
     from rig.image import integrity
@@ -99,6 +116,21 @@ def test_the_c_loop_and_the_python_loop_agree(size: int) -> None:
     assert integrity._c_compress(start, message) == integrity._py_compress(start, message)
     with pytest.raises(ValueError, match="multiple of 16"):
         integrity._c_compress(start, b"x" * 17)
+
+
+def test_the_python_loop_says_once_that_it_is_slow(monkeypatch, caplog) -> None:
+    from rig.image import integrity
+
+    monkeypatch.setattr(integrity, "_c_compress", None)
+    monkeypatch.setattr(integrity, "_slow_loop_noticed", False)
+    assert integrity.backend() == "python"
+    integrity.aes_mmo_hash(bytes(1000))  # small: nothing to say
+    assert not caplog.records
+    big = bytes(300 * 1024)
+    integrity.aes_mmo_hash(big)
+    integrity.aes_mmo_hash(big)
+    [record] = caplog.records
+    assert record.levelname == "WARNING" and "libssl-dev" in record.getMessage()
 
 
 def test_incremental_hashing_forks() -> None:

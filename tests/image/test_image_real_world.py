@@ -98,18 +98,49 @@ def test_hue_sbl_and_unknown_bodies_are_named_not_called_gb() -> None:
     assert parse_image(signed_gb).format == "gb-bare"
 
 
+def test_a_body_that_stops_being_sub_elements_is_served_as_it_is_and_says_where() -> None:
+    data = rw.combined()
+    image = parse_image(data)
+    assert (image.format, image.raw, image.body) == ("unknown-body", data, data[60:])
+    [warning] = image.warnings
+    assert warning.kind == "elements" and warning.offset == 60 + 6 + 600 + 2  # the length that breaks the chain
+    assert "1 sub-element(s): UPGRADE_IMAGE (600 bytes)" in warning.found
+    assert "starts as sub-elements but is not one to its end" in warning.message
+    with pytest.raises(ValueError):
+        parse_ota_image(data)  # zigpy refuses it; the rig serves it
+    # Bodies that never were sub-elements have nothing to say: GB bare, Hue SBL, a vendor's opaque body.
+    from tests.image.image_vectors import SR114_FILE
+
+    vendor_body = rw._header_then(b"\x34\x12" + (10).to_bytes(4, "little") + bytes(10) + b"\xff" * 40, version=2)
+    for other in (SR114_FILE, rw.hue_sbl(), vendor_body):  # the vendor's first 16 bytes read as a tag 0x1234
+        assert parse_image(other).warnings == []
+
+
 def test_binary_header_string_shows_text_and_bytes(tmp_path: Path, capsys) -> None:
     raw = b"FW\x00" + bytes([0x01, 0xFE, 0x80]) + bytes(26)
     path = tmp_path / "binary.ota"
     path.write_bytes(rw.binary_header_string(raw))
     assert main(["image", "inspect", "--json", str(path)]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["header_string"] == "FW" and info["header_string_hex"] == raw.hex()
+    # The text goes on past the first zero byte (up to the zero padding); the JSON has every raw byte too.
+    assert info["header_string"] == r"FW\x00\x01\xfe\x80" and info["header_string_hex"] == raw.hex()
     assert info["header_string_binary"] is True
     assert main(["image", "inspect", str(path)]) == 0
-    assert "'FW' (binary; bytes: 46 57 00 01 fe 80 00" in capsys.readouterr().out
+    assert r"'FW\x00\x01\xfe\x80' (binary; bytes: 46 57 00 01 fe 80 00" in capsys.readouterr().out
     image = parse_image(path.read_bytes())
     assert image.header.serialize()[20:52] == raw and image.integrity_coverage == "to-value"  # kept byte for byte
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    (b"plain text", "plain text"),  # not binary: the text as it is
+    (b"I am a GFI PPMID firmware image ", "I am a GFI PPMID firmware image "),  # space padded, no zero
+    (bytes.fromhex("537b7d3640") + b"\x00`>@\x00\x13p@\\" + bytes(4) + b"\xff\xff", r"S{}6@\x00`>@\x00\x13p@\\\x00\x00\x00\x00\xff\xff"),
+    (b"caf\xc3\xa9\x00\x07", "café" + r"\x00\x07"),  # UTF-8 kept, control escaped
+])
+def test_header_string_text_is_the_whole_field(raw: bytes, text: str) -> None:
+    header = parse_image(rw.binary_header_string(raw)).header
+    assert header.header_string_text == text
+    assert header.header_string_bytes == raw.ljust(32, b"\x00")
 
 
 def test_inspect_json_names_container_coverage_and_trailing_bytes(tmp_path: Path, capsys) -> None:
@@ -137,3 +168,13 @@ def test_verify_strict_makes_chosen_warnings_fatal(tmp_path: Path, capsys) -> No
     assert main(["image", "verify", "--strict", "trailing-bytes", str(path)]) == 1
     assert main(["image", "verify", "--strict", "all", str(path)]) == 1
     assert main(["image", "verify", "--strict", "nonsense", str(path)]) == 2
+    capsys.readouterr()
+    neither = bytearray(rw.zigbee("to-element"))
+    neither[-1] ^= 0x01
+    path.write_bytes(bytes(neither))
+    assert main(["image", "verify", str(path)]) == 0  # a warning by default: real devices take such files
+    assert "warning: " in capsys.readouterr().out
+    assert main(["image", "verify", "--strict", "integrity", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "integrity code matches neither coverage" in out and "INVALID" in out
+    assert aes_mmo_hash(bytes(neither[:-22])).hex() in out and aes_mmo_hash(bytes(neither[:-16])).hex() in out
