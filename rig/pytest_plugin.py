@@ -147,14 +147,17 @@ def load_worker_bench(config: pytest.Config):
 
     option, radio = bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio")
     lab = config.stash.get(_LAB_RUN, None)
-    if lab is None and (_names_labgrid(option) or _names_labgrid(radio)):
+    if lab is None and not (_names_labgrid(option) or _names_labgrid(radio)):
+        bench = load_bench(option, radio=radio)
+        if not _names_labgrid(bench.hub.radio):
+            return bench
+        radio = bench.hub.radio  # the bench file names its place: `radio: labgrid:PLACE` (docs/lab.md)
+    if lab is None:
         from rig.lab.run import LabRun
 
         lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"))
         config.add_cleanup(lab.close)
-    if lab is not None:
-        return lab.bench()
-    return load_bench(option, radio=radio)
+    return lab.bench()
 
 
 class PlanLoadError(Exception):
@@ -357,6 +360,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if not records and outputs is not None and _ran_on_workers(config, outputs):
         path = outputs.write_report()  # pytest-xdist: the workers saved this run's records; one report
         terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+        if config.getoption("--rig-summary"):  # and one summary table, from every worker's records
+            from rig.report.runs import records_in
+            from rig.report.summary import summary_table
+
+            mine = [RunRecord.from_json(r) for r in records_in(outputs.report_dir)
+                    if (r.get("run") or {}).get("id") == outputs.run_id]
+            terminalreporter.section("HAN OTA Rig: plan summary")
+            terminalreporter.write_line(summary_table(mine))
         return
     if records and outputs is not None:
         path = outputs.write_report()  # every record in the report folder: earlier runs' too
