@@ -157,7 +157,12 @@ def load_worker_bench(config: pytest.Config):
 
         lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"))
         config.add_cleanup(lab.close)
-    return lab.bench()
+    from rig.lab.client import LabgridError
+
+    try:
+        return lab.bench()
+    except LabgridError as exc:  # e.g. "place X is locked by Y": the lab's words, not a trace through pytest
+        pytest.fail(f"labgrid: {exc}", pytrace=False)
 
 
 class PlanLoadError(Exception):

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--bench", help="bench file (default: fixtures/benches/emulated.yaml)")
     run.add_argument("--radio", help="override the bench radio: emulated | /dev/ttyUSB0 | tcp://host:port | "
                      "labgrid:PLACE | labgrid:key=value (a labgrid place, docs/lab.md)")
+    run.add_argument("--lab-wait", type=float, metavar="SECONDS",
+                     help="labgrid: wait this long for a held place (or a free one matching tags) before failing")
     run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
     run.add_argument("--report", metavar="DIR", help="write the HTML report, pcapng captures and JSON records here")
     run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
@@ -196,6 +198,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--rig-bench", args.bench]
     if args.radio:
         out += ["--rig-radio", args.radio]
+    if getattr(args, "lab_wait", None) is not None:
+        out += ["--rig-lab-wait", f"{args.lab_wait:g}"]
     if args.junitxml:
         out += ["--junitxml", args.junitxml]
     if getattr(args, "report", None):

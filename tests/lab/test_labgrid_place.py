@@ -6,6 +6,7 @@ See conftest.py for the lab: labgrid's coordinator and exporter, ser2net, `rig e
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -195,6 +196,37 @@ def rig_run(lab, tmp_path: Path, *args: str) -> subprocess.Popen:
     env = dict(lab.env, LG_COORDINATOR=lab.coordinator)
     return subprocess.Popen([sys.executable, "-m", "rig.cli", "run", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+TINY_PLAN = """plan: 1
+name: "The hub comes up on the place's stick; a second of rig time"
+steps:
+  - pass_time: 1s
+"""
+
+
+def test_rig_run_on_a_place_another_client_holds_fails_naming_the_holder_or_waits(lab, tmp_path):
+    tiny = tmp_path / "lab-tiny.yaml"
+    tiny.write_text(TINY_PLAN, encoding="utf-8")
+    args = (str(tiny), "--bench", str(lab_bench_file(tmp_path)), "--radio", f"labgrid:{PLACE}")
+    lab.client("-p", PLACE, "acquire", user="nightly-ci")
+    try:
+        holder = asyncio.run(lab.holder(PLACE))
+        out, err = rig_run(lab, tmp_path, *args).communicate(timeout=120)
+        assert f"labgrid: place {PLACE} is locked by {holder}" in out, out + err
+        assert "Traceback" not in out + err and "PlaceLocked" not in out, out + err  # the lab's words only
+        assert asyncio.run(lab.holder(PLACE)) == holder  # the other client's lock untouched
+
+        # With --lab-wait, the run takes the place as soon as the other client lets it go.
+        waiting = rig_run(lab, tmp_path, *args, "--lab-wait", "60")
+        time.sleep(3)  # real time: the other job still at work while the rig waits
+        assert waiting.poll() is None and asyncio.run(lab.holder(PLACE)) == holder
+    finally:
+        lab.client("-p", PLACE, "release", user="nightly-ci")
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, out + err
+    assert re.search(rf"lab-tiny @ {PLACE} \(127\.0\.0\.1\) +PASS", out), out
+    assert asyncio.run(lab.holder(PLACE)) is None
 
 
 def test_rig_run_on_a_bench_file_naming_its_place_releases_it_after_a_failed_plan(lab, tmp_path):
