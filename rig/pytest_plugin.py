@@ -155,7 +155,8 @@ def load_worker_bench(config: pytest.Config):
     if lab is None:
         from rig.lab.run import LabRun
 
-        lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"))
+        lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"),
+                                                          on_wait=lambda line: _say_now(config, f"rig: {line}"))
         config.add_cleanup(lab.close)
     from rig.lab.client import LabgridError
 
@@ -163,6 +164,19 @@ def load_worker_bench(config: pytest.Config):
         return lab.bench()
     except LabgridError as exc:  # e.g. "place X is locked by Y": the lab's words, not a trace through pytest
         pytest.fail(f"labgrid: {exc}", pytrace=False)
+
+
+def _say_now(config: pytest.Config, line: str) -> None:
+    """A line on the terminal (or CI log) at once, whatever pytest captures (how pytest's live logging writes)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capman is None:
+        reporter.write_line(line)
+        return
+    with capman.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 class PlanLoadError(Exception):

@@ -219,7 +219,10 @@ def test_rig_run_on_a_place_another_client_holds_fails_naming_the_holder_or_wait
 
         # With --lab-wait, the run takes the place as soon as the other client lets it go.
         waiting = rig_run(lab, tmp_path, *args, "--lab-wait", "60")
-        time.sleep(3)  # real time: the other job still at work while the rig waits
+        said = ""
+        while not said.startswith("rig: ") and waiting.poll() is None:  # at once, not after the plan:
+            said = waiting.stdout.readline()  # a CI log shows why the job sits there
+        assert said.strip() == f"rig: place {PLACE} is locked by {holder}: waiting up to 60 s", said
         assert waiting.poll() is None and asyncio.run(lab.holder(PLACE)) == holder
     finally:
         lab.client("-p", PLACE, "release", user="nightly-ci")
