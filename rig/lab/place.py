@@ -246,10 +246,10 @@ class LabPlace:
     @property
     def power(self) -> LabgridPower | None:
         """The place's power switch through labgrid's power drivers; None if it has no power resource."""
-        powers = [cls for cls, _ in self.resources if cls in LabgridPower.RESOURCE_CLASSES]
+        powers = [args.get("name", cls) for cls, args in self.resources if cls in LabgridPower.RESOURCE_CLASSES]
         if not powers:
             return None
-        return LabgridPower(self.name, coordinator=self.coordinator)
+        return LabgridPower(self.name, coordinator=self.coordinator, names=tuple(powers))
 
     def power_named(self, name: str) -> LabgridPower:
         """One of several power resources, by the name the exporter gives it (`name:` on the resource)."""
@@ -257,7 +257,7 @@ class LabPlace:
         if name not in names:
             raise LabgridError(f"labgrid place {self.name}: no power resource named {name!r} "
                                f"(has: {', '.join(names) or 'none'})")
-        return LabgridPower(self.name, coordinator=self.coordinator, name=name)
+        return LabgridPower(self.name, coordinator=self.coordinator, name=name, names=tuple(names))
 
     def identity(self) -> dict[str, Any]:
         """What a report names: the place, where its stick is exported from, its tags."""

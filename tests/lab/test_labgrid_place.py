@@ -45,8 +45,10 @@ def lab_bench_file(tmp_path: Path, radio: str | None = None, keep_network: bool 
         text = text.replace("db_path: hub-store.sqlite3", "db_path: null")
         text = text.replace("  zigpy_database: zigpy.sqlite3\n", "")  # in memory: nothing left behind
     path = tmp_path / "lab-bench.yaml"
-    # the emulated PPMID has no capacitors to drain: a lab may shorten the 5 s off time the same way
-    path.write_text(text + f"power:\n  off_for_s: 1\ndevices:\n  dut: {{ieee: '{ieee}', kind: ppmid}}\n",
+    # the emulated PPMID has no capacitors to drain: a lab may shorten the 5 s off time the same way.
+    # labgrid_power: the place's power resource that switches this device (by its exporter name)
+    dut = f"{{ieee: '{ieee}', kind: ppmid, labgrid_power: NetworkPowerPort}}"
+    path.write_text(text + f"power:\n  off_for_s: 1\ndevices:\n  dut: {dut}\n",
                     encoding="utf-8")
     return path
 
