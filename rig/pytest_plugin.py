@@ -163,7 +163,8 @@ def load_worker_bench(config: pytest.Config):
     try:
         return lab.bench()
     except LabgridError as exc:  # e.g. "place X is locked by Y": the lab's words, not a trace through pytest
-        pytest.fail(f"labgrid: {exc}", pytrace=False)
+        problem = str(exc)
+    pytest.fail(f"labgrid: {problem}", pytrace=False)  # outside the except: no "during handling of" chain
 
 
 def _say_now(config: pytest.Config, line: str) -> None:
