@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -139,6 +140,23 @@ def test_a_place_is_released_when_its_holder_is_interrupted_or_killed(lab, sig, 
             holder.wait()
     reaped = "released labgrid place lab-ppmid-a" in holder.stderr.read()
     assert reaped == (released_by == "the reaper")
+
+
+def test_a_ci_job_killed_with_its_reaper_lets_go_of_its_places_in_after_script(lab):
+    # A CI job's container stopped: the rig and its reaper died together, the place stays held.
+    lab.client("-p", PLACE, "acquire", user="ci-42")
+    lab.client("-p", "lab-ppmid-b", "acquire", user="nightly-ci")  # someone else's: never touched
+    try:
+        env = dict(lab.env, LG_COORDINATOR=lab.coordinator, LG_USERNAME="ci-42")
+        done = subprocess.run([sys.executable, "-m", "rig.lab.reaper", "--mine"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip() == f"rig: released labgrid place {PLACE} held by {socket.gethostname()}/ci-42"
+        assert asyncio.run(lab.holder(PLACE)) is None
+        assert asyncio.run(lab.holder("lab-ppmid-b")).endswith("/nightly-ci")
+    finally:
+        lab.client("-p", PLACE, "release", "--kick", check=False)
+        lab.client("-p", "lab-ppmid-b", "release", user="nightly-ci")
 
 
 async def test_workers_choosing_by_tag_get_different_places(lab):
