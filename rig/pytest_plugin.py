@@ -256,6 +256,7 @@ class PlanItem(pytest.Item):
         if "lab" in record.bench:  # where on the lab it ran: place, host (exporter), stick (radio), device
             self.user_properties.append(("place", record.bench["lab"]["place"]))
             self.user_properties.append(("host", record.bench["lab"]["exporter_host"]))
+            self.user_properties.append(("stick", record.bench["lab"].get("stick", "")))  # its exporter path
         for name, device in record.devices.items():
             self.user_properties.append((f"device.{name}", f"{device.get('kind', '')} {device.get('ieee', '')}"))
         for name, image in record.images.items():

@@ -104,6 +104,7 @@ class LabPlace:
         self.holder: str | None = None  # "host/user" as the coordinator records it
         self.resources: list[tuple[str, dict[str, Any]]] = []
         self.tags: dict[str, str] = {}
+        self.sticks: list[str] = []  # the serial ports' exporter paths: EXPORTER/GROUP/NetworkSerialPort/NAME
         self._reaper: subprocess.Popen | None = None
 
     # -- choosing a place -------------------------------------------------------------------------
@@ -162,7 +163,10 @@ class LabPlace:
             self.holder = client.identity()
             self._start_reaper()
             try:
-                self.tags = dict(lab.place(self.name).tags)
+                place = lab.place(self.name)
+                self.tags = dict(place.tags)
+                self.sticks = sorted("/".join(path) for path in place.acquired_resources
+                                     if path[2] == "NetworkSerialPort")
                 self.resources = lab.resources(self.name)
             except BaseException:
                 await self._release_with(lab)
@@ -263,7 +267,7 @@ class LabPlace:
         """What a report names: the place, where its stick is exported from, its tags."""
         hosts = sorted({str(args.get("host")) for cls, args in self.resources if cls == "NetworkSerialPort"})
         return {"place": self.name, "coordinator": self.coordinator, "exporter_host": ",".join(hosts),
-                "tags": dict(self.tags), "holder": self.holder}
+                "stick": ",".join(self.sticks), "tags": dict(self.tags), "holder": self.holder}
 
     # -- crash safety -----------------------------------------------------------------------------
     def _start_reaper(self) -> None:

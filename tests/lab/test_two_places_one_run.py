@@ -49,6 +49,8 @@ def test_two_places_in_one_xdist_run_give_one_report_naming_each_plans_place(lab
     for p in props.values():
         assert p["bench"] == f"lab-bench@{p['place']}"
         assert p["host"] == "127.0.0.1" and p["radio"].startswith("rfc2217://127.0.0.1:")
+        group = {"lab-ppmid-a": "bench-a", "lab-ppmid-b": "bench-b"}[p["place"]]  # the exporter's group
+        assert p["stick"] == f"bench-pc/{group}/NetworkSerialPort/RawSerialPort", p
         assert p["device.dut"].startswith("ppmid ")
     assert props["cf01-first"]["radio"] != props["cf01-second"]["radio"]  # two sticks
 
