@@ -147,14 +147,37 @@ def load_worker_bench(config: pytest.Config):
 
     option, radio = bench_for_worker(config.getoption("--rig-bench")), config.getoption("--rig-radio")
     lab = config.stash.get(_LAB_RUN, None)
-    if lab is None and (_names_labgrid(option) or _names_labgrid(radio)):
+    if lab is None and not (_names_labgrid(option) or _names_labgrid(radio)):
+        bench = load_bench(option, radio=radio)
+        if not _names_labgrid(bench.hub.radio):
+            return bench
+        radio = bench.hub.radio  # the bench file names its place: `radio: labgrid:PLACE` (docs/lab.md)
+    if lab is None:
         from rig.lab.run import LabRun
 
-        lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"))
+        lab = config.stash[_LAB_RUN] = LabRun.for_options(option, radio, wait_s=config.getoption("--rig-lab-wait"),
+                                                          on_wait=lambda line: _say_now(config, f"rig: {line}"))
         config.add_cleanup(lab.close)
-    if lab is not None:
+    from rig.lab.client import LabgridError
+
+    try:
         return lab.bench()
-    return load_bench(option, radio=radio)
+    except LabgridError as exc:  # e.g. "place X is locked by Y": the lab's words, not a trace through pytest
+        problem = str(exc)
+    pytest.fail(f"labgrid: {problem}", pytrace=False)  # outside the except: no "during handling of" chain
+
+
+def _say_now(config: pytest.Config, line: str) -> None:
+    """A line on the terminal (or CI log) at once, whatever pytest captures (how pytest's live logging writes)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capman is None:
+        reporter.write_line(line)
+        return
+    with capman.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 class PlanLoadError(Exception):
@@ -233,6 +256,7 @@ class PlanItem(pytest.Item):
         if "lab" in record.bench:  # where on the lab it ran: place, host (exporter), stick (radio), device
             self.user_properties.append(("place", record.bench["lab"]["place"]))
             self.user_properties.append(("host", record.bench["lab"]["exporter_host"]))
+            self.user_properties.append(("stick", record.bench["lab"].get("stick", "")))  # its exporter path
         for name, device in record.devices.items():
             self.user_properties.append((f"device.{name}", f"{device.get('kind', '')} {device.get('ieee', '')}"))
         for name, image in record.images.items():
@@ -357,6 +381,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if not records and outputs is not None and _ran_on_workers(config, outputs):
         path = outputs.write_report()  # pytest-xdist: the workers saved this run's records; one report
         terminalreporter.write_line(f"HAN OTA Rig report: {path}")
+        if config.getoption("--rig-summary"):  # and one summary table, from every worker's records
+            from rig.report.runs import records_in
+            from rig.report.summary import summary_table
+
+            mine = [RunRecord.from_json(r) for r in records_in(outputs.report_dir)
+                    if (r.get("run") or {}).get("id") == outputs.run_id]
+            terminalreporter.section("HAN OTA Rig: plan summary")
+            terminalreporter.write_line(summary_table(mine))
         return
     if records and outputs is not None:
         path = outputs.write_report()  # every record in the report folder: earlier runs' too

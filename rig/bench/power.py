@@ -55,7 +55,7 @@ class PowerSettings:
     command_timeout_s: float = 30.0
     restart_within_s: float = 600.0
     # A switch the bench was given rather than told of in its file: an object with `description` and
-    # async `cycle(off_seconds)`, e.g. a labgrid place's power driver (rig.lab.power.LabgridPower).
+    # async `cycle(off_seconds, device_fields)`, e.g. a labgrid place's power driver (rig.lab.power.LabgridPower).
     switch: Any = dataclasses.field(default=None, compare=False)
 
     @property
@@ -199,7 +199,7 @@ class SwitchPower:
 
     async def cycle(self, device: str, fields: dict[str, str]) -> str:
         try:
-            await self.switch.cycle(self.settings.off_for_s)
+            await self.switch.cycle(self.settings.off_for_s, fields)  # fields: which device (its power resource)
         except Exception as exc:  # noqa: BLE001 - any switch failure is a bench problem, said with its words
             raise PowerError(f"{self.description}: {type(exc).__name__}: {exc}") from exc
         return f"switched off for {self.settings.off_for_s:g} s and on by {self.description}"

@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from rig.lab import client
 from rig.lab.client import LabgridError
@@ -93,8 +93,10 @@ class LabPlace:
     """
 
     def __init__(self, name: str, *, coordinator: str | None = None, wait_s: float = 0.0,
-                 poll_s: float = 0.5, reservation: str | None = None) -> None:
+                 poll_s: float = 0.5, reservation: str | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         self.name = name
+        self.on_wait = on_wait  # told once when the rig starts waiting for the place (a CI log shows why)
         self.coordinator = client.coordinator_address(coordinator)
         self.wait_s = wait_s
         self.poll_s = poll_s
@@ -102,26 +104,30 @@ class LabPlace:
         self.holder: str | None = None  # "host/user" as the coordinator records it
         self.resources: list[tuple[str, dict[str, Any]]] = []
         self.tags: dict[str, str] = {}
+        self.sticks: list[str] = []  # the serial ports' exporter paths: EXPORTER/GROUP/NetworkSerialPort/NAME
         self._reaper: subprocess.Popen | None = None
 
     # -- choosing a place -------------------------------------------------------------------------
     @classmethod
-    async def from_spec(cls, spec: BenchSpec, *, coordinator: str | None = None,
-                        wait_s: float = 0.0) -> "LabPlace":
+    async def from_spec(cls, spec: BenchSpec, *, coordinator: str | None = None, wait_s: float = 0.0,
+                        on_wait: Callable[[str], None] | None = None) -> "LabPlace":
         """The place a bench spec names, or one chosen by its tags; acquire it with `async with`."""
         if spec.name is not None:
-            return cls(spec.name, coordinator=coordinator, wait_s=wait_s)
-        return await cls.matching(spec.tags or {}, coordinator=coordinator, wait_s=wait_s)
+            return cls(spec.name, coordinator=coordinator, wait_s=wait_s, on_wait=on_wait)
+        return await cls.matching(spec.tags or {}, coordinator=coordinator, wait_s=wait_s, on_wait=on_wait)
 
     @classmethod
-    async def matching(cls, tags: dict[str, str], *, coordinator: str | None = None,
-                       wait_s: float = 0.0) -> "LabPlace":
+    async def matching(cls, tags: dict[str, str], *, coordinator: str | None = None, wait_s: float = 0.0,
+                       on_wait: Callable[[str], None] | None = None) -> "LabPlace":
         """A free place whose tags include `tags`, allocated by labgrid's reservation scheduler (so two
         pytest-xdist workers asking at once get different places). Acquire it with `async with`."""
+        wanted = ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
         async with Coordinator(coordinator) as lab:
             token = await lab.reserve(tags)
             try:
                 deadline = time.monotonic() + wait_s
+                if on_wait is not None and wait_s > 0 and await lab.allocation(token) is None:
+                    on_wait(f"no free labgrid place with {wanted}: waiting up to {wait_s:g} s")
                 # The scheduler allocates at creation when a matching place is free. Polling keeps a
                 # waiting reservation alive; one nobody polls expires after 60 s (a dead worker blocks nothing).
                 while (name := await lab.allocation(token)) is None and time.monotonic() < deadline:
@@ -131,10 +137,9 @@ class LabPlace:
                 raise
             if name is None:
                 await lab.cancel(token)
-                wanted = ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
                 raise NoFreePlace(f"no free labgrid place with {wanted} at {lab.address}"
                                   + (f" within {wait_s:g} s" if wait_s > 0 else ""))
-        return cls(name, coordinator=coordinator, wait_s=wait_s, reservation=token)
+        return cls(name, coordinator=coordinator, wait_s=wait_s, reservation=token, on_wait=on_wait)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> "LabPlace":
@@ -158,7 +163,10 @@ class LabPlace:
             self.holder = client.identity()
             self._start_reaper()
             try:
-                self.tags = dict(lab.place(self.name).tags)
+                place = lab.place(self.name)
+                self.tags = dict(place.tags)
+                self.sticks = sorted("/".join(path) for path in place.acquired_resources
+                                     if path[2] == "NetworkSerialPort")
                 self.resources = lab.resources(self.name)
             except BaseException:
                 await self._release_with(lab)
@@ -180,6 +188,9 @@ class LabPlace:
             waited = time.monotonic() - started
             if waited >= self.wait_s:
                 raise PlaceLocked(self.name, holder, waited)
+            if self.on_wait is not None:
+                self.on_wait(f"place {self.name} is locked by {holder}: waiting up to {self.wait_s:g} s")
+                self.on_wait = None  # once
             # Real time: another job or person holds the bench; our copy of the places is live.
             await asyncio.sleep(self.poll_s)
 
@@ -239,10 +250,10 @@ class LabPlace:
     @property
     def power(self) -> LabgridPower | None:
         """The place's power switch through labgrid's power drivers; None if it has no power resource."""
-        powers = [cls for cls, _ in self.resources if cls in LabgridPower.RESOURCE_CLASSES]
+        powers = [args.get("name", cls) for cls, args in self.resources if cls in LabgridPower.RESOURCE_CLASSES]
         if not powers:
             return None
-        return LabgridPower(self.name, coordinator=self.coordinator)
+        return LabgridPower(self.name, coordinator=self.coordinator, names=tuple(powers))
 
     def power_named(self, name: str) -> LabgridPower:
         """One of several power resources, by the name the exporter gives it (`name:` on the resource)."""
@@ -250,13 +261,13 @@ class LabPlace:
         if name not in names:
             raise LabgridError(f"labgrid place {self.name}: no power resource named {name!r} "
                                f"(has: {', '.join(names) or 'none'})")
-        return LabgridPower(self.name, coordinator=self.coordinator, name=name)
+        return LabgridPower(self.name, coordinator=self.coordinator, name=name, names=tuple(names))
 
     def identity(self) -> dict[str, Any]:
         """What a report names: the place, where its stick is exported from, its tags."""
         hosts = sorted({str(args.get("host")) for cls, args in self.resources if cls == "NetworkSerialPort"})
         return {"place": self.name, "coordinator": self.coordinator, "exporter_host": ",".join(hosts),
-                "tags": dict(self.tags), "holder": self.holder}
+                "stick": ",".join(self.sticks), "tags": dict(self.tags), "holder": self.holder}
 
     # -- crash safety -----------------------------------------------------------------------------
     def _start_reaper(self) -> None:
@@ -289,8 +300,8 @@ _DETACHED_REAPERS: list[subprocess.Popen] = []
 
 
 @contextlib.contextmanager
-def hold_place(spec: str | BenchSpec, *, coordinator: str | None = None,
-               wait_s: float = 0.0) -> Iterator[LabPlace]:
+def hold_place(spec: str | BenchSpec, *, coordinator: str | None = None, wait_s: float = 0.0,
+               on_wait: Callable[[str], None] | None = None) -> Iterator[LabPlace]:
     """Synchronous form for pytest hooks (no event loop running): hold the place a spec names, e.g.
     `hold_place("ppmid-1")`, `hold_place("labgrid:kind=ppmid")`; released on leaving the block."""
     if isinstance(spec, str):
@@ -298,7 +309,7 @@ def hold_place(spec: str | BenchSpec, *, coordinator: str | None = None,
     assert spec is not None
 
     async def enter() -> LabPlace:
-        place = await LabPlace.from_spec(spec, coordinator=coordinator, wait_s=wait_s)
+        place = await LabPlace.from_spec(spec, coordinator=coordinator, wait_s=wait_s, on_wait=on_wait)
         await place.acquire()
         return place
 

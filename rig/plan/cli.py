@@ -25,7 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                          epilog=exit_codes_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("paths", nargs="*", default=["testplans"], help="plan files or folders (default: testplans)")
     run.add_argument("--bench", help="bench file (default: fixtures/benches/emulated.yaml)")
-    run.add_argument("--radio", help="override the bench radio: emulated | /dev/ttyUSB0 | tcp://host:port")
+    run.add_argument("--radio", help="override the bench radio: emulated | /dev/ttyUSB0 | tcp://host:port | "
+                     "labgrid:PLACE | labgrid:key=value (a labgrid place, docs/lab.md)")
+    run.add_argument("--lab-wait", type=float, metavar="SECONDS",
+                     help="labgrid: wait this long for a held place (or a free one matching tags) before failing")
     run.add_argument("--junitxml", help="also write JUnit XML with the measurements as properties")
     run.add_argument("--report", metavar="DIR", help="write the HTML report, pcapng captures and JSON records here")
     run.add_argument("-k", dest="keyword", help="only plans whose name matches this pytest expression")
@@ -195,6 +198,8 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--rig-bench", args.bench]
     if args.radio:
         out += ["--rig-radio", args.radio]
+    if getattr(args, "lab_wait", None) is not None:
+        out += ["--rig-lab-wait", f"{args.lab_wait:g}"]
     if args.junitxml:
         out += ["--junitxml", args.junitxml]
     if getattr(args, "report", None):
@@ -224,11 +229,12 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "predict", False):  # a prediction is for a real bench: by default the example one
             return _predict(files, check_bench(args.bench, args.radio, default=PREDICT_BENCH))
-        if any((o or "").startswith("labgrid:") for o in (args.bench, args.radio)):
+        on_lab = any((o or "").startswith("labgrid:") for o in (args.bench, args.radio))
+        bench = None if on_lab else check_bench(args.bench, args.radio)
+        if on_lab or bench.hub.radio.startswith("labgrid:"):  # or the bench file names its place
             check_outputs(report=getattr(args, "report", None), junitxml=args.junitxml)  # the place is
             # acquired, and its stick checked, by the pytest plugin (rig.lab): not twice, not here
         else:
-            bench = check_bench(args.bench, args.radio)
             _preflight(files, bench, args)
     except Problem as exc:
         print(exc, file=sys.stderr)

@@ -247,13 +247,21 @@ def _plan_section(record: dict[str, Any], index: int, base: Path | None = None) 
     ])
 
 
+def _lab(record: dict[str, Any]) -> dict[str, Any]:
+    return _dict(_dict(record.get("bench")).get("lab"))
+
+
 def _index(records: Sequence[dict[str, Any]]) -> str:
     rows = []
+    on_lab = any(_lab(r) for r in records)  # a lab run: the place (and exporter host) each plan ran on
     for i, r in enumerate(records):
         plan = _dict(r.get("plan"))
         fails = sum(1 for m in _list(r.get("measurements")) if isinstance(m, dict) and m.get("passed") is False)
         wall = r.get("wall_seconds")
+        lab = _lab(r)
+        place = f"<td>{_e(lab.get('place'))} ({_e(lab.get('exporter_host'))})</td>" if lab else "<td>-</td>"
         rows.append(f'<tr><td><a href="#{_anchor(r, i)}">{_e(plan.get("id"))}</a></td><td>{_e(plan.get("name"))}</td>'
+                    + (place if on_lab else "") +
                     f"<td>{_verdict(r.get('verdict'))}</td>"
                     f"<td class=num>{_e(f'{wall:.1f}s' if isinstance(wall, (int, float)) else None)}</td>"
                     f"<td class=num>{len(_list(r.get('alerts')))}</td><td class=num>{fails}</td></tr>")
@@ -262,8 +270,9 @@ def _index(records: Sequence[dict[str, Any]]) -> str:
         counts[str(r.get("verdict") or "unknown")] = counts.get(str(r.get("verdict") or "unknown"), 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     return (f"<p>{len(records)} plan{'s' if len(records) != 1 else ''}: {escape(summary)}</p>"
-            "<table class=index><tr><th>plan</th><th>name</th><th>verdict</th><th>wall</th><th>alerts</th>"
-            "<th>failed measurements</th></tr>" + "".join(rows) + "</table>")
+            "<table class=index><tr><th>plan</th><th>name</th>" + ("<th>place (host)</th>" if on_lab else "")
+            + "<th>verdict</th><th>wall</th><th>alerts</th><th>failed measurements</th></tr>" + "".join(rows)
+            + "</table>")
 
 
 def render_report(records: Iterable[dict[str, Any]], *, title: str = "HAN OTA Rig report",

@@ -120,6 +120,21 @@ class RunRecord:
             "artifacts": self.artifacts,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        """A record read back from its JSON (what the summary table needs; steps and events as stored)."""
+        plan = data.get("plan") or {}
+        fields = {f.name for f in dataclasses.fields(Measurement)}
+        return cls(plan_id=str(plan.get("id")), plan_name=str(plan.get("name")), plan_file=str(plan.get("file")),
+                   bench=dict(data.get("bench") or {}), verdict=Verdict(data.get("verdict", "error")),
+                   message=str(data.get("message") or ""), started_wall=float(data.get("started_wall") or 0),
+                   wall_seconds=float(data.get("wall_seconds") or 0),
+                   measurements=[Measurement(**{k: v for k, v in m.items() if k in fields})
+                                 for m in data.get("measurements") or []],
+                   images=dict(data.get("images") or {}), devices=dict(data.get("devices") or {}),
+                   alerts=list(data.get("alerts") or []), events=list(data.get("events") or []),
+                   artifacts=dict(data.get("artifacts") or {}), run_id=str((data.get("run") or {}).get("id") or ""))
+
     def write(self, directory: Path) -> Path:
         """Into `directory` as `<plan>.json` (`<plan>.<run id>.json` if another run's record is there)."""
         from rig.report.runs import write_record

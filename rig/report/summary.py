@@ -32,6 +32,9 @@ def summary_table(records: Iterable[RunRecord]) -> str:
         rows.append((r.plan_id, _MARK[r.verdict], versions_text(r), f"{r.wall_seconds:.1f}s",
                      key + (f"  [{note}]" if note else "")))
     head = ("plan", "verdict", "versions (start->end)", "wall", "key measurements (or alerts)")
+    if any(r.bench.get("lab") for r in records):  # a lab run: which place (and its exporter host) each plan ran on
+        rows = [(f"{row[0]} @ {_place(r)}", *row[1:]) for row, r in zip(rows, records)]
+        head = ("plan @ place (host)", *head[1:])
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(4)]
     lines = [f"{head[0]:<{widths[0]}}  {head[1]:<{widths[1]}}  {head[2]:<{widths[2]}}  {head[3]:>{widths[3]}}  {head[4]}"]
     lines.append("-" * (sum(widths) + 8 + 20))
@@ -43,6 +46,11 @@ def summary_table(records: Iterable[RunRecord]) -> str:
                  + (f", {counts[Verdict.SKIP]} skipped" if counts[Verdict.SKIP] else "")
                  + (f", {counts[Verdict.ABORTED]} aborted" if counts[Verdict.ABORTED] else ""))
     return "\n".join(lines)
+
+
+def _place(record: RunRecord) -> str:
+    lab = record.bench.get("lab") or {}
+    return f"{lab.get('place', '-')} ({lab.get('exporter_host') or '?'})" if lab else "-"
 
 
 def _note(message: str) -> str:

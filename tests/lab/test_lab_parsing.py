@@ -99,3 +99,18 @@ def test_a_place_names_its_bench_file_in_a_tag():
     bench = bench_for_place(place)
     assert bench.name == "hardware-example@ppmid-1" and bench.hub.baudrate == 115200
     assert bench_for_place(place, "fixtures/benches/emulated.yaml").name == "emulated@ppmid-1"
+
+
+def test_a_place_with_several_power_resources_switches_the_one_the_device_names():
+    ppmid = ("NetworkPowerPort", dict(POWER[1], name="ppmid-power"))
+    hcalcs = ("NetworkPowerPort", dict(POWER[1], index=1, name="hcalcs-power"))
+    power = place_with(ppmid, hcalcs, STICK).power
+    assert power.resource_for({"labgrid_power": "hcalcs-power"}) == "hcalcs-power"
+    assert power._args("cycle", name="hcalcs-power")[-2:] == ["--name", "hcalcs-power"]
+    # Switching "the first one" could power-cycle the other device on the bench: said, not guessed.
+    with pytest.raises(LabgridError, match="has 2 power resources \\(ppmid-power, hcalcs-power\\): give the "
+                                           "device's entry in the bench file labgrid_power: NAME"):
+        power.resource_for({"ieee": "00:11"})
+    with pytest.raises(LabgridError, match="no power resource named 'pdu' \\(has: ppmid-power, hcalcs-power\\)"):
+        power.resource_for({"labgrid_power": "pdu"})
+    assert place_with(POWER, STICK).power.resource_for({}) is None  # one resource: labgrid's own choice

@@ -6,7 +6,9 @@ See conftest.py for the lab: labgrid's coordinator and exporter, ser2net, `rig e
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,19 +29,27 @@ CONFORMANCE = REPO / "testplans" / "conformance"
 PLACE = "lab-ppmid-a"
 
 
-def lab_bench_file(tmp_path: Path) -> Path:
+def lab_bench_file(tmp_path: Path, radio: str | None = None, keep_network: bool = False) -> Path:
     """A hardware bench file whose plan device `dut` is the PPMID that `rig emulate --devices ppmid`
-    (seed 0) brings: the same emulator code, asked the same way, gives its IEEE."""
+    (seed 0) brings: the same emulator code, asked the same way, gives its IEEE. `radio`: what the
+    file's radio: says (e.g. labgrid:PLACE), else the example's serial path. `keep_network`: the hub's
+    stores are files in the run's folder, as on a real bench, so the device stays paired across plans."""
     from rig.emu.emulator import Emulator
 
     ieee = Emulator(ezsp_version=13, transport="pty", seed=0).add_device("ppmid").ieee
     text = HARDWARE_BENCH.read_text(encoding="utf-8")
+    if radio is not None:
+        assert "radio: /dev/ttyUSB0\n" in text
+        text = text.replace("radio: /dev/ttyUSB0\n", f"radio: {radio}\n")
     text = text.replace("flow_control: hardware", "flow_control: null")  # a pty behind ser2net has no RTS/CTS
-    text = text.replace("db_path: hub-store.sqlite3", "db_path: null")
-    text = text.replace("  zigpy_database: zigpy.sqlite3\n", "")  # in memory: nothing left behind
+    if not keep_network:
+        text = text.replace("db_path: hub-store.sqlite3", "db_path: null")
+        text = text.replace("  zigpy_database: zigpy.sqlite3\n", "")  # in memory: nothing left behind
     path = tmp_path / "lab-bench.yaml"
-    # the emulated PPMID has no capacitors to drain: a lab may shorten the 5 s off time the same way
-    path.write_text(text + f"power:\n  off_for_s: 1\ndevices:\n  dut: {{ieee: '{ieee}', kind: ppmid}}\n",
+    # the emulated PPMID has no capacitors to drain: a lab may shorten the 5 s off time the same way.
+    # labgrid_power: the place's power resource that switches this device (by its exporter name)
+    dut = f"{{ieee: '{ieee}', kind: ppmid, labgrid_power: NetworkPowerPort}}"
+    path.write_text(text + f"power:\n  off_for_s: 1\ndevices:\n  dut: {dut}\n",
                     encoding="utf-8")
     return path
 
@@ -132,6 +142,23 @@ def test_a_place_is_released_when_its_holder_is_interrupted_or_killed(lab, sig, 
     assert reaped == (released_by == "the reaper")
 
 
+def test_a_ci_job_killed_with_its_reaper_lets_go_of_its_places_in_after_script(lab):
+    # A CI job's container stopped: the rig and its reaper died together, the place stays held.
+    lab.client("-p", PLACE, "acquire", user="ci-42")
+    lab.client("-p", "lab-ppmid-b", "acquire", user="nightly-ci")  # someone else's: never touched
+    try:
+        env = dict(lab.env, LG_COORDINATOR=lab.coordinator, LG_USERNAME="ci-42")
+        done = subprocess.run([sys.executable, "-m", "rig.lab.reaper", "--mine"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip() == f"rig: released labgrid place {PLACE} held by {socket.gethostname()}/ci-42"
+        assert asyncio.run(lab.holder(PLACE)) is None
+        assert asyncio.run(lab.holder("lab-ppmid-b")).endswith("/nightly-ci")
+    finally:
+        lab.client("-p", PLACE, "release", "--kick", check=False)
+        lab.client("-p", "lab-ppmid-b", "release", user="nightly-ci")
+
+
 async def test_workers_choosing_by_tag_get_different_places(lab):
     # Two pytest-xdist workers asking at once: labgrid's reservation scheduler gives each its own place.
     first, second = await asyncio.gather(LabPlace.matching({"kind": "ppmid"}, coordinator=lab.coordinator),
@@ -163,3 +190,123 @@ def test_a_pytest_worker_holds_its_place_for_the_session(lab, tmp_path):
     finally:
         worker.close()
     assert LabRun.current() is None and asyncio.run(lab.holder(PLACE)) is None
+
+
+FAILING_PLAN = """plan: 1
+name: "Fails on purpose: the device does not run version 0x7FFFFFFF"
+devices:
+  dut: {profile: ppmid}
+steps:
+  - pair: dut
+  - assert_register: {device: dut, version: 0x7FFFFFFF}
+"""
+
+LONG_PLAN = """plan: 1
+name: "Pairs, then sits for a while (interrupted by the test)"
+devices:
+  dut: {profile: ppmid}
+steps:
+  - pair: dut
+  - pass_time: 10m
+"""
+
+
+def rig_run(lab, tmp_path: Path, *args: str) -> subprocess.Popen:
+    """`rig run ...` as a person or CI job runs it, from its own folder, on the lab's coordinator."""
+    env = dict(lab.env, LG_COORDINATOR=lab.coordinator)
+    return subprocess.Popen([sys.executable, "-m", "rig.cli", "run", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+TINY_PLAN = """plan: 1
+name: "The hub comes up on the place's stick; a second of rig time"
+steps:
+  - pass_time: 1s
+"""
+
+
+def test_rig_run_on_a_place_another_client_holds_fails_naming_the_holder_or_waits(lab, tmp_path):
+    tiny = tmp_path / "lab-tiny.yaml"
+    tiny.write_text(TINY_PLAN, encoding="utf-8")
+    args = (str(tiny), "--bench", str(lab_bench_file(tmp_path)), "--radio", f"labgrid:{PLACE}")
+    lab.client("-p", PLACE, "acquire", user="nightly-ci")
+    try:
+        holder = asyncio.run(lab.holder(PLACE))
+        out, err = rig_run(lab, tmp_path, *args).communicate(timeout=120)
+        assert f"labgrid: place {PLACE} is locked by {holder}" in out, out + err
+        assert "Traceback" not in out + err and "PlaceLocked" not in out, out + err  # the lab's words only
+        assert asyncio.run(lab.holder(PLACE)) == holder  # the other client's lock untouched
+
+        # With --lab-wait, the run takes the place as soon as the other client lets it go.
+        waiting = rig_run(lab, tmp_path, *args, "--lab-wait", "60")
+        said = ""
+        while not said.startswith("rig: ") and waiting.poll() is None:  # at once, not after the plan:
+            said = waiting.stdout.readline()  # a CI log shows why the job sits there
+        assert said.strip() == f"rig: place {PLACE} is locked by {holder}: waiting up to 60 s", said
+        assert waiting.poll() is None and asyncio.run(lab.holder(PLACE)) == holder
+    finally:
+        lab.client("-p", PLACE, "release", user="nightly-ci")
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, out + err
+    assert re.search(rf"lab-tiny @ {PLACE} \(127\.0\.0\.1\) +PASS", out), out
+    assert asyncio.run(lab.holder(PLACE)) is None
+
+
+def test_rig_run_on_a_bench_file_naming_its_place_releases_it_after_a_failed_plan(lab, tmp_path):
+    # The bench file itself names the place (radio: labgrid:PLACE); no --radio on the command line.
+    # Place b: its PPMID has joined no network yet (a's joined the first test's in-memory one and, like a
+    # real device, does not leave it for another hub's new network).
+    place = "lab-ppmid-b"
+    bench = lab_bench_file(tmp_path, radio=f"labgrid:{place}", keep_network=True)
+    failing = tmp_path / "lab-fails.yaml"
+    failing.write_text(FAILING_PLAN, encoding="utf-8")
+    switched_before = len(lab.power_calls())
+    run = rig_run(lab, tmp_path, str(CONFORMANCE / "cf01-discovery-and-query.yaml"), str(failing),
+                  "--bench", str(bench), "--report", str(tmp_path / "report"))
+    try:
+        out, err = run.communicate(timeout=150)
+    finally:
+        if run.poll() is None:  # a hung run must not keep holding the place for the next test
+            run.kill()
+            run.communicate()
+    print(out, err)  # the run's own summary table, shown with -s or on failure
+    assert run.returncode == 1, f"exit {run.returncode}\n{out}\n{err}"  # a plan failed
+
+    # The summary table names the place (and the exporter host) each plan ran on.
+    rows = {line.split()[0]: line for line in out.splitlines() if f" @ {place} (127.0.0.1) " in line}
+    assert set(rows) == {"cf01-discovery-and-query", "lab-fails"}, out
+    assert " PASS " in rows["cf01-discovery-and-query"] and " FAIL " in rows["lab-fails"], out
+    assert "plan @ place (host)" in out, out
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<th>place (host)</th>" in html and html.count(f"<td>{place} (127.0.0.1)</td>") == 2
+
+    # cf01's power cycle went through the place's labgrid power; the failed plan did not keep the place.
+    assert lab.power_calls()[switched_before:] == ["off 1", "on 1"]
+    assert asyncio.run(lab.holder(place)) is None
+    assert "released labgrid place" not in err, err  # released by the rig itself, not by its reaper
+
+
+def test_ctrl_c_on_rig_run_mid_plan_releases_the_place(lab, tmp_path):
+    long = tmp_path / "lab-long.yaml"
+    long.write_text(LONG_PLAN, encoding="utf-8")
+    run = rig_run(lab, tmp_path, str(long), "--bench", str(lab_bench_file(tmp_path)),
+                  "--radio", f"labgrid:{PLACE}")
+    try:
+        said = []
+        for line in run.stdout:  # rig run's progress lines: the plan under way on the held place
+            said.append(line)
+            if "lab-long: step 1/2 pair" in line:
+                break
+        else:
+            raise AssertionError("rig run never started the plan:\n" + "".join(said) + run.stderr.read())
+        assert asyncio.run(lab.holder(PLACE)) is not None
+        run.send_signal(signal.SIGINT)  # Ctrl-C mid-plan
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130, f"exit {run.returncode}\n{out}\n{err}"
+    assert "ABORTED" in out, out
+    assert asyncio.run(lab.holder(PLACE)) is None
+    assert "released labgrid place" not in err, err  # by the rig as it stopped, not by the reaper

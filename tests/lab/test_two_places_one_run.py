@@ -33,7 +33,7 @@ def test_two_places_in_one_xdist_run_give_one_report_naming_each_plans_place(lab
         [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-p", "no:labgrid", "-p", "no:hypothesispytest",
          *map(str, plans),
          "--rig-radio", "labgrid:kind=ppmid", "--rig-bench", str(lab_bench_file(tmp_path)),
-         "--rig-report", str(report), "--rig-record-dir", str(tmp_path / "records"), "--junitxml", str(junit)],
+         "--rig-report", str(report), "--rig-summary", "--rig-record-dir", str(tmp_path / "records"), "--junitxml", str(junit)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     out = run.stdout + run.stderr
     print(out)  # the run's own summary, shown with -s or on failure
@@ -49,6 +49,8 @@ def test_two_places_in_one_xdist_run_give_one_report_naming_each_plans_place(lab
     for p in props.values():
         assert p["bench"] == f"lab-bench@{p['place']}"
         assert p["host"] == "127.0.0.1" and p["radio"].startswith("rfc2217://127.0.0.1:")
+        group = {"lab-ppmid-a": "bench-a", "lab-ppmid-b": "bench-b"}[p["place"]]  # the exporter's group
+        assert p["stick"] == f"bench-pc/{group}/NetworkSerialPort/RawSerialPort", p
         assert p["device.dut"].startswith("ppmid ")
     assert props["cf01-first"]["radio"] != props["cf01-second"]["radio"]  # two sticks
 
@@ -60,6 +62,11 @@ def test_two_places_in_one_xdist_run_give_one_report_naming_each_plans_place(lab
     html = (report / "report.html").read_text(encoding="utf-8")
     for place in PLACES:
         assert f"lab-bench@{place}" in html
+        assert html.count(f"<td>{place} (127.0.0.1)</td>") == 1  # the report's plan list: one plan each
+    # One summary table (the controller's, from both workers' records), each plan with its place.
+    rows = {line.split()[0]: line.split()[2] for line in out.splitlines() if " @ lab-ppmid-" in line}
+    assert rows == {"cf01-first": props["cf01-first"]["place"], "cf01-second": props["cf01-second"]["place"]}, out
+    assert out.count("HAN OTA Rig: plan summary") == 1, out
     assert html.count("cf01-first.yaml") >= 1 and html.count("cf01-second.yaml") >= 1
 
     # Both places were released when the workers ended.
