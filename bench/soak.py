@@ -213,7 +213,9 @@ class Soak:
         if roll < 0.15:
             self.last_mid_fault = "ch_restart"
             self.fig.fault("ch_restart")
-            await self.session.restart_hub(replay=False)  # no catch-up replay: an outcome a restart loses counts as a lost alert        elif roll < 0.3:
+            # no catch-up replay: an outcome a restart loses counts as a lost alert
+            await self.session.restart_hub(replay=False)
+        elif roll < 0.3:
             self.fig.fault("hub_busy")
             self.hub.set_busy(True)
             await asyncio.sleep(0.3)
