@@ -184,3 +184,25 @@ def test_plans_check_finds_what_a_run_would_find_before_a_radio_is_touched(stopp
     assert "Traceback" not in out
     _, good = stopped_early["check_good"]
     assert good.returncode == 0, good.stdout + good.stderr
+
+
+def test_a_stick_that_answered_the_probe_but_does_not_open_for_a_plan_is_not_called_a_ctrl_c(tmp_path):
+    """The stick answered `rig run`'s probe, then did not open when the first plan started (unplugged, taken
+    by another program): that plan is an ERROR worded as rig doctor words it, the rest are not run, and the
+    exit is 3; not 'stopped by Ctrl-C' and 130."""
+    for name in ("one.yaml", "two.yaml"):
+        write_plan(tmp_path, name)
+    (tmp_path / "bench.yaml").write_text((REPO / "fixtures/benches/hardware-example.yaml").read_text()
+                                         + "devices:\n  ppmid1: {ieee: '00:0d:6f:00:00:00:00:01', kind: ppmid}\n")
+    port = f"tcp://127.0.0.1:{_closed_port()}"
+    answered_the_probe = ("import sys, rig.plan.cli as cli; cli.probe_radio = lambda bench: None; "
+                          "from rig.cli import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", answered_the_probe, "run", "testplans", "--bench", "bench.yaml",
+                           "--radio", port], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=environment())
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out
+    assert "Ctrl-C" not in out and "Traceback" not in out, out
+    assert f"{port}: no EZSP stick answered: nothing accepts connections" in out
+    [folder] = [p for p in (tmp_path / "runs").iterdir() if not p.is_symlink()]
+    assert [json.loads(p.read_text())["verdict"] for p in folder.glob("*.json")] == ["error"]  # one plan tried
