@@ -79,6 +79,7 @@ def stopped_early(tmp_path_factory):
     (profiles / "broken.yaml").write_text(ppmid.replace("manufacturer_code: 0x1234", "manufacturer_code: lots"))
     (check / "junk.ota").write_bytes(b"\x00" * 200)
     write_plan(check, "profiles.yaml", PROFILES_PLAN)
+    write_plan(check, "missing.yaml", QUICK.replace("steps:", "images:\n  gone: {file: ../nope.ota}\nsteps:"))
     add("check", check, ["plans", "check", "testplans"])
     add("check_good", check, ["plans", "check", str(REPO / "testplans/scenarios/ec00-ppmid-happy-path.yaml")])
 
@@ -181,6 +182,8 @@ def test_plans_check_finds_what_a_run_would_find_before_a_radio_is_touched(stopp
     assert "broken.yaml" in out and "manufacturer_code" in out  # broken profile
     assert "profiles.yaml:8:" in out and "junk.ota" in out  # corrupt image
     assert "profiles.yaml:9:" in out and "0x0999" in out and "not mapped" in out  # the hub cannot map it
+    assert "missing.yaml:6:" in out and "nope.ota" in out and "existing image" in out  # a missing image
+    assert "0 valid, 2 with problems" in out
     assert "Traceback" not in out
     _, good = stopped_early["check_good"]
     assert good.returncode == 0, good.stdout + good.stderr
