@@ -180,7 +180,7 @@ class Soak:
 
     # -- what accumulates, bounded ------------------------------------------------------------------
     def _bound_hub(self) -> None:
-        self.hub.server.frames_kept = SOAK_FRAMES_KEPT
+        self.hub.keep_frames(SOAK_FRAMES_KEPT)
         self.frame_logs_full = getattr(self, "frame_logs_full", False)
 
     def bounds_reached(self) -> bool:

@@ -123,7 +123,7 @@ def test_the_hub_frame_log_keeps_what_it_is_told_to() -> None:
     from rig.hub.ota_server import Peer
 
     hub = Hub(clock=VirtualClock())
-    hub.server.frames_kept = 100
+    hub.keep_frames(100)
     peer = Peer("00:0d:6f:00:00:00:00:01", 0x1234, 1, 0x0109, 1)
     for _ in range(1000):
         hub.server._log(peer, "rx", "IMAGE_BLOCK", None)
