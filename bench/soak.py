@@ -204,13 +204,20 @@ class Soak:
         loop = asyncio.get_running_loop()
         real_end, rig_end = loop.time() + real_s, self.clock.now() + rig_s
         seen, quiet = self._activity(), loop.time()
+        # How late the loop wakes us, decaying. A frame the stick has passed up to the host moves no counter
+        # until the hub has read it, so on a starved machine 50 ms without movement can be a frame still in
+        # bellows: a jump then fires the device's response timeout under its answer (a 30-minute soak on a
+        # loaded machine hung once that way). The quiet window is at least five times the lag.
+        lag = 0.0
         while not done():
             if loop.time() > real_end or self.clock.now() > rig_end:
                 return False
+            asked = loop.time()
             await asyncio.sleep(0.01)
+            lag = max(lag * 0.95, loop.time() - asked - 0.01)
             if (now := self._activity()) != seen:
                 seen, quiet = now, loop.time()
-            elif quiet_enough(loop.time() - quiet, 0.05, self.hub, self.session.radio):
+            elif quiet_enough(loop.time() - quiet, max(0.05, 5 * lag), self.hub, self.session.radio):
                 nxt = self.clock.next_deadline()
                 step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - self.clock.now())
                 await self.clock.advance(step, settle=lambda: asyncio.sleep(0.002))
