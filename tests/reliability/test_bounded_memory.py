@@ -114,6 +114,12 @@ def test_a_short_soak_of_bounded_logs_is_not_judged_a_leak_but_a_real_leak_is() 
     assert "too uncertain to judge" in soak.memory_undecided(bounded, 4, 16, 2)
     leaking = soak.growth_after_warmup(_sawtooth_minutes(2, 180.0), 40.0)
     assert "python heap grows" in soak.memory_verdict(leaking, 4, 16)
+    # With the soak's own warm-up (5 minutes): a 2-minute run is not judged, and says so; the leak
+    # fails a 10-minute run.
+    assert soak.growth_after_warmup(_sawtooth_minutes(2, 180.0), soak.WARMUP_S) is None
+    assert "not judged" in soak.memory_undecided(None, 4, 16, 2)
+    ten = soak.growth_after_warmup(_sawtooth_minutes(10, 180.0), soak.WARMUP_S)
+    assert "python heap grows" in soak.memory_verdict(ten, 4, 16)
     # 30 minutes of the same bounded logs: judged, and within the limits.
     long = soak.growth_after_warmup(_sawtooth_minutes(30, 0.0), 300.0)
     assert soak.memory_verdict(long, 4, 16) == "" and soak.memory_undecided(long, 4, 16, 30) == ""
