@@ -447,15 +447,17 @@ def memory_undecided(growth: Growth | None, max_heap: float, max_rss: float, min
     if growth is None:
         return (f"not judged: too few rounds after the warm-up ({WARMUP_S / 60:.0f} min, or until every bounded "
                 f"log is full) to measure growth; run {WARMUP_S / 60 + 10:.0f} minutes or more")
-    open_ = [(name, pm, limit) for name, value, pm, limit in (("python heap", growth.heap_mib_h, growth.heap_pm, max_heap),
-                                                             ("RSS", growth.rss_mib_h, growth.rss_pm, max_rss))
-             if value - pm <= limit < value + pm]
+    open_ = [(name, value, pm, limit) for name, value, pm, limit in (
+        ("python heap", growth.heap_mib_h, growth.heap_pm, max_heap), ("RSS", growth.rss_mib_h, growth.rss_pm, max_rss))
+        if value - pm <= limit < value + pm]
     if not open_:
         return ""
-    needed = max(growth.span_s / 60 * (pm / (limit / 2)) ** (2 / 3) for _, pm, limit in open_)
+    # the uncertainty must shrink below the figure's distance from its limit (taken as at least 1/40 of it)
+    needed = max(growth.span_s / 60 * (pm / max(abs(limit - value), limit / 40)) ** (2 / 3)
+                 for _, value, pm, limit in open_)
     span = minutes - growth.span_s / 60
-    return (", ".join(f"{name} ± {pm:.1f} MiB/h" for name, pm, _ in open_) + " is too uncertain to judge against "
-            f"the limit: not judged (run about {span + needed:.0f} minutes or more to judge it)")
+    return (", ".join(f"{name} {value:+.1f} ± {pm:.1f} MiB/h (limit {limit:g})" for name, value, pm, limit in open_)
+            + f": too close to the limit to judge: not judged (run about {span + needed:.0f} minutes or more)")
 
 
 async def main(minutes: float, seed: int, max_heap: float = MAX_HEAP_GROWTH_MIB_H,
