@@ -446,7 +446,7 @@ def memory_undecided(growth: Growth | None, max_heap: float, max_rss: float, min
     the measured span to the power 1.5)."""
     if growth is None:
         return (f"not judged: too few rounds after the warm-up ({WARMUP_S / 60:.0f} min, or until every bounded "
-                f"log is full) to measure growth; run {WARMUP_S / 60 + 10:.0f} minutes or more")
+                f"log is full) to measure growth; run {WARMUP_S / 60 + 25:.0f} minutes or more")
     open_ = [(name, value, pm, limit) for name, value, pm, limit in (
         ("python heap", growth.heap_mib_h, growth.heap_pm, max_heap), ("RSS", growth.rss_mib_h, growth.rss_pm, max_rss))
         if value - pm <= limit < value + pm]
