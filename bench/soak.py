@@ -9,11 +9,17 @@ corrupt download (INVALID_IMAGE), CSP too-busy, hub busy switch, CH (hub) restar
 Checked per round: every accepted request gets exactly one 0x8F8A/0x8F89 per device (lost / duplicated
 otherwise); a round that does not settle within its bound counts as a hang.
 
-Memory: after each round the Python heap (tracemalloc) and RSS are sampled; after the warm-up (a third of
-the run, at most 5 minutes) their growth per hour is the least-squares slope of those samples. A lab
-runs for days, so the soak fails when the heap grows faster than --max-heap-growth (MiB per hour) or RSS
-faster than --max-rss-growth. Exit code 1 on any crash, hang, lost or duplicated alert, or growth above
-those limits.
+Memory: after each round the Python heap (tracemalloc) and RSS are sampled. What a long run keeps is
+bounded (device event logs, the hub's OTA frame log, hub events, the CPL the soak builds); the soak sizes
+those bounds down (as a standing bench would) so each is reached within the first rounds. The warm-up
+ends when every one of them has been reached and 5 minutes have passed (SQLite's page caches, the long
+timers and the allocator's arenas fill over the first minutes: WARMUP_S). After it, growth per hour is
+the least-squares slope of the samples, with its 95 % uncertainty (from the scatter of block means, so
+the bounded logs' saw-tooth widens it instead of passing for growth). The soak fails when growth is above
+--max-heap-growth / --max-rss-growth (MiB per hour) beyond that uncertainty; when the uncertainty is too
+wide to tell, or the run ends within the warm-up, it says so and how long to run, and does not fail on
+memory.
+Exit code 1 on any crash, hang, lost or duplicated alert, or growth above those limits.
 """
 
 from __future__ import annotations
@@ -56,7 +62,19 @@ TRANSFER_CODES = ("0x8F8A", "0x8F89")
 # the soak keeps 500 (a round adds about 50), so every designed bound is reached during the warm-up and
 # growth after it is a leak.
 SOAK_LOG_KEEP = 500
-WARMUP_FRACTION, WARMUP_MAX_S = 1 / 3, 300.0
+# The hub's OTA frame log keeps 50,000 frames by default (a GB-maximum transfer); a round logs 250-600
+# and a CH restart starts an empty one, so at the default the log's size is a saw-tooth of tens of MiB
+# over the whole soak. The soak keeps 500, reached within two rounds of any restart.
+SOAK_FRAMES_KEPT = 500
+# Each round adds an image version to the CPL; a device is only ever offered the newest, so the soak's CPL
+# keeps the newest few per kind (a real CPL is pruned by the DCC too).
+SOAK_CPL_KEPT = 4
+# Memory keeps growing for the first minutes after every bound above is reached, then levels off: SQLite's
+# page caches (the hub's, zigpy's and the back end's databases grow for a while; up to 2 MiB each), the
+# rig clock's long timers (retention, retries) until the first ones expire, the allocator's arenas. The
+# warm-up lasts 5 minutes (a 30-minute soak's samples, docs/performance.md), or until the bounds are
+# reached if that is later; a shorter run is not judged on memory and says so.
+WARMUP_S = 300.0
 MAX_HEAP_GROWTH_MIB_H = 4.0  # defaults of --max-heap-growth / --max-rss-growth
 MAX_RSS_GROWTH_MIB_H = 16.0
 
@@ -131,6 +149,7 @@ class Soak:
         self.session = Session(EmulatedRadio(ezsp_version=13, seed=self.seed), config, self.workdir)
         self.clock = self.session.clock
         await self.session.start()
+        self._bound_hub()
         self.devices: dict[str, list] = {"ppmid": [], "hcalcs": []}
         fast = {"response_timeout_s": 2.0, "max_block_errors": 30}
         for kind, n in (("ppmid", 3), ("hcalcs", 1)):
@@ -159,6 +178,19 @@ class Soak:
     async def stop(self) -> None:
         await self.session.stop()  # back end, hub, emulated stick
 
+    # -- what accumulates, bounded ------------------------------------------------------------------
+    def _bound_hub(self) -> None:
+        self.hub.keep_frames(SOAK_FRAMES_KEPT)
+        self.frame_logs_full = getattr(self, "frame_logs_full", False)
+
+    def bounds_reached(self) -> bool:
+        """Every bounded log has been full once: the device logs have dropped events, the hub's frame log
+        has trimmed, the CPL is at its size. Growth measured before that is the logs filling up."""
+        self.frame_logs_full |= self.hub.frames_logged > SOAK_FRAMES_KEPT
+        logs = [log for devs in self.devices.values() for d in devs for log in (d.records, d.ota.records)]
+        return (self.frame_logs_full and all(log.dropped > 0 for log in logs)
+                and all(sum(e.model == kind for e in self.fixtures.cpl) >= SOAK_CPL_KEPT for kind in TYPES))
+
     # -- driving time ------------------------------------------------------------------------------
     def _activity(self) -> tuple:
         return len(self.hub.frames), *self.session.radio.activity(), self.backend_seq()
@@ -172,13 +204,20 @@ class Soak:
         loop = asyncio.get_running_loop()
         real_end, rig_end = loop.time() + real_s, self.clock.now() + rig_s
         seen, quiet = self._activity(), loop.time()
+        # How late the loop wakes us, decaying. A frame the stick has passed up to the host moves no counter
+        # until the hub has read it, so on a starved machine 50 ms without movement can be a frame still in
+        # bellows: a jump then fires the device's response timeout under its answer (a 30-minute soak on a
+        # loaded machine hung once that way). The quiet window is at least five times the lag.
+        lag = 0.0
         while not done():
             if loop.time() > real_end or self.clock.now() > rig_end:
                 return False
+            asked = loop.time()
             await asyncio.sleep(0.01)
+            lag = max(lag * 0.95, loop.time() - asked - 0.01)
             if (now := self._activity()) != seen:
                 seen, quiet = now, loop.time()
-            elif quiet_enough(loop.time() - quiet, 0.05, self.hub, self.session.radio):
+            elif quiet_enough(loop.time() - quiet, max(0.05, 5 * lag), self.hub, self.session.radio):
                 nxt = self.clock.next_deadline()
                 step = 1.0 if nxt is None else max(0.0, min(nxt, rig_end) - self.clock.now())
                 await self.clock.advance(step, settle=lambda: asyncio.sleep(0.002))
@@ -213,7 +252,10 @@ class Soak:
         if roll < 0.15:
             self.last_mid_fault = "ch_restart"
             self.fig.fault("ch_restart")
-            await self.session.restart_hub(replay=False)  # no catch-up replay: an outcome a restart loses counts as a lost alert        elif roll < 0.3:
+            # no catch-up replay: an outcome a restart loses counts as a lost alert
+            await self.session.restart_hub(replay=False)
+            self._bound_hub()
+        elif roll < 0.3:
             self.fig.fault("hub_busy")
             self.hub.set_busy(True)
             await asyncio.sleep(0.3)
@@ -236,6 +278,8 @@ class Soak:
                            manufacturer_code=MFR, image_type=TYPES[kind], file_version=self.version[kind],
                            min_hw_version=HW, max_hw_version=HW, integrity_code=True)
         self.fixtures.cpl.append(CplEntry(kind, MFR, TYPES[kind], self.version[kind], hashlib.sha256(data).hexdigest()))
+        older = [e for e in self.fixtures.cpl if e.model == kind][:-SOAK_CPL_KEPT]
+        self.fixtures.cpl[:] = [e for e in self.fixtures.cpl if e not in older]
         return data
 
     async def round(self) -> None:
@@ -319,24 +363,54 @@ class Growth:
     span_s: float
     heap_kib_per_100_rounds: float = 0.0  # the same slopes per unit of work: a loaded machine runs
     rss_kib_per_100_rounds: float = 0.0  # fewer rounds an hour, and so grows less per hour
+    heap_pm: float = 0.0  # 95 % uncertainty of heap_mib_h / rss_mib_h (MiB per hour, either way)
+    rss_pm: float = 0.0
 
     def text(self) -> str:
-        return (f"python heap {self.heap_mib_h:+.1f} MiB/h, RSS {self.rss_mib_h:+.1f} MiB/h "
-                f"(slope of {self.samples} samples over {self.span_s / 60:.1f} min after warm-up; per 100 "
-                f"rounds heap {self.heap_kib_per_100_rounds:+,.0f} KiB, RSS {self.rss_kib_per_100_rounds:+,.0f} KiB)")
+        return (f"python heap {self.heap_mib_h:+.1f} ± {self.heap_pm:.1f} MiB/h, RSS {self.rss_mib_h:+.1f} ± "
+                f"{self.rss_pm:.1f} MiB/h (slope of {self.samples} samples over {self.span_s / 60:.1f} min after "
+                f"warm-up, 95 % uncertainty; per 100 rounds heap {self.heap_kib_per_100_rounds:+,.0f} KiB, RSS "
+                f"{self.rss_kib_per_100_rounds:+,.0f} KiB)")
 
 
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (seconds, value) points, per hour."""
+    return _fit(points)[0] * 3600.0
+
+
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(slope, standard error of the slope) of a least-squares line through (x, y) points."""
     n = len(points)
     if n < 2:
-        return 0.0
+        return 0.0, float("inf")
     mt = sum(t for t, _ in points) / n
     mv = sum(v for _, v in points) / n
     var = sum((t - mt) ** 2 for t, _ in points)
     if var <= 0:
-        return 0.0
-    return 3600.0 * sum((t - mt) * (v - mv) for t, v in points) / var
+        return 0.0, float("inf")
+    slope = sum((t - mt) * (v - mv) for t, v in points) / var
+    if n < 3:
+        return slope, float("inf")
+    residual = sum((v - mv - slope * (t - mt)) ** 2 for t, v in points)
+    return slope, (residual / (n - 2) / var) ** 0.5
+
+
+BLOCKS = 8  # consecutive blocks whose means the uncertainty is taken from
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45}  # Student t, two-sided 95 %, by degrees of freedom
+
+
+def uncertainty_per_hour(points: list[tuple[float, float]]) -> float:
+    """95 % half-width of the slope per hour. Memory samples are not independent (a log fills, then trims;
+    a CH restart drops a hub), so the scatter is taken from the means of consecutive blocks of samples,
+    whose errors are far less correlated than the samples' own: a saw-tooth widens the interval instead
+    of passing for growth or for flatness."""
+    k = min(BLOCKS, len(points) // 3)
+    if k < 3:
+        return float("inf")
+    size = len(points) / k
+    blocks = [points[round(i * size):round((i + 1) * size)] for i in range(k)]
+    means = [(sum(t for t, _ in b) / len(b), sum(v for _, v in b) / len(b)) for b in blocks]
+    return _T95[k - 2] * _fit(means)[1] * 3600.0
 
 
 def growth_after_warmup(samples: list[tuple[float, int, int]], warmup_s: float) -> Growth | None:
@@ -344,33 +418,55 @@ def growth_after_warmup(samples: list[tuple[float, int, int]], warmup_s: float) 
     after = [s for s in samples if s[0] >= warmup_s]
     if len(after) < 3 or after[-1][0] - after[0][0] <= 0:
         return None
-    heap = slope_per_hour([(t, h / 2**20) for t, h, _ in after])
-    rss = slope_per_hour([(t, r / 1024) for t, _, r in after])
+    heap_points = [(t, h / 2**20) for t, h, _ in after]
+    rss_points = [(t, r / 1024) for t, _, r in after]
     first = len(samples) - len(after)  # sample i was taken after round i + 1
     per_round = 100 / 3600.0  # slope_per_hour scales by 3600: undo it, then per 100 rounds
     heap_r = slope_per_hour([(first + i, h / 1024) for i, (_, h, _) in enumerate(after)]) * per_round
     rss_r = slope_per_hour([(first + i, float(r)) for i, (_, _, r) in enumerate(after)]) * per_round
-    return Growth(heap, rss, len(after), after[-1][0] - after[0][0], heap_r, rss_r)
+    return Growth(slope_per_hour(heap_points), slope_per_hour(rss_points), len(after), after[-1][0] - after[0][0],
+                  heap_r, rss_r, uncertainty_per_hour(heap_points), uncertainty_per_hour(rss_points))
 
 
 def memory_verdict(growth: Growth | None, max_heap: float, max_rss: float) -> str:
-    """'' when within the limits, else what is wrong (too short a run to tell is wrong too)."""
+    """'' unless growth is above a limit beyond its uncertainty, else what is wrong."""
     if growth is None:
-        return "too few rounds after the warm-up to measure growth: run longer"
+        return ""  # not measured: memory_undecided says so
     problems = []
-    if growth.heap_mib_h > max_heap:
-        problems.append(f"python heap grows {growth.heap_mib_h:.1f} MiB/h (limit {max_heap:g})")
-    if growth.rss_mib_h > max_rss:
-        problems.append(f"RSS grows {growth.rss_mib_h:.1f} MiB/h (limit {max_rss:g})")
+    if growth.heap_mib_h - growth.heap_pm > max_heap:
+        problems.append(f"python heap grows {growth.heap_mib_h:.1f} ± {growth.heap_pm:.1f} MiB/h (limit {max_heap:g})")
+    if growth.rss_mib_h - growth.rss_pm > max_rss:
+        problems.append(f"RSS grows {growth.rss_mib_h:.1f} ± {growth.rss_pm:.1f} MiB/h (limit {max_rss:g})")
     return "; ".join(problems)
 
 
+def memory_undecided(growth: Growth | None, max_heap: float, max_rss: float, minutes: float) -> str:
+    """'' when each figure is clearly under its limit (or clearly over: memory_verdict); else why the run
+    was too short to judge memory, and roughly how long a run would tell (the uncertainty shrinks about as
+    the measured span to the power 1.5)."""
+    if growth is None:
+        return (f"not judged: too few rounds after the warm-up ({WARMUP_S / 60:.0f} min, or until every bounded "
+                f"log is full) to measure growth; run {WARMUP_S / 60 + 25:.0f} minutes or more")
+    open_ = [(name, value, pm, limit) for name, value, pm, limit in (
+        ("python heap", growth.heap_mib_h, growth.heap_pm, max_heap), ("RSS", growth.rss_mib_h, growth.rss_pm, max_rss))
+        if value - pm <= limit < value + pm]
+    if not open_:
+        return ""
+    # the uncertainty must shrink below the figure's distance from its limit (taken as at least 1/40 of it)
+    needed = max(growth.span_s / 60 * (pm / max(abs(limit - value), limit / 40)) ** (2 / 3)
+                 for _, value, pm, limit in open_)
+    span = minutes - growth.span_s / 60
+    return (", ".join(f"{name} {value:+.1f} ± {pm:.1f} MiB/h (limit {limit:g})" for name, value, pm, limit in open_)
+            + f": too close to the limit to judge: not judged (run about {span + needed:.0f} minutes or more)")
+
+
 async def main(minutes: float, seed: int, max_heap: float = MAX_HEAP_GROWTH_MIB_H,
-               max_rss: float = MAX_RSS_GROWTH_MIB_H) -> int:
+               max_rss: float = MAX_RSS_GROWTH_MIB_H, samples_csv: Path | None = None) -> int:
     logging.basicConfig(level=logging.CRITICAL)
     tracemalloc.start()
     started = time.monotonic()
-    warmup_s = min(WARMUP_MAX_S, minutes * 60 * WARMUP_FRACTION)
+    warmup_s = WARMUP_S  # at least; and until every bound is reached
+    bounds_at: float | None = None
     samples: list[tuple[float, int, int]] = []
     with tempfile.TemporaryDirectory(prefix="rig-soak-") as tmp:
         soak = Soak(Path(tmp), seed)
@@ -383,10 +479,16 @@ async def main(minutes: float, seed: int, max_heap: float = MAX_HEAP_GROWTH_MIB_
                     soak.fig.crashes.append(f"round {soak.fig.rounds}: {type(exc).__name__}: {exc}")
                 gc.collect()  # sample what is held, not what is waiting for the cycle collector
                 samples.append((time.monotonic() - started, tracemalloc.get_traced_memory()[0], rss_kib()))
+                if bounds_at is None and soak.bounds_reached():
+                    bounds_at = samples[-1][0]
         finally:
             await soak.stop()
         mem, peak = tracemalloc.get_traced_memory()
     f = soak.fig
+    if samples_csv is not None:  # the curve itself, to see where growth levels off
+        samples_csv.write_text("seconds,round,heap_bytes,rss_kib\n" + "".join(
+            f"{t:.1f},{i + 1},{h},{r}\n" for i, (t, h, r) in enumerate(samples)), encoding="utf-8")
+    warmup_s = max(warmup_s, bounds_at if bounds_at is not None else float("inf"))
     growth = growth_after_warmup(samples, warmup_s)
     print(f"soak: {minutes:g} min, seed {seed}, {time.monotonic() - started:.0f} s wall, {f.rounds} rounds")
     print(f"  requests           {f.requests} ({f.rejected} rejected)")
@@ -401,7 +503,10 @@ async def main(minutes: float, seed: int, max_heap: float = MAX_HEAP_GROWTH_MIB_
     print(f"  hangs              {f.hangs}" + "".join(f"\n    {h}" for h in f.hang_details[:10]))
     print(f"  alerts lost        {f.alerts_lost}")
     print(f"  alerts duplicated  {f.alerts_duplicated}")
-    if samples:
+    print(f"  warm-up            at least {WARMUP_S / 60:.0f} min (SQLite's caches, the long timers, the allocator) "
+          "and until every bounded log is full: " + (f"full after {bounds_at / 60:.1f} min" if bounds_at is not None
+                                                       else "not full by the end of the run"))
+    if samples and samples[-1][0] >= warmup_s:
         first = next((s for s in samples if s[0] >= warmup_s), samples[-1])
         print(f"  memory             python heap {first[1] / 2**20:.1f} -> {mem / 2**20:.1f} MiB (peak "
               f"{peak / 2**20:.1f}), RSS {first[2] / 1024:.0f} -> {rss_kib() / 1024:.0f} MiB, from the end of "
@@ -411,6 +516,10 @@ async def main(minutes: float, seed: int, max_heap: float = MAX_HEAP_GROWTH_MIB_
     memory = memory_verdict(growth, max_heap, max_rss)
     if memory:
         print(f"  MEMORY             {memory}")
+    elif undecided := memory_undecided(growth, max_heap, max_rss, minutes):
+        print(f"  memory verdict     {undecided}")
+    else:
+        print("  memory verdict     within the limits")
     bad = f.crashes or f.hangs or f.alerts_lost or f.alerts_duplicated or memory
     return 1 if bad else 0
 
@@ -423,5 +532,6 @@ if __name__ == "__main__":
                     help="fail when the Python heap grows faster than this after warm-up (default %(default)s)")
     ap.add_argument("--max-rss-growth", type=float, default=MAX_RSS_GROWTH_MIB_H, metavar="MIB_PER_H",
                     help="fail when RSS grows faster than this after warm-up (default %(default)s)")
+    ap.add_argument("--samples", type=Path, metavar="CSV", help="write every memory sample (after each round) here")
     args = ap.parse_args()
-    sys.exit(asyncio.run(main(args.minutes, args.seed, args.max_heap_growth, args.max_rss_growth)))
+    sys.exit(asyncio.run(main(args.minutes, args.seed, args.max_heap_growth, args.max_rss_growth, args.samples)))

@@ -65,6 +65,17 @@ def pytest_configure(config: pytest.Config) -> None:
     from rig.report import live
 
     live.install(config, config.getoption("--rig-progress"))  # plan, step, prompts, transfer progress
+    wire_operator_prompts(config)
+
+
+def wire_operator_prompts(config: pytest.Config) -> None:
+    """Operator prompts (power_cycle with no power control) go through the live display when one redraws
+    the terminal, not under it where its next redraw would erase them."""
+    from rig.bench import power
+    from rig.report import live
+
+    power.prompt_terminal = live.prompt_terminal(config)
+    config.add_cleanup(lambda: setattr(power, "prompt_terminal", None))
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:

@@ -254,6 +254,11 @@ def controlling_terminal(path: str = "/dev/tty") -> TextIO | None:
     return None
 
 
+# Set while a live display redraws a region of the terminal (rig.report.live, wired by the pytest plugin):
+# a prompt written under that region would be erased by its next redraw, so it goes through the display.
+prompt_terminal: TextIO | None = None
+
+
 class OperatorPower:
     """Nobody wired a power switch: a person does it, told on the terminal at once."""
 
@@ -271,9 +276,9 @@ class OperatorPower:
                              "the bench file, or run from a terminal")
         ieee = fields.get("ieee", "")
         try:
-            term.write(f"\n\a>>> POWER-CYCLE {device} ({ieee}) NOW: switch it off, wait 5 s, switch it on. "
+            (prompt_terminal or term).write(f"\n\a>>> POWER-CYCLE {device} ({ieee}) NOW: switch it off, wait 5 s, switch it on. "
                        "The rig waits until it sees the device restart.\n")
-            term.flush()
+            (prompt_terminal or term).flush()
         finally:
             if term not in (sys.__stderr__, sys.__stdout__):
                 term.close()

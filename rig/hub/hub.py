@@ -426,6 +426,11 @@ class Hub:
     def frames_since(self, mark: int) -> list[FrameRecord]:
         return self.server.frames_since(mark)
 
+    def keep_frames(self, count: int) -> None:
+        """Keep about the newest `count` OTA frames in the log (a bench standing for days needs fewer than
+        a plan's checks: bench/soak.py)."""
+        self.server.frames_kept = max(int(count), 1)
+
     @property
     def coordinator_ieee(self) -> str:
         """The stick's own EUI64 (the CH's device id)."""

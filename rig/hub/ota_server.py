@@ -26,6 +26,7 @@ from rig.signals import Signal
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_RESPONSE_ID = 0x0B  # ZCL general command
+FRAMES_KEPT = 50_000  # the OTA frame log keeps the newest 40,000-50,000 (a 750 kB transfer is about 38,000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +80,7 @@ class OtaServer:
         self.limiter = RateLimiter(config)
         self.transport: Transport | None = None
         self.frames: list[FrameRecord] = []
+        self.frames_kept = FRAMES_KEPT  # a standing bench (the soak) may keep fewer; trimmed by a fifth at a time
         self.frames_logged = 0  # every frame ever logged: a mark for frames_since()
         self.frame_logged = Signal("OTA frame logged")  # progress bars, timelines (FrameRecord)
         self._tasks: set[asyncio.Task] = set()
@@ -349,7 +351,7 @@ class OtaServer:
         return True
 
     def frames_since(self, mark: int) -> list[FrameRecord]:
-        """Frames logged after `frames_logged` read `mark` (the log keeps the newest 40,000-50,000)."""
+        """Frames logged after `frames_logged` read `mark` (the log keeps the newest 80-100 % of frames_kept)."""
         return self.frames[len(self.frames) - min(len(self.frames), self.frames_logged - mark):]
 
     # set by the hub: an offer the notify pacer holds until a download slot frees
@@ -387,8 +389,8 @@ class OtaServer:
         record = FrameRecord(self.clock.now(), peer.ieee, direction, command, status, detail, *(block or ()))
         self.frames.append(record)
         self.frames_logged += 1
-        if len(self.frames) > 50_000:
-            del self.frames[:10_000]
+        if len(self.frames) > self.frames_kept:
+            del self.frames[:max(self.frames_kept // 5, 1)]
         self.frame_logged.emit(record)
         LOGGER.debug("%s %s %s status=%s %s", peer.ieee, direction, command, status, detail)
 

@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from rig.plan.exit_codes import EXIT_INTERNAL, EXIT_NOTHING_RAN, EXIT_USAGE, exit_codes_text
+from rig.plan.exit_codes import EXIT_INTERNAL, EXIT_NOTHING_RAN, EXIT_RADIO, EXIT_USAGE, exit_codes_text
 from rig.plan.loader import PlanErrors, load_plan
 from rig.plan.preflight import Problem, check_bench, check_outputs, check_plan_resources, probe_radio, unmet_needs
 from rig.plan.stopping import exit_code as stopping_exit_code
@@ -246,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt():
         code = pytest.main(_pytest_args(args) + ["-rs", "-o", "testpaths=", "-o", "python_files="],
                            plugins=[outcomes])
-    if int(code) == 2:  # interrupted: pytest's own last line says "no tests ran", which is not the story
+    if int(code) == 2 and outcomes.signalled:  # pytest's own last line says "no tests ran": not the story
         _say_why_stopped(args)
     return _exit_code(int(code), outcomes)
 
@@ -310,6 +310,12 @@ class _Outcomes:
     def __init__(self) -> None:
         self.ran = 0
         self.skipped = 0
+        self.signalled = False  # Ctrl-C / SIGTERM, not the session stopped by the rig (the stick did not open)
+
+    def pytest_keyboard_interrupt(self, excinfo) -> None:  # noqa: ANN001 - pytest's ExceptionInfo
+        import pytest
+
+        self.signalled = not isinstance(excinfo.value, pytest.Session.Interrupted)
 
     def pytest_runtest_logreport(self, report) -> None:  # noqa: ANN001 - pytest's TestReport
         if report.when == "call" or (report.when == "setup" and report.failed):
@@ -320,8 +326,8 @@ class _Outcomes:
 
 def _exit_code(pytest_code: int, outcomes: _Outcomes | None = None) -> int:
     """pytest's exit status in `rig run`'s terms (README: Exit codes)."""
-    if pytest_code == 2:  # pytest: interrupted
-        return stopping_exit_code()
+    if pytest_code == 2:  # pytest: interrupted, by a signal or by the rig when the stick did not open
+        return stopping_exit_code() if outcomes is None or outcomes.signalled else EXIT_RADIO
     if pytest_code == 3:  # pytest: internal error (a rig bug; pytest printed the trace)
         return EXIT_INTERNAL
     if pytest_code == 4:  # pytest: usage error

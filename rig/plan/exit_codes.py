@@ -13,7 +13,8 @@ EXIT_CODES = [
     (1, "a plan failed, errored (the rig or the radio failed mid-plan) or did not load"),
     (EXIT_USAGE, "nothing ran: bad arguments, a missing plan path, a bench-file error, an output that cannot "
                  "be written, or a profile or image a plan names is missing or broken"),
-    (EXIT_RADIO, "nothing ran: the stick did not answer (worded as `rig doctor` words it, with the port)"),
+    (EXIT_RADIO, "the stick did not answer (worded as `rig doctor` words it, with the port): before the plans "
+                 "(nothing ran), or when a plan started (that plan is an ERROR, the rest are not run)"),
     (EXIT_NOTHING_RAN, "no plan ran: none found, or the bench cannot run any of them (the reasons are printed)"),
     (EXIT_INTERNAL, "a bug in the rig (pytest printed the trace; please report it)"),
     (130, "stopped by Ctrl-C: the plan under way is ABORTED; its record, the summary and the report are written"),

@@ -171,7 +171,7 @@ def _alerts(record: dict[str, Any]) -> str:
 
 
 _HEX = {"manufacturer_code": 4, "image_type": 4, "file_version": 8, "min_hw_version": 4, "max_hw_version": 4,
-        "hardware_version": 4}
+        "hardware_version": 4, "start_version": 8, "end_version": 8}
 
 
 def _kv_value(key: str, value: Any) -> str:
@@ -179,6 +179,10 @@ def _kv_value(key: str, value: Any) -> str:
         return f"0x{value:0{_HEX[key]}X}"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # e.g. a device's identity: its fields in words, where they came from after
+        source = value.get("source")
+        fields = ", ".join(f"{k.replace('_', ' ')} {_kv_value(k, v)}" for k, v in value.items() if k != "source")
+        return fields + (f" (from {source})" if source else "")
     return _fmt(value)
 
 

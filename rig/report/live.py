@@ -50,6 +50,13 @@ def progress_for(config: pytest.Config) -> Progress | None:
     return live.progress if live is not None else None
 
 
+def prompt_terminal(config: pytest.Config) -> Any | None:
+    """Where operator prompts should be written while this run's display is on a terminal (None: no live
+    region, write to the terminal as usual)."""
+    live = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return _PromptTerminal(live) if live is not None and live.tty is not None else None
+
+
 def note(config: pytest.Config, line: str) -> None:
     """A line the plan logged (step start, outcome, operator prompt, measurement)."""
     live = config.pluginmanager.get_plugin(PLUGIN_NAME)
@@ -70,6 +77,32 @@ class _uncaptured:
     def __exit__(self, *exc: Any) -> None:
         if self._cm is not None:
             self._cm.__exit__(*exc)
+
+
+class _PromptTerminal:
+    """A terminal for operator prompts: while the live region is drawn, each line is printed above it (it
+    stays on the screen) and shown in the region until the next step; otherwise the terminal itself."""
+
+    def __init__(self, run: LiveRun) -> None:
+        self._run = run
+
+    def write(self, text: str) -> int:
+        run = self._run
+        if run._live is None:
+            run.tty.write(text)
+        else:
+            if "\a" in text:
+                run.tty.write("\a")  # the bell moves no cursor: the region is not disturbed
+            for line in text.replace("\a", "").splitlines():
+                if line.strip():
+                    run.prompt(line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        self._run.tty.flush()
+
+    def close(self) -> None:  # the operator's terminal stays open for the display
+        pass
 
 
 class LiveRun:
@@ -121,6 +154,15 @@ class LiveRun:
             self._plain(text)
         self._refresh(force=True)
 
+    def prompt(self, text: str) -> None:
+        """An operator prompt: printed above the region at once (it stays), and kept in the region."""
+        from rich.text import Text
+
+        self._prompt = text
+        if self._live is not None:
+            self._live.console.print(Text(text, style="bold yellow"), no_wrap=True, overflow="ellipsis")
+        self._refresh(force=True)
+
     # -- plan start and end -----------------------------------------------------------------------
     def _begin(self, plan_id: str, plan: Any) -> None:
         self._plan_id, self._plan_name, self._steps = plan_id, plan.name, list(plan.steps)
@@ -167,9 +209,10 @@ class LiveRun:
     def _fit(self, console: Any) -> None:
         try:
             size = os.get_terminal_size(self.tty.fileno())
+        except (OSError, ValueError):
+            return
+        if size.columns > 0 and size.lines > 0:  # a terminal that reports no size (0 x 0): rich's default
             console.size = (size.columns, size.lines)
-        except OSError:
-            pass
 
     def _renderable(self):
         from rich.progress_bar import ProgressBar

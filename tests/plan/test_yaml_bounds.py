@@ -60,3 +60,11 @@ def test_billion_laughs_in_a_profile_or_a_bench_file_is_an_error_not_a_hang(tmp_
     with pytest.raises(ConfigError, match=r"bench\.yaml:\d+:\d+: the document expands to more than"):
         load_bench(bench)
     assert time.monotonic() - started < 5
+
+
+def test_more_aliases_than_the_limit_are_refused_even_when_they_expand_to_little(tmp_path):
+    # the alias count is its own bound (the expansion budget is the other): a file naming one scalar
+    # MAX_ALIASES + 1 times is refused at the alias that goes over, with its line
+    text = "x: &x 1\nrefs:\n" + "".join(f"  - *x\n" for _ in range(MAX_ALIASES + 1))
+    with pytest.raises(YamlError, match=rf"many\.yaml:{MAX_ALIASES + 3}:\d+: more than {MAX_ALIASES} aliases"):
+        load_yaml(tmp_path / "many.yaml", text)

@@ -10,6 +10,8 @@ later. Needs the Debian package chromium; no network (see tests/report/browser.p
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +32,7 @@ devices:
 images:
   v2: {generate: {like: ppmid1, version: 2, size: 24kB}}
 settings:
-  hub: {wait_for_data_delay_s: 5}
+  hub: {wait_for_data_delay_s: 2}
 steps:
   - pair: ppmid1
   - inject_fault: {fault: device_reboot, device: ppmid1, at: 50%}
@@ -46,14 +48,22 @@ steps:
 
 
 def real_report(folder: Path) -> Path:
-    plans = folder / "testplans"
-    plans.mkdir(parents=True, exist_ok=True)
-    (plans / "ppmid-reboot-and-wait.yaml").write_text(PLAN)
-    out = folder / "report"
-    record = asyncio.run(run_plan(load_plan(plans / "ppmid-reboot-and-wait.yaml"),
-                                  load_bench(ROOT / "fixtures" / "benches" / "emulated.yaml"), artifacts=out))
-    assert record.verdict is Verdict.PASS, record.message
-    return write_report([record.to_json()], out)
+    """Run the plan from `folder` as a user would from a clone (relative paths: the picture shows
+    `testplans/...` and `fixtures/benches/emulated.yaml`, nothing of this machine)."""
+    (folder / "testplans").mkdir(parents=True, exist_ok=True)
+    (folder / "testplans" / "ppmid-reboot-and-wait.yaml").write_text(PLAN)
+    (folder / "fixtures" / "benches").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "fixtures" / "benches" / "emulated.yaml", folder / "fixtures" / "benches" / "emulated.yaml")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        out = Path("report")
+        record = asyncio.run(run_plan(load_plan(Path("testplans/ppmid-reboot-and-wait.yaml")),
+                                      load_bench("fixtures/benches/emulated.yaml"), artifacts=out))
+        assert record.verdict is Verdict.PASS, record.message
+        return (folder / write_report([record.to_json()], out)).resolve()
+    finally:
+        os.chdir(here)
 
 
 def main(target: Path) -> Path:

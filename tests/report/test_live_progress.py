@@ -120,3 +120,83 @@ def test_rig_run_into_a_pipe_writes_plain_lines(tmp_path) -> None:
     assert 3 <= len(progress) <= 15, progress  # about one line per 10 %, not one per block
     assert re.search(r"100% \(16,000/16,000 B\).* done", progress[-1]), progress
     assert any(re.search(r"\b1 passed\b.* in ", line) for line in lines), lines
+
+
+class _Plugins:
+    def __init__(self) -> None:
+        self.plugins: dict = {}
+
+    def get_plugin(self, name: str):
+        return self.plugins.get(name)
+
+    getplugin = get_plugin
+
+
+class _Config:  # what LiveRun and the prompt wiring use of pytest's config
+    def __init__(self) -> None:
+        self.pluginmanager = _Plugins()
+        self.cleanups: list = []
+
+    def add_cleanup(self, func) -> None:
+        self.cleanups.append(func)
+
+
+class _SameTerminal:
+    """The operator's controlling terminal: the same screen the live display draws on."""
+
+    def __init__(self, screen) -> None:
+        self.screen = screen
+
+    def write(self, text: str) -> int:
+        return self.screen.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_operator_prompt_stays_on_the_screen_under_the_live_display() -> None:
+    """power_cycle with no power control prompts the operator while the live region is drawn: the prompt
+    must be readable on the screen while the step waits and after it, not erased by the next redraw."""
+    import asyncio
+    import io
+    from types import SimpleNamespace
+
+    from rig.bench.power import OperatorPower
+    from rig.pytest_plugin import wire_operator_prompts
+    from rig.report.live import PLUGIN_NAME, LiveRun
+
+    config, screen = _Config(), io.StringIO()
+    run = LiveRun(config, screen)
+    config.pluginmanager.plugins[PLUGIN_NAME] = run
+    wire_operator_prompts(config)
+    try:
+        run._begin("cf05", SimpleNamespace(name="power cycle by hand",
+                                           steps=[SimpleNamespace(kind="power_cycle", args={"device": "dut"})]))
+        run.note("step 1: power cycle")
+        run.progress.update("dut", 4_000, 16_000, 1.0)  # cycled mid-download: the region has a transfer row
+        how = asyncio.run(OperatorPower(terminal=lambda: _SameTerminal(screen)).cycle("dut", {"ieee": "00:0d:6f:00:00:00:00:01"}))
+        run.note(f"  dut: {how}; waiting up to 600 s for it to show it restarted")
+        run._refresh(force=True)
+        waiting = _screen(screen.getvalue().replace("\n", "\r\n"), COLS)
+        assert any("POWER-CYCLE dut" in line and "switch it off" in line for line in waiting), waiting
+        assert sum("▶ cf05" in line for line in waiting) == 1, waiting  # no stale copy of the region left
+        assert "\a" in screen.getvalue()  # and the bell
+        run._end()
+        after = _screen(screen.getvalue().replace("\n", "\r\n"), COLS)
+        assert any("POWER-CYCLE dut" in line for line in after), after  # it stays in the scrollback
+        assert not any("waiting up to 600 s" in line for line in after), after  # the live region is gone
+    finally:
+        for cleanup in config.cleanups:
+            cleanup()
+
+
+def test_a_terminal_that_reports_no_size_still_gets_the_live_display(tmp_path) -> None:
+    """A pty with no window size (0 columns: `script`, some CI runners) is drawn at rich's default width,
+    not at zero width (which drew nothing, operator prompts included)."""
+    rc, raw = _run_in_pty(_plan(tmp_path), tmp_path, cols=0)
+    text = raw.decode("utf-8", "replace")
+    assert rc == 0, text
+    assert re.search(r"step 3/3.*expect_transfer", text) and "ETA" in text, text

@@ -124,3 +124,20 @@ def test_a_ch_restart_ends_a_run_of_image_blocks() -> None:
               block(5.0, 80), block(5.1, 120)]
     runs = [(m.kind, m.count) for m in messages(events)[0]]
     assert runs == [("block", 2), ("ch_restart", 1), ("block", 2)]
+
+
+def test_devices_and_images_read_as_words_and_hex_not_dict_reprs() -> None:
+    from rig.report.html import render_report
+    from tests.report.records import synthetic_record
+
+    record = synthetic_record()
+    record["devices"] = {"ppmid1": {"profile": "ppmid", "kind": "ppmid", "ieee": "00:0d:6f:00:00:00:00:01",
+                                    "start_version": 1, "end_version": 2,
+                                    "identity": {"hardware_version": 256, "image_type": 257,
+                                                 "manufacturer_code": 4660, "source": "the emulated device"}}}
+    html = render_report([record])
+    devices = html[html.index("<h3>Devices</h3>"):]
+    devices = devices[:devices.index("</table>")]
+    assert "{" not in devices and "&quot;" not in devices, devices
+    assert "manufacturer code 0x1234" in devices and "image type 0x0101" in devices and "hardware version 0x0100" in devices
+    assert "(from the emulated device)" in devices and "start_version 0x00000001" in devices
