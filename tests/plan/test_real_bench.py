@@ -53,7 +53,8 @@ steps:
 """
 
 
-async def test_a_steps_real_time_limit_is_its_own_window_not_a_hidden_300_s_cap(tmp_path, monkeypatch):
+def _record_wait_for_limits(monkeypatch) -> list[float]:
+    """The timeouts every asyncio.wait_for is given while the plan runs (the runner's step limits among them)."""
     limits: list[float] = []
     real_wait_for = asyncio.wait_for
 
@@ -62,6 +63,11 @@ async def test_a_steps_real_time_limit_is_its_own_window_not_a_hidden_300_s_cap(
         return await real_wait_for(aw, timeout)
 
     monkeypatch.setattr(asyncio, "wait_for", spy)
+    return limits
+
+
+async def test_a_steps_real_time_limit_is_its_own_window_not_a_hidden_300_s_cap(tmp_path, monkeypatch):
+    limits = _record_wait_for_limits(monkeypatch)
     record = await run_plan(load_plan(plan_file(tmp_path, LONG_WAITS)), load_bench(EMULATED))
     assert record.verdict is Verdict.PASS, record.message
     # each step's limit is its own window plus a margin, whatever it is
@@ -87,14 +93,7 @@ async def test_a_power_cycles_limit_is_the_benchs_restart_window_or_its_own(tmp_
     10 minutes: neither is cut short (a 10-minute power_cycle wait became 300 s)."""
     from rig.plan.limits import plan_limit
 
-    limits: list[float] = []
-    real_wait_for = asyncio.wait_for
-
-    async def spy(aw, timeout):
-        limits.append(timeout)
-        return await real_wait_for(aw, timeout)
-
-    monkeypatch.setattr(asyncio, "wait_for", spy)
+    limits = _record_wait_for_limits(monkeypatch)
     plan = load_plan(plan_file(tmp_path, POWER_CYCLES))
     record = await run_plan(plan, load_bench(EMULATED))
     assert record.verdict is Verdict.PASS, record.message
