@@ -104,7 +104,11 @@ def _convert(file: str, node: yaml.Node, budget: _Budget | None = None) -> Any:
         seq.pos, seq.item_pos = _pos(file, node), [_pos(file, item) for item in node.value]
         return seq
     # Scalars: the safe constructor resolves ints (0x.. too), bools, floats and nulls.
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except ValueError as exc:  # a date-shaped scalar that is no date (9002-00-00: month 0), or the like
+        raise YamlError(_pos(file, node), f"'{node.value}' reads as a {node.tag.rsplit(':', 1)[-1]} but is not a "
+                        f"valid one ({exc}); quote it if it is text") from None
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> Any:

@@ -68,3 +68,14 @@ def test_more_aliases_than_the_limit_are_refused_even_when_they_expand_to_little
     text = "x: &x 1\nrefs:\n" + "".join(f"  - *x\n" for _ in range(MAX_ALIASES + 1))
     with pytest.raises(YamlError, match=rf"many\.yaml:{MAX_ALIASES + 3}:\d+: more than {MAX_ALIASES} aliases"):
         load_yaml(tmp_path / "many.yaml", text)
+
+
+def test_a_date_shaped_scalar_that_is_no_date_is_an_error_on_its_line(tmp_path) -> None:
+    """YAML reads 9002-00-00 as a date; month 0 made the loader raise a bare ValueError (a traceback
+    instead of file:line; found by tests/reliability/test_fuzz_inputs.py)."""
+    path = tmp_path / "suppliers.yaml"
+    path.write_text("suppliers:\n- id: 90-B3-D5-1F-30-01-00-00\n- id: 9002-00-00\n")
+    with pytest.raises(YamlError) as caught:
+        load_yaml(path)
+    text = str(caught.value)
+    assert f"{path}:3:7" in text and "9002-00-00" in text and "timestamp" in text and "quote it" in text
