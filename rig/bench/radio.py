@@ -74,6 +74,10 @@ class Radio(Protocol):
     def sends_on_air(self) -> int | None:
         """Host frames the air is holding for rig time (None: not known, real air)."""
 
+    @property
+    def frames_up_unacked(self) -> int | None:
+        """Frames the stick has sent up the serial line that the host has not read yet (None: not known)."""
+
     def errors(self) -> list[str]:
         """What the stick could not do (an emulated NCP's unanswered commands); empty on hardware."""
 
@@ -117,6 +121,11 @@ class EmulatedRadio:
     @property
     def sends_on_air(self) -> int | None:
         return self.emulator.sends_on_air
+
+    @property
+    def frames_up_unacked(self) -> int | None:
+        # a stick in a child process runs on real time: nothing to hold a jump for
+        return getattr(self.emulator, "frames_up_unacked", None)
 
     def errors(self) -> list[str]:
         return list(self.emulator.errors)
@@ -166,6 +175,10 @@ class HardwareRadio:
 
     @property
     def sends_on_air(self) -> int | None:
+        return None
+
+    @property
+    def frames_up_unacked(self) -> int | None:
         return None
 
     def errors(self) -> list[str]:

@@ -116,6 +116,12 @@ class NcpAshProtocol(asyncio.Protocol):
         self.frames_sent = 0  # DATA frames written, retransmissions included
         self.frames_resent = 0
 
+    @property
+    def frames_unacked(self) -> int:
+        """DATA frames for the host that it has not acknowledged yet (queued or written). bellows ACKs a
+        frame as it hands it to the EZSP layer, so a frame counted here has not reached the host's code."""
+        return len(self._unacked) + len(self._backlog)
+
     # -- transport ----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]

@@ -160,6 +160,11 @@ class Emulator:
         """Host frames the simulated air is holding (a sleepy device's poll, an APS retry, a latency)."""
         return self.network.sends_on_air
 
+    @property
+    def frames_up_unacked(self) -> int:
+        """Frames the stick has sent up the serial line that the host has not acknowledged (read) yet."""
+        return self.ncp.frames_to_host_unacked
+
     def _make_ash(self) -> NcpAshProtocol | PacedProtocol:
         proto = NcpAshProtocol(self.ncp, self._knobs)
         self.ncp.attach_ash(proto)

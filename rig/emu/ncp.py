@@ -103,6 +103,11 @@ class EzspNcp:
     def host_connected(self) -> bool:
         return self._ash is not None and self._ash._transport is not None
 
+    @property
+    def frames_to_host_unacked(self) -> int:
+        """Frames (callbacks, responses) written up the line that the host has not acknowledged."""
+        return self._ash.frames_unacked if self.host_connected else 0
+
     def reboot(self) -> None:
         """What a reset does: RAM gone, network down (still formed in NVRAM), legacy framing."""
         self.resets += 1

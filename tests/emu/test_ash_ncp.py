@@ -106,6 +106,20 @@ async def test_up_to_five_data_frames_leave_before_the_first_ack():
     assert not proto._unacked and proto._ack_deadline is None  # nothing left to time out
 
 
+async def test_frames_unacked_counts_what_the_host_has_not_read_yet():
+    """What a virtual-clock driver reads before jumping time (rig/bench/quiet.py): queued and written DATA
+    frames until the host's ACK says it has them."""
+    proto, line, _ = _ncp()
+    assert proto.frames_unacked == 0
+    for i in range(TX_K + 2):
+        proto.send(bytes([i, 0x80, 0x00]))
+    assert proto.frames_unacked == TX_K + 2  # five written, two queued behind the window
+    proto.data_received(codec.encode_ack(3))
+    assert proto.frames_unacked == TX_K + 2 - 3
+    proto.data_received(codec.encode_ack((TX_K + 2) % 8))
+    assert proto.frames_unacked == 0
+
+
 async def test_nak_resends_every_unacknowledged_frame_from_its_ack_number():
     proto, line, _ = _ncp()
     for i in range(4):
